@@ -1,0 +1,5 @@
+"""PyTorch side: modules built from the IR. Importing this package imports torch."""
+
+from archspace.nn.builder import GraphModule, build_module
+
+__all__ = ["GraphModule", "build_module"]

@@ -1,0 +1,12 @@
+"""The catalog of search spaces; each module cites the paper its space comes from."""
+
+from archspace.spaces._registry import (
+    CATALOG,
+    get_space,
+    list_spaces,
+    parse_params,
+    space_class,
+    space_params,
+)
+
+__all__ = ["CATALOG", "get_space", "list_spaces", "parse_params", "space_class", "space_params"]

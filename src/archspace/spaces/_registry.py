@@ -1,0 +1,111 @@
+"""The catalog: a table of every built-in space, imported lazily by name.
+
+Adding a space means adding one row here; nothing registers itself on import.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from archspace.errors import ParamError, SpaceError
+from archspace.space.base import Space
+
+__all__ = ["CATALOG", "SpaceEntry", "get_space", "list_spaces", "parse_params", "space_class"]
+
+
+@dataclass(frozen=True)
+class SpaceEntry:
+    """One catalog row: the space's name and where its class lives."""
+
+    name: str
+    target: str  # "module:Class"
+
+
+CATALOG: dict[str, SpaceEntry] = {e.name: e for e in (
+    SpaceEntry("nasnet", "archspace.spaces.nasnet:NASNetSpace"),
+    SpaceEntry("darts", "archspace.spaces.darts:DARTSSpace"),
+    SpaceEntry("nb201", "archspace.spaces.nb201:NB201Space"),
+    SpaceEntry("mobilenetv2", "archspace.spaces.mobilenetv2:MobileNetV2Space"),
+    SpaceEntry("proxyless", "archspace.spaces.proxyless:ProxylessSpace"),
+    SpaceEntry("mnasnet", "archspace.spaces.mnasnet:MnasNetSpace"),
+    SpaceEntry("mcunet", "archspace.spaces.mcunet:MCUNetSpace"),
+    SpaceEntry("autodeeplab", "archspace.spaces.autodeeplab:AutoDeepLabSpace"),
+    SpaceEntry("nasfpn", "archspace.spaces.nasfpn:NASFPNSpace"),
+    SpaceEntry("macro", "archspace.spaces.macro:MacroSpace"),
+    SpaceEntry("anynet", "archspace.spaces.anynet:AnyNetSpace"),
+    SpaceEntry("regnet", "archspace.spaces.regnet:RegNetSpace"),
+)}
+
+
+def list_spaces() -> list[str]:
+    """Names of every space in the catalog."""
+    return list(CATALOG)
+
+
+def space_class(name: str) -> type[Space]:
+    """The class implementing catalog space ``name``."""
+    if name not in CATALOG:
+        raise SpaceError(f"unknown space {name!r}; available: {', '.join(CATALOG)}")
+    module, cls = CATALOG[name].target.split(":")
+    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+
+
+def space_params(name: str) -> dict[str, Any]:
+    """The parameters space ``name`` accepts, with their defaults."""
+    sig = inspect.signature(space_class(name).__init__)
+    return {k: p.default for k, p in sig.parameters.items() if k != "self"}
+
+
+def _convert(name: str, key: str, text: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            if text.lower() in ("1", "true", "yes"):
+                return True
+            if text.lower() in ("0", "false", "no"):
+                return False
+            raise ValueError(text)
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+        if isinstance(default, tuple | list):
+            items = [t.strip() for t in text.split(",") if t.strip()]
+            if default and isinstance(default[0], int | float):
+                return tuple(type(default[0])(t) for t in items)
+            return tuple(items)
+    except ValueError:
+        kind = "a list" if isinstance(default, tuple | list) else type(default).__name__
+        raise ParamError(f"parameter {key}={text!r} of space {name!r} must be {kind} "
+                         f"(default {default!r})") from None
+    return text
+
+
+def parse_params(name: str, pairs: list[str]) -> dict[str, Any]:
+    """Turn ``["M=5", "ops=conv3x3,skip"]`` into typed keyword arguments for space ``name``."""
+    allowed = space_params(name)
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, eq, text = pair.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise ParamError(f"malformed parameter {pair!r}; expected K=V with K one of "
+                             f"{', '.join(allowed) or '(none)'}")
+        if key not in allowed:
+            raise ParamError(f"space {name!r} has no parameter {key!r}; allowed: "
+                             f"{', '.join(allowed) or '(none)'}")
+        out[key] = _convert(name, key, text.strip(), allowed[key])
+    return out
+
+
+def get_space(name: str, **params: Any) -> Space:
+    """An instance of catalog space ``name`` with the given parameters."""
+    cls = space_class(name)
+    allowed = space_params(name)
+    unknown = [k for k in params if k not in allowed]
+    if unknown:
+        raise ParamError(f"space {name!r} has no parameter {unknown[0]!r}; allowed: "
+                         f"{', '.join(allowed) or '(none)'}")
+    return cls(**params)
