@@ -1,0 +1,28 @@
+"""The ``archspace`` command line.
+
+Each subcommand is one small module over the public API; :data:`COMMANDS` lists them (nothing
+registers itself on import). To add one, write ``cli/<name>.py`` with a click command and append
+it here.
+"""
+
+from __future__ import annotations
+
+import click
+
+from archspace.cli._app import ArchspaceGroup, make_cli
+from archspace.cli.draw import draw
+from archspace.cli.profile import profile
+from archspace.cli.sample import sample
+from archspace.cli.size import size
+from archspace.cli.spaces import spaces
+
+__all__ = ["COMMANDS", "ArchspaceGroup", "cli", "main"]
+
+COMMANDS: tuple[click.Command, ...] = (spaces, size, sample, profile, draw)
+
+cli = make_cli(COMMANDS)
+
+
+def main() -> None:
+    """Console-script entry point (``archspace``)."""
+    cli.main(prog_name="archspace")

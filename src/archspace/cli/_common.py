@@ -1,0 +1,124 @@
+"""Options and helpers the subcommands share: loading a space, choosing archs, printing."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from archspace.errors import ArchError, SpaceError
+from archspace.space import Arch, Space
+from archspace.spaces import get_space, parse_params
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["arch_options", "console", "load_space", "param_option", "read_archs", "sci",
+           "select_archs", "space_argument"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+space_argument = click.argument("space_name", metavar="SPACE")
+param_option = click.option("-p", "--param", "params", multiple=True, metavar="K=V",
+                            help="Space parameter, repeatable (e.g. --param B=5).")
+
+
+def arch_options(sample_flag: bool) -> Callable[[F], F]:
+    """--arch / --named / --sample (a flag, or a count N) and --seed."""
+    sample = (click.option("--sample", is_flag=True, help="Draw one random arch.") if sample_flag
+              else click.option("--sample", type=click.IntRange(min=1), metavar="N",
+                                help="Profile N random archs."))
+
+    def decorate(f: F) -> F:
+        f = click.option("--seed", type=int, help="Seed for --sample (default: random).")(f)
+        f = sample(f)
+        f = click.option("--named", metavar="NAME", help="A reference arch of the space's paper.")(f)
+        return click.option("--arch", "arch_text", metavar="ARCH",
+                            help="Arch string (name=value,...), a JSON object, or @FILE "
+                                 "holding either (one per line).")(f)
+    return decorate
+
+
+def console() -> Console:
+    """A rich console on stdout (looked up when printing, so redirection works)."""
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def sci(n: int) -> str:
+    """``n`` in scientific notation with three significant digits (exact for any size)."""
+    return format(Decimal(n), ".2e")
+
+
+def load_space(name: str, pairs: tuple[str, ...] | list[str]) -> Space:
+    """Catalog space ``name`` built with ``--param`` pairs."""
+    try:
+        return get_space(name, **parse_params(name, list(pairs)))
+    except ImportError as e:
+        raise SpaceError(f"space {name!r} is in the catalog but cannot be imported "
+                         f"({type(e).__name__}: {e})") from None
+
+
+def select_archs(space: Space, arch_text: str | None, named: str | None, sample: int | None,
+                 seed: int | None) -> list[Arch]:
+    """The archs chosen by exactly one of --arch, --named, --sample."""
+    given = [opt for opt, v in (("--arch", arch_text), ("--named", named), ("--sample", sample))
+             if v]
+    if len(given) != 1:
+        what = "got " + " and ".join(given) if given else "got none"
+        raise click.UsageError(f"give exactly one of --arch, --named, --sample ({what})")
+    if seed is not None and not sample:
+        raise click.UsageError("--seed only applies with --sample")
+    if arch_text:
+        return read_archs(space, arch_text)
+    if named:
+        return [space.named(named)]
+    rng = random.Random(seed)
+    return [space.sample(rng) for _ in range(int(sample or 0))]
+
+
+def read_archs(space: Space, text: str) -> list[Arch]:
+    """Archs from an arch string, a JSON object or list, or ``@file`` holding any of those (or
+    several, one per line)."""
+    source = "--arch"
+    if text.startswith("@"):
+        source = text[1:]
+        try:
+            text = Path(source).read_text()
+        except OSError as e:
+            raise ArchError(f"cannot read arch file {source!r}: {e.strerror or e}") from None
+    text = text.strip()
+    if not text:
+        raise ArchError(f"{source} is empty; expected an arch string "
+                        f"({space.arch_format_hint()}) or a JSON object")
+    if text[0] not in "{[":
+        return [space.parse_arch(line) for line in text.splitlines() if line.strip()]
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:  # JSON lines, or malformed (then the line names the error)
+        return [_from_json(space, line) for line in text.splitlines() if line.strip()]
+    return [_from_json(space, o) for o in (obj if isinstance(obj, list) else [obj])]
+
+
+def _from_json(space: Space, obj: str | Mapping[str, Any]) -> Arch:
+    if isinstance(obj, str):
+        return space.arch_from_json(obj)
+    if isinstance(obj, Mapping) and "decisions" in obj and "params" in obj:
+        wanted = json.loads(json.dumps(obj["params"]))
+        have = json.loads(json.dumps(space.params))
+        if wanted != have:
+            hint = " ".join(f"--param {k}={_param_text(v)}" for k, v in wanted.items())
+            raise ArchError(f"arch JSON was made with space parameters {wanted or '(defaults)'} "
+                            f"but the space has {have or '(defaults)'}; "
+                            f"{'pass ' + hint if hint else 'drop the --param options'}")
+    return space.arch_from_json(obj)
+
+
+def _param_text(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)

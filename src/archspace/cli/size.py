@@ -1,0 +1,28 @@
+"""``archspace size``: the exact number of architectures, or one of the space's published size
+formulas."""
+
+from __future__ import annotations
+
+import click
+
+from archspace.cli._common import load_space, param_option, space_argument
+from archspace.errors import SpaceError
+
+__all__ = ["size"]
+
+
+@click.command("size")
+@space_argument
+@param_option
+@click.option("--formula", metavar="NAME", help="Print the space's named size formula instead.")
+def size(space_name: str, params: tuple[str, ...], formula: str | None) -> None:
+    """Print the exact size of SPACE (an integer, however large)."""
+    space = load_space(space_name, params)
+    if formula is None:
+        click.echo(space.size())
+        return
+    formulas = space.size_formulas()
+    if formula not in formulas:
+        raise SpaceError(f"space {space.label} has no size formula {formula!r}; formulas: "
+                         f"{', '.join(formulas) or 'none'}")
+    click.echo(formulas[formula])
