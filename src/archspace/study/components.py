@@ -1,0 +1,70 @@
+"""Building a study's space, estimator and strategy from its stored configuration.
+
+The catalog and the two registries are the default sources; :class:`Factories` lets tests and
+library users plug in their own (a resumed study must be rebuilt with the same factories).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from archspace.estimators.base import Estimator
+from archspace.space import Space
+from archspace.strategies.base import Strategy
+
+__all__ = ["Components", "Factories", "build_components"]
+
+
+def _default_space(name: str, **params: Any) -> Space:
+    from archspace.spaces import get_space
+
+    return get_space(name, **params)
+
+
+def _default_estimator(name: str, **options: Any) -> Estimator:
+    from archspace.estimators import get_estimator
+
+    return get_estimator(name, **options)
+
+
+def _default_strategy(name: str, space: Space, seed: int = 0, **options: Any) -> Strategy:
+    from archspace.strategies import get_strategy
+
+    return get_strategy(name, space, seed=seed, **options)
+
+
+@dataclass(frozen=True)
+class Factories:
+    """Callables with the registries' signatures: ``space(name, **params)``,
+    ``estimator(name, **options)``, ``strategy(name, space, seed=, **options)``."""
+
+    space: Callable[..., Space] = field(default=_default_space)
+    estimator: Callable[..., Estimator] = field(default=_default_estimator)
+    strategy: Callable[..., Strategy] = field(default=_default_strategy)
+
+
+@dataclass(frozen=True)
+class Components:
+    """The live objects a study runs with."""
+
+    space: Space
+    estimator: Estimator
+    strategy: Strategy
+
+
+def _tuples(params: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON turns tuples into lists; space parameters are tuples (hashable)."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+
+
+def build_components(factories: Factories, space: str, space_params: Mapping[str, Any],
+                     estimator: str, estimator_options: Mapping[str, Any], strategy: str,
+                     strategy_options: Mapping[str, Any], seed: int) -> Components:
+    """Instantiate and cross-check the three pieces (raises ArchspaceError on bad input)."""
+    sp = factories.space(space, **_tuples(space_params))
+    est = factories.estimator(estimator, **dict(estimator_options))
+    est.check_space(sp)
+    strat = factories.strategy(strategy, sp, seed=seed, **dict(strategy_options))
+    return Components(sp, est, strat)

@@ -1,0 +1,118 @@
+"""Hard resource constraints, checked with the analytic cost model before any evaluation.
+
+A constraint is ``METRIC OP NUMBER[UNIT]``, e.g. ``peak_sram<=320kB``, ``macs<=60M``,
+``params<1.5M``, ``flash<=1MB``. Metrics and their units:
+
+* ``macs``, ``params`` (counts): no unit, ``k`` (1e3), ``M`` (1e6), ``G`` (1e9);
+* ``peak_sram``, ``flash`` (bytes): ``B``; decimal ``kB``/``KB`` (1000), ``MB`` (1e6),
+  ``GB`` (1e9); binary ``KiB`` (1024), ``MiB`` (1024**2), ``GiB`` (1024**3).
+  MCUNet's "320kB SRAM, 1MB flash" budgets are quoted in decimal units here; write ``KiB`` /
+  ``MiB`` for the binary sizes.
+
+Operators: ``<=``, ``<``, ``>=``, ``>``. Parsing is a regular expression, never ``eval``.
+An architecture that violates a constraint is never evaluated: the study records it as
+``infeasible`` with its cost and the violated constraint (the MCUNet / TinyNAS practice of
+filtering by memory before training, Lin et al. 2020).
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from archspace.errors import ArchspaceError
+
+__all__ = ["COST_METRICS", "Constraint", "ConstraintError", "parse_constraint", "parse_constraints",
+           "violated"]
+
+
+class ConstraintError(ArchspaceError):
+    """A malformed resource constraint."""
+
+
+@dataclass(frozen=True)
+class _Metric:
+    key: str  # key in a Profile.to_dict() / trial cost dict
+    units: Mapping[str, float]
+
+
+_COUNT_UNITS = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
+_BYTE_UNITS = {"": 1.0, "B": 1.0, "kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9,
+               "KiB": 1024.0, "MiB": 1024.0**2, "GiB": 1024.0**3}
+
+#: Constraint metric name -> (cost-dict key, allowed units). Add a row to support a new metric.
+COST_METRICS: dict[str, _Metric] = {
+    "macs": _Metric("macs", _COUNT_UNITS),
+    "params": _Metric("params", _COUNT_UNITS),
+    "peak_sram": _Metric("peak_sram_bytes", _BYTE_UNITS),
+    "flash": _Metric("flash_bytes", _BYTE_UNITS),
+}
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
+_PATTERN = re.compile(r"^\s*([A-Za-z_]+)\s*(<=|>=|<|>)\s*(\d+(?:\.\d*)?|\.\d+)(?:e([+-]?\d+))?"
+                      r"\s*([A-Za-z]*)\s*$")
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """``metric op limit`` with ``limit`` in base units (MACs, parameters or bytes)."""
+
+    metric: str
+    op: str
+    limit: float
+    text: str
+
+    @property
+    def key(self) -> str:
+        """The key of the cost dict this constraint reads."""
+        return COST_METRICS[self.metric].key
+
+    def holds(self, cost: Mapping[str, float]) -> bool:
+        """Whether ``cost`` (a :meth:`Profile.to_dict`-style mapping) satisfies it."""
+        return _OPS[self.op](float(cost[self.key]), self.limit)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _allowed() -> str:
+    return ", ".join(COST_METRICS)
+
+
+def parse_constraint(text: str) -> Constraint:
+    """Parse one constraint; raises :class:`ConstraintError` naming the bad piece."""
+    m = _PATTERN.match(text)
+    if not m:
+        head = re.match(r"^\s*([A-Za-z_]+)", text)
+        if head and head.group(1) not in COST_METRICS:
+            raise ConstraintError(f"constraint {text!r}: unknown metric {head.group(1)!r}; "
+                                  f"allowed: {_allowed()}")
+        raise ConstraintError(f"malformed constraint {text!r}; expected METRIC OP NUMBER[UNIT] "
+                              f"such as 'peak_sram<=320kB' or 'macs<60M', with METRIC one of "
+                              f"{_allowed()} and OP one of {', '.join(_OPS)}")
+    name, op, number, exp, unit = m.groups()
+    if name not in COST_METRICS:
+        raise ConstraintError(f"constraint {text!r}: unknown metric {name!r}; allowed: {_allowed()}")
+    units = COST_METRICS[name].units
+    if unit not in units:
+        shown = ", ".join(u for u in units if u) or "(none)"
+        raise ConstraintError(f"constraint {text!r}: unknown unit {unit!r} for {name}; allowed: "
+                              f"{shown} or no unit")
+    value = float(number) * (10.0 ** int(exp) if exp else 1.0) * units[unit]
+    return Constraint(name, op, value, text.strip().replace(" ", ""))
+
+
+def parse_constraints(texts: Iterable[str]) -> tuple[Constraint, ...]:
+    """Parse several constraints (each may also hold several, comma separated)."""
+    out: list[Constraint] = []
+    for text in texts:
+        out.extend(parse_constraint(t) for t in text.split(",") if t.strip())
+    return tuple(out)
+
+
+def violated(constraints: Sequence[Constraint], cost: Mapping[str, float]) -> list[Constraint]:
+    """The constraints ``cost`` breaks, in the order given."""
+    return [c for c in constraints if not c.holds(cost)]

@@ -1,0 +1,191 @@
+"""What a study maximises: one estimator metric, a MnasNet reward, or several objectives.
+
+* **Single objective** (default): the estimator's :attr:`~archspace.estimators.base.Estimator.metric`,
+  maximised.
+* **Soft-constraint reward** (Tan et al., "MnasNet: Platform-Aware Neural Architecture Search
+  for Mobile", CVPR 2019, eq. 2): ``ACC * (COST / T) ** w``. Written ``METRIC:TARGET:W`` (e.g.
+  ``macs:300M:-0.07``) or ``METRIC:TARGET:ALPHA:BETA`` for MnasNet's two-sided form, where
+  ``w = ALPHA`` when ``COST <= T`` and ``w = BETA`` otherwise (``0:-1`` is a hard-ish penalty).
+  ``METRIC`` is a cost metric (``macs``, ``params``, ``peak_sram``, ``flash``) with the units of
+  :mod:`archspace.study.constraints`.
+* **Multi-objective**: several ``--objective`` names. A cost metric is minimised, anything else
+  names an estimator metric and is maximised (``accuracy`` means the estimator's search metric).
+  A name may end in ``:min`` or ``:max`` to force the direction. Strategies receive
+  ``objectives`` as a tuple of values to maximise (minimised ones negated); the scalar score a
+  single-objective strategy sees is the first objective's value.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from archspace.errors import ArchspaceError
+from archspace.study.constraints import COST_METRICS
+
+__all__ = ["Objective", "ObjectiveError", "Objectives", "Reward", "dominates",
+           "non_dominated_sort", "pareto_front", "parse_reward"]
+
+
+class ObjectiveError(ArchspaceError):
+    """A malformed objective or reward."""
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One objective: ``source`` is ``"cost"`` or ``"metric"``; ``key`` the dict key read."""
+
+    name: str
+    key: str
+    source: str
+    maximise: bool
+
+    def value(self, metrics: Mapping[str, float], cost: Mapping[str, float]) -> float:
+        """The objective's raw value (not negated)."""
+        table = cost if self.source == "cost" else metrics
+        if self.key not in table:
+            raise KeyError(f"objective {self.name!r} needs {self.source} {self.key!r}, which the "
+                           f"trial lacks; it has {', '.join(table) or '(none)'}")
+        return float(table[self.key])
+
+
+def _parse_quantity(text: str, metric: str, what: str) -> float:
+    units = COST_METRICS[metric].units
+    m = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)(?:e([+-]?\d+))?\s*([A-Za-z]*)\s*", text)
+    if not m or m.group(3) not in units:
+        shown = ", ".join(u for u in units if u)
+        raise ObjectiveError(f"{what}: bad target {text!r}; expected a positive number with an "
+                             f"optional unit ({shown})")
+    value = float(m.group(1)) * (10.0 ** int(m.group(2)) if m.group(2) else 1.0) * units[m.group(3)]
+    if value <= 0:
+        raise ObjectiveError(f"{what}: target must be positive, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Reward:
+    """MnasNet's ``ACC * (COST/T)^w`` with ``w = alpha`` if ``COST <= T`` else ``beta``."""
+
+    metric: str
+    target: float
+    alpha: float
+    beta: float
+    text: str
+
+    def __call__(self, accuracy: float, cost: Mapping[str, float]) -> float:
+        c = float(cost[COST_METRICS[self.metric].key])
+        w = self.alpha if c <= self.target else self.beta
+        return accuracy * (c / self.target) ** w if c > 0 else accuracy
+
+
+def parse_reward(text: str) -> Reward:
+    """Parse ``METRIC:TARGET:W`` or ``METRIC:TARGET:ALPHA:BETA`` (see the module docstring)."""
+    parts = [p.strip() for p in text.split(":")]
+    what = f"reward {text!r}"
+    if len(parts) not in (3, 4):
+        raise ObjectiveError(f"malformed {what}; expected METRIC:TARGET:W (e.g. macs:300M:-0.07) "
+                             "or METRIC:TARGET:ALPHA:BETA")
+    if parts[0] not in COST_METRICS:
+        raise ObjectiveError(f"{what}: unknown metric {parts[0]!r}; allowed: {', '.join(COST_METRICS)}")
+    target = _parse_quantity(parts[1], parts[0], what)
+    try:
+        exps = [float(p) for p in parts[2:]]
+    except ValueError:
+        raise ObjectiveError(f"{what}: exponents must be numbers, got {':'.join(parts[2:])!r}") from None
+    if not all(math.isfinite(e) for e in exps):
+        raise ObjectiveError(f"{what}: exponents must be finite")
+    alpha, beta = (exps[0], exps[0]) if len(exps) == 1 else (exps[0], exps[1])
+    return Reward(parts[0], target, alpha, beta, text.strip())
+
+
+def _parse_objective(text: str, metric: str) -> Objective:
+    name, _, direction = text.strip().partition(":")
+    if not name or direction not in ("", "min", "max"):
+        raise ObjectiveError(f"malformed objective {text!r}; expected NAME, NAME:min or NAME:max, "
+                             f"with NAME a cost metric ({', '.join(COST_METRICS)}) or an estimator "
+                             "metric")
+    if name in COST_METRICS:
+        return Objective(name, COST_METRICS[name].key, "cost", direction == "max")
+    key = metric if name == "accuracy" else name
+    return Objective(name, key, "metric", direction != "min")
+
+
+@dataclass(frozen=True)
+class Objectives:
+    """How a trial's metrics and cost become ``(score, objectives)`` for the strategy."""
+
+    items: tuple[Objective, ...]
+    reward: Reward | None = None
+
+    @classmethod
+    def build(cls, metric: str, names: Sequence[str] = (), reward: str | None = None) -> Objectives:
+        """From the estimator's search ``metric``, ``--objective`` names and ``--reward``."""
+        if reward and len(names) > 1:
+            raise ObjectiveError("--reward combines with a single objective; got "
+                                 f"{len(names)} objectives")
+        items = tuple(_parse_objective(n, metric) for n in names) or (
+            Objective(metric, metric, "metric", True),)
+        dup = {o.name for o in items if [p.name for p in items].count(o.name) > 1}
+        if dup:
+            raise ObjectiveError(f"objective {sorted(dup)[0]!r} given twice")
+        if reward and items[0].source == "cost":
+            raise ObjectiveError("--reward scales an estimator metric, not cost "
+                                 f"{items[0].name!r}")
+        return cls(items, parse_reward(reward) if reward else None)
+
+    @property
+    def multi(self) -> bool:
+        """More than one objective."""
+        return len(self.items) > 1
+
+    def evaluate(self, metrics: Mapping[str, float],
+                 cost: Mapping[str, float]) -> tuple[float, tuple[float, ...]]:
+        """``(score, objectives)``, both maximised; raises KeyError on a missing value."""
+        raw = [o.value(metrics, cost) for o in self.items]
+        values = tuple(v if o.maximise else -v for o, v in zip(self.items, raw, strict=True))
+        score = values[0]
+        if self.reward is not None:
+            score = self.reward(score, cost)
+            values = (score, *values[1:])
+        return score, values
+
+
+def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
+    """``a`` Pareto-dominates ``b`` (maximising every coordinate)."""
+    return all(x >= y for x, y in zip(a, b, strict=True)) and any(
+        x > y for x, y in zip(a, b, strict=True))
+
+
+def non_dominated_sort(points: Sequence[Sequence[float]]) -> list[list[int]]:
+    """Indices of ``points`` in successive Pareto fronts (Deb et al. 2002, NSGA-II's fast
+    non-dominated sort), each front in input order."""
+    n = len(points)
+    dominated_by: list[list[int]] = [[] for _ in range(n)]
+    count = [0] * n
+    for i in range(n):
+        for j in range(i + 1, n):
+            if dominates(points[i], points[j]):
+                dominated_by[i].append(j)
+                count[j] += 1
+            elif dominates(points[j], points[i]):
+                dominated_by[j].append(i)
+                count[i] += 1
+    fronts: list[list[int]] = []
+    current = [i for i in range(n) if count[i] == 0]
+    while current:
+        fronts.append(sorted(current))
+        nxt = []
+        for i in current:
+            for j in dominated_by[i]:
+                count[j] -= 1
+                if count[j] == 0:
+                    nxt.append(j)
+        current = nxt
+    return fronts
+
+
+def pareto_front(points: Sequence[Sequence[float]]) -> list[int]:
+    """Indices of the non-dominated ``points`` (maximising), in input order."""
+    return non_dominated_sort(points)[0] if points else []

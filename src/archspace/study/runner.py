@@ -1,0 +1,244 @@
+"""The search loop: ask -> constraint check -> evaluate -> record -> tell, until the budget.
+
+Each asked architecture is profiled with the analytic cost model first. If it breaks a
+constraint it is recorded as ``infeasible`` (cost and violated constraint kept) without ever
+being evaluated; otherwise the executor evaluates it. A trial whose evaluation raises, runs out
+of memory, or yields a NaN/inf objective is recorded as ``failed`` with its reason, and the
+study goes on. Failed and infeasible trials are told to the strategy with score ``None``. Every
+finished trial is written to the study file before the strategy hears of it, and counts toward
+the budget.
+
+**Resume.** :meth:`Study.resume` rebuilds the pieces from the stored configuration, drops
+trials a killed process left ``running``, and replays the recorded trials into the fresh
+strategy in the order they were told: for each one it asks, checks the strategy proposes the
+recorded arch, and tells the recorded result. A deterministic strategy then sits exactly where
+the interrupted run was, so with a deterministic estimator the finished study equals an
+uninterrupted one. If a strategy diverges (asks for a different arch, e.g. it is not seeded),
+replay stops asking and only tells it the remaining recorded results, then the study goes on;
+no recorded trial is lost or re-evaluated, but later proposals may differ from an uninterrupted
+run (:attr:`Study.diverged_at` says where). ``KeyboardInterrupt`` stops the loop cleanly: the
+file keeps every finished trial and the study is marked ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from archspace.errors import ArchspaceError
+from archspace.space import Arch
+from archspace.study.components import Components, Factories, build_components
+from archspace.study.constraints import parse_constraints, violated
+from archspace.study.executor import Executor, InlineExecutor, Job, Outcome, describe_error
+from archspace.study.objectives import Objectives
+from archspace.study.storage import StudyConfig, StudyStorage, TrialRecord
+
+__all__ = ["Study", "StudyResult", "run_study"]
+
+COST_KEYS = ("params", "macs", "peak_sram_bytes", "flash_bytes")
+Callback = Callable[["Study", TrialRecord], None]
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """Where a study stands after :meth:`Study.run`."""
+
+    n_trials: int
+    counts: Mapping[str, int]
+    best: TrialRecord | None
+    pareto: tuple[TrialRecord, ...]
+    interrupted: bool = False
+    exhausted: bool = False
+    diverged_at: int | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Study:
+    """A study bound to its file; build one with :meth:`create` or :meth:`resume`."""
+
+    def __init__(self, storage: StudyStorage, config: StudyConfig, parts: Components,
+                 executor: Executor | None = None) -> None:
+        self.storage = storage
+        self.config = config
+        self.space, self.estimator, self.strategy = parts.space, parts.estimator, parts.strategy
+        self.constraints = parse_constraints(config.constraints)
+        self.objectives = Objectives.build(self.estimator.metric, config.objectives, config.reward)
+        self.executor = executor or InlineExecutor()
+        self.executor.bind(self.space, self.estimator)
+        self.diverged_at: int | None = None
+        self._next_number = 0
+
+    # -- construction ------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], config: StudyConfig,
+               factories: Factories | None = None, executor: Executor | None = None) -> Study:
+        """A new study in ``path`` (refused if the file already holds one). Everything is
+        validated before the file is written."""
+        StudyStorage.check_new(path)
+        parts = _build(config, factories)
+        parse_constraints(config.constraints)
+        Objectives.build(parts.estimator.metric, config.objectives, config.reward)
+        if config.budget < 1:
+            raise ArchspaceError(f"budget must be a positive number of trials, got {config.budget}")
+        storage = StudyStorage.create(path, config)
+        return cls(storage, storage.load_config(), parts, executor)
+
+    @classmethod
+    def resume(cls, path: str | os.PathLike[str], factories: Factories | None = None,
+               executor: Executor | None = None, budget: int | None = None) -> Study:
+        """Reopen ``path``, rebuild its pieces and replay its recorded trials (see module doc).
+        ``budget`` changes the stored budget (it may not drop below the trials recorded)."""
+        storage = StudyStorage.open(path)
+        try:
+            config = storage.load_config()
+            parts = _build(config, factories)
+            done = storage.n_recorded()
+            if budget is not None:
+                if budget < done:
+                    raise ArchspaceError(f"--budget {budget} is below the {done} trials already "
+                                         f"recorded; give at least {done}")
+                storage.set_budget(budget)
+                config = storage.load_config()
+            storage.drop_running()
+            study = cls(storage, config, parts, executor)
+            study._replay(storage.recorded())
+        except BaseException:
+            storage.close()
+            raise
+        return study
+
+    def _replay(self, recorded: Sequence[TrialRecord]) -> None:
+        for t in recorded:
+            arch = self.space.arch_from_json(t.arch_json)
+            if self.diverged_at is None:
+                asked = self.strategy.ask()
+                if asked != arch:
+                    self.diverged_at = t.number
+                    warnings.warn(f"strategy {self.config.strategy!r} proposed a different arch "
+                                  f"than recorded trial {t.number} on replay; telling it the "
+                                  "recorded results and continuing", RuntimeWarning, stacklevel=3)
+            self.strategy.tell(arch, t.score, t.objectives or ())
+            self._next_number = max(self._next_number, t.number + 1)
+
+    # -- the loop ----------------------------------------------------------------------------
+    @property
+    def budget(self) -> int:
+        """Trials to record in all."""
+        return self.config.budget
+
+    def run(self, callback: Callback | None = None) -> StudyResult:
+        """Run until the budget is recorded, the strategy runs out, or Ctrl-C."""
+        self.storage.set_status("running")
+        in_flight: dict[int, tuple[Arch, TrialRecord]] = {}
+        interrupted = exhausted = False
+        try:
+            while True:
+                done = self.storage.n_recorded()
+                while (not exhausted and len(in_flight) < self.executor.capacity
+                       and done + len(in_flight) < self.budget):
+                    try:
+                        arch = self.strategy.ask()
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    arch = self.space.validate(arch)
+                    rec = self._screen(arch)
+                    if rec.status == "running":
+                        self.storage.start_trial(rec.number, rec.arch, rec.arch_json)
+                        in_flight[rec.number] = (arch, rec)
+                        self.executor.submit(Job(rec.number, arch, self.config.seed))
+                    else:
+                        self._record(rec, arch, callback)
+                        done += 1
+                if not in_flight and (exhausted or done >= self.budget):
+                    break
+                for outcome in self.executor.wait():
+                    arch, rec = in_flight.pop(outcome.job.number)
+                    self._record(self._judge(outcome, rec), arch, callback)
+        except KeyboardInterrupt:
+            interrupted = True
+        if interrupted:
+            self.storage.drop_running()
+        self.storage.set_status("interrupted" if interrupted else "finished")
+        return self.result(interrupted=interrupted, exhausted=exhausted)
+
+    def _screen(self, arch: Arch) -> TrialRecord:
+        """Number, profile and constraint-check ``arch``: a final ``failed``/``infeasible``
+        record, or a ``running`` one (with its cost) to evaluate."""
+        number = self._next_number
+        self._next_number += 1
+        text, js = self.space.format_arch(arch), self.space.arch_to_json(arch)
+        base = TrialRecord(number, text, js, "failed", None, None, None, None, None, 0.0,
+                           time.time(), None, None)
+        try:
+            profile = self.space.profile(arch)
+        except Exception as e:  # a space that cannot build this arch: the trial fails
+            return replace(base, error=f"cost model: {describe_error(e)}")
+        cost = {k: float(getattr(profile, k)) for k in COST_KEYS}
+        broken = violated(self.constraints, cost)
+        if broken:
+            why = "violates " + ", ".join(c.text for c in broken)
+            return replace(base, status="infeasible", cost=cost, error=why)
+        return replace(base, status="running", cost=cost)
+
+    def _judge(self, outcome: Outcome, running: TrialRecord) -> TrialRecord:
+        """Turn an executor outcome into a final record (complete or failed)."""
+        rec = replace(running, status="failed", metrics=outcome.metrics, error=outcome.error,
+                      duration=outcome.duration, started=outcome.started)
+        if outcome.metrics is None:
+            return rec
+        try:
+            score, objectives = self.objectives.evaluate(outcome.metrics, rec.cost or {})
+        except KeyError as e:
+            return replace(rec, error=str(e.args[0]))
+        bad = [o.name for o, v in zip(self.objectives.items, objectives, strict=True)
+               if not math.isfinite(v)]
+        if bad or not math.isfinite(score):
+            return replace(rec, error=f"non-finite objective {(bad or ['score'])[0]!r}: "
+                                       f"{_fmt_metrics(outcome.metrics)}")
+        return replace(rec, status="complete", score=score, objectives=objectives)
+
+    def _record(self, rec: TrialRecord, arch: Arch, callback: Callback | None) -> None:
+        stored = self.storage.finish_trial(rec)
+        self.strategy.tell(arch, stored.score, stored.objectives or ())
+        if callback is not None:
+            callback(self, stored)
+
+    # -- results -----------------------------------------------------------------------------
+    def result(self, interrupted: bool = False, exhausted: bool = False) -> StudyResult:
+        """The study's current standing."""
+        trials = self.storage.trials()
+        counts = {s: sum(t.status == s for t in trials) for s in ("complete", "failed", "infeasible")}
+        return StudyResult(sum(counts.values()), counts, self.storage.best_trial(),
+                           tuple(self.storage.pareto_trials()), interrupted, exhausted,
+                           self.diverged_at)
+
+    def close(self) -> None:
+        """Release the executor and the file."""
+        self.executor.shutdown()
+        self.storage.close()
+
+
+def _fmt_metrics(metrics: Mapping[str, float]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in list(metrics.items())[:6])
+
+
+def _build(config: StudyConfig, factories: Factories | None) -> Components:
+    return build_components(factories or Factories(), config.space, config.space_params,
+                            config.estimator, config.estimator_options, config.strategy,
+                            config.strategy_options, config.seed)
+
+
+def run_study(path: str | os.PathLike[str], config: StudyConfig, factories: Factories | None = None,
+              executor: Executor | None = None, callback: Callback | None = None) -> StudyResult:
+    """Create the study in ``path`` and run it to its budget."""
+    study = Study.create(path, config, factories, executor)
+    try:
+        return study.run(callback)
+    finally:
+        study.close()

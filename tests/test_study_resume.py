@@ -1,0 +1,124 @@
+"""Resume: replay into a fresh strategy; a study killed with SIGKILL and resumed equals an
+uninterrupted one."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_study_support import FACTORIES, GreedyStrategy, comparable, config
+
+from archspace import ArchspaceError
+from archspace.study import Study, StudyStorage, run_study
+
+HERE = Path(__file__).parent
+BUDGET, DELAY = 30, 0.03
+CONSTRAINT = ("macs<=400k",)  # about a fifth of the toy space: a mix of statuses
+
+
+def _uninterrupted(tmp_path: Path) -> list[tuple[object, ...]]:
+    path = tmp_path / "reference.db"
+    run_study(path, config(BUDGET, delay=DELAY, constraints=CONSTRAINT), FACTORIES)
+    return comparable(str(path))
+
+
+def _child(path: Path, resume: bool) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, str(HERE / "test_study_support.py"), str(path),
+                             str(BUDGET), str(DELAY), "resume" if resume else "new"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _kill_after(proc: subprocess.Popen[bytes], path: Path, n_recorded: int) -> int:
+    """SIGKILL ``proc`` once the study holds ``n_recorded`` trials; returns how many it held."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if path.exists():
+            try:
+                with StudyStorage.open(path) as s:
+                    n = s.n_recorded()
+            except ArchspaceError:  # the child is still creating the file
+                n = -1
+            if n >= n_recorded:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return n
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else b""
+        time.sleep(0.005)
+    raise AssertionError("child made no progress")
+
+
+def test_sigkill_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
+    reference = _uninterrupted(tmp_path)
+    assert {r[2] for r in reference} == {"complete", "infeasible"}
+    path = tmp_path / "killed.db"
+    held = [_kill_after(_child(path, resume=False), path, 0)]   # just after creation
+    for at in (6, 17):                                          # and twice more, mid-study
+        held.append(_kill_after(_child(path, resume=True), path, at))
+    assert held[0] < held[1] < held[2] < BUDGET
+    with StudyStorage.open(path) as s:
+        assert s.load_config().status == "running"  # killed: never marked finished
+    done = _child(path, resume=True)
+    assert done.wait(timeout=60) == 0, done.stderr.read() if done.stderr else b""
+    assert comparable(str(path)) == reference
+    with StudyStorage.open(path) as s:
+        assert s.load_config().status == "finished"
+
+
+def test_resume_in_process_replays_exactly(tmp_path: Path) -> None:
+    reference = _uninterrupted(tmp_path)
+    path = tmp_path / "s.db"
+    cfg = config(BUDGET, delay=DELAY, constraints=CONSTRAINT,
+                 estimator_options={"interrupt_at": 9})
+    study = Study.create(path, cfg, FACTORIES)
+    assert study.run().interrupted
+    study.close()
+    with StudyStorage.open(path) as s:
+        recorded = s.recorded()
+    fac = type(FACTORIES)(space=FACTORIES.space,
+                          estimator=lambda n, **o: FACTORIES.estimator(n, delay=DELAY),
+                          strategy=FACTORIES.strategy)
+    study = Study.resume(path, fac)
+    strat: GreedyStrategy = study.strategy  # type: ignore[assignment]
+    assert [study.space.format_arch(a) for a, _, _ in strat.told] == [t.arch for t in recorded]
+    assert study.diverged_at is None
+    study.run()
+    study.close()
+    assert [r[:7] for r in comparable(str(path))] == [r[:7] for r in reference]
+
+
+def test_resume_extends_the_budget_and_refuses_shrinking(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    run_study(path, config(10), FACTORIES)
+    with pytest.raises(ArchspaceError, match="below the 10 trials"):
+        Study.resume(path, FACTORIES, budget=5)
+    study = Study.resume(path, FACTORIES, budget=15)
+    res = study.run()
+    study.close()
+    assert res.n_trials == 15
+    run_study(tmp_path / "long.db", config(15), FACTORIES)
+    assert comparable(str(path)) == comparable(str(tmp_path / "long.db"))
+
+
+def test_diverging_strategy_keeps_every_recorded_trial(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    cfg = config(12, strategy="unseeded", estimator_options={"interrupt_at": 6})
+    study = Study.create(path, cfg, FACTORIES)
+    study.run()
+    study.close()
+    before = comparable(str(path))
+    fac = type(FACTORIES)(space=FACTORIES.space, estimator=lambda n, **o: FACTORIES.estimator(n),
+                          strategy=FACTORIES.strategy)
+    with pytest.warns(RuntimeWarning, match="proposed a different arch"):
+        study = Study.resume(path, fac)
+    assert study.diverged_at is not None
+    strat: GreedyStrategy = study.strategy  # type: ignore[assignment]
+    assert len(strat.told) == 6  # every recorded result was told
+    study.run()
+    study.close()
+    after = comparable(str(path))
+    assert after[:6] == before and len(after) == 12
