@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from test_study_support import FACTORIES, GreedyStrategy, comparable, config
 
 from archspace import ArchspaceError
 from archspace.study import Study, StudyStorage, run_study
+from test_study_support import FACTORIES, GreedyStrategy, comparable, config
 
 HERE = Path(__file__).parent
 BUDGET, DELAY = 30, 0.03

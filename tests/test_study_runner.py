@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_study_support import FACTORIES, FixedStrategy, ToyEstimator, config
 
 from archspace import ArchspaceError
 from archspace.study import (
@@ -18,6 +17,7 @@ from archspace.study import (
     StudyStorage,
     run_study,
 )
+from test_study_support import FACTORIES, FixedStrategy, ToyEstimator, config
 
 SMALL = "w0=1,w1=1,w2=1,w3=1"
 BIG = "w0=4,w1=4,w2=4,w3=4"

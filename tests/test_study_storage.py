@@ -8,9 +8,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from test_study_support import config
 
 from archspace.study import StorageError, StudyStorage, TrialRecord
+from test_study_support import config
 
 
 def _trial(number: int, status: str = "complete", score: float | None = 1.0,
@@ -83,7 +83,7 @@ def test_refuses_to_overwrite_and_rejects_non_studies(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     with StudyStorage.create(path, config()) as s:
         s.finish_trial(_trial(0))
-    with pytest.raises(StorageError, match="already holds a study.*archspace resume"):
+    with pytest.raises(StorageError, match=r"already holds a study.*archspace resume"):
         StudyStorage.create(path, config())
     with StudyStorage.open(path) as s:
         assert len(s.trials()) == 1  # untouched
