@@ -9,11 +9,15 @@ stateless between calls apart from caches, so a worker process can run them inde
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from archspace.errors import ArchspaceError
 from archspace.space import Arch, Space
 
-__all__ = ["Estimator"]
+if TYPE_CHECKING:
+    from archspace.estimators.options import Option
+
+__all__ = ["Estimator", "EstimatorError", "TrainingDiverged"]
 
 
 class Estimator(ABC):
@@ -23,10 +27,22 @@ class Estimator(ABC):
     summary: ClassVar[str] = ""
     #: The metric the search maximises (a key of :meth:`evaluate`'s result).
     metric: str = "accuracy"
+    #: The paper the estimator's method comes from (empty for plain training).
+    paper: ClassVar[str] = ""
+    #: The options :meth:`__init__` accepts (see :mod:`archspace.estimators.options`).
+    options: ClassVar[tuple[Option, ...]] = ()
+
+    def __init__(self, **options: Any) -> None:
+        """Check ``options`` against :attr:`options`; the result, defaults filled in, is
+        :attr:`config`."""
+        from archspace.estimators.options import resolve_options
+
+        self.config: dict[str, Any] = resolve_options(self.name, self.options, options)
 
     def check_space(self, space: Space) -> None:
         """Raise :class:`~archspace.errors.ArchspaceError` if this estimator can't score
         ``space`` (default: any space is fine)."""
+        return None
 
     @abstractmethod
     def evaluate(self, space: Space, arch: Arch, seed: int = 0) -> dict[str, float]:
@@ -35,3 +51,12 @@ class Estimator(ABC):
     def final_metrics(self, space: Space, arch: Arch) -> dict[str, float]:
         """Report-only metrics (never used as a search signal); default none."""
         return {}
+
+
+class EstimatorError(ArchspaceError):
+    """Unknown estimator or option, a space or dataset an estimator can't handle, or a
+    training run that failed (e.g. diverged)."""
+
+
+class TrainingDiverged(EstimatorError):
+    """The training loss became NaN or infinite."""

@@ -1,0 +1,88 @@
+"""The ``nasbench201`` estimator: look an architecture up in the NAS-Bench-201 table.
+
+Dong & Yang, "NAS-Bench-201: Extending the Scope of Reproducible Neural Architecture Search",
+ICLR 2020; Dong et al., "NATS-Bench", TPAMI 2021. The search signal is a 12-epoch validation
+accuracy (default CIFAR-10's, the ``cifar10-valid`` split), and :meth:`final_metrics` reports the
+200-epoch test accuracies on CIFAR-10, CIFAR-100 and ImageNet16-120: the NATS-Bench protocol, so
+no search ever sees a test number. Offline and torch-free; a lookup is a dict and array access.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from archspace.estimators.base import Estimator, EstimatorError
+from archspace.estimators.options import Option
+from archspace.space import Arch, Space
+
+__all__ = ["FINAL_COLUMNS", "SEARCH_COLUMNS", "NB201Estimator"]
+
+#: The 12-epoch validation columns a search may use.
+SEARCH_COLUMNS = ("cifar10_valid_12ep", "cifar100_valid_12ep", "imagenet16_valid_12ep")
+#: The report-only 200-epoch test columns.
+FINAL_COLUMNS = ("cifar10_test_200ep", "cifar100_test_200ep", "imagenet16_test_200ep")
+
+
+#: Space parameters the table's numbers depend on, with the benchmark's values.
+BENCHMARK_NETWORK = {"C": 16, "N": 5}
+
+
+class NB201Estimator(Estimator):
+    """12-epoch validation accuracy (%) from the NAS-Bench-201 table (nb201 space only).
+
+    ``evaluate`` adds the arch's ``params`` and ``macs`` (the space's analytic profile, cached
+    per arch); ``seed`` is unused, the table holding means over the benchmark's seeds.
+    """
+
+    name: ClassVar[str] = "nasbench201"
+    summary: ClassVar[str] = ("NAS-Bench-201 table lookup (nb201 space): 12-epoch validation "
+                              "accuracy; 200-epoch test accuracies reported")
+    paper: ClassVar[str] = "Dong & Yang 2020, NAS-Bench-201 (ICLR); Dong et al. 2021, NATS-Bench"
+    options: ClassVar[tuple[Option, ...]] = (
+        Option("metric", SEARCH_COLUMNS[0], str, "the 12-epoch validation column searched on",
+               choices=SEARCH_COLUMNS),
+    )
+    metric = SEARCH_COLUMNS[0]
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.metric = str(self.config["metric"])
+        self._costs: dict[tuple[str, Arch], tuple[float, float]] = {}
+
+    def check_space(self, space: Space) -> None:
+        """Only the ``nb201`` space (any restriction of it, any number of classes or
+        resolution) on the benchmark's network (``C=16, N=5``) is in the table."""
+        if space.name != "nb201":
+            raise EstimatorError(f"estimator nasbench201 scores only the nb201 space, not "
+                                 f"{space.label}; allowed: space nb201 (or another estimator: "
+                                 "train, naswot, synflow)")
+        for key, value in BENCHMARK_NETWORK.items():
+            if getattr(space, key, value) != value:
+                raise EstimatorError(f"estimator nasbench201: the table holds the benchmark's "
+                                     f"network; space {space.label} has {key}="
+                                     f"{getattr(space, key)}; allowed: {key}={value}")
+
+    def _id(self, space: Space, arch: Arch) -> int:
+        self.check_space(space)
+        return int(space.index_of(arch))  # type: ignore[attr-defined]
+
+    def evaluate(self, space: Space, arch: Arch, seed: int = 0) -> dict[str, float]:
+        """The search column of ``arch`` plus its params and MACs."""
+        from archspace.tabular import load_nb201
+
+        i = self._id(space, arch)
+        key = (space.label, arch)
+        cost = self._costs.get(key)
+        if cost is None:
+            prof = space.profile(arch)
+            cost = self._costs[key] = (float(prof.params), float(prof.macs))
+        return {self.metric: float(load_nb201().metric(self.metric)[i]), "params": cost[0],
+                "macs": cost[1]}
+
+    def final_metrics(self, space: Space, arch: Arch) -> dict[str, float]:
+        """The 200-epoch test accuracies (%) on CIFAR-10, CIFAR-100 and ImageNet16-120."""
+        from archspace.tabular import load_nb201
+
+        i = self._id(space, arch)
+        table = load_nb201()
+        return {c: float(table.metric(c)[i]) for c in FINAL_COLUMNS}

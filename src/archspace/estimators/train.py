@@ -1,0 +1,193 @@
+"""The ``train`` estimator: build the network, train it briefly on real data, score it.
+
+Short training as a proxy for final accuracy is the oldest NAS estimator (Zoph & Le, ICLR 2017;
+its low-budget variant is studied in Zela et al., "Towards Automated Deep Learning: Efficient
+Joint Neural Architecture and Hyperparameter Search", ICML AutoML workshop 2018). The recipe
+defaults to NAS-Bench-201's (Dong & Yang, ICLR 2020): SGD with Nesterov momentum 0.9, weight
+decay 5e-4 and a cosine schedule to zero; no data augmentation.
+
+How the network is fitted to the data:
+
+* **classes**: the classifier gets the dataset's number of classes. A catalog space taking a
+  ``num_classes`` parameter is re-instantiated with it (other parameters kept; an arch of a
+  restricted sub-space is a point of the full space, so it still validates).
+* **channels**: grayscale data is repeated to the space's ``in_channels`` (e.g. digits/MNIST
+  into an RGB network); colour data into a grayscale network is an error.
+* **resolution**: default is the dataset's native size, raised to the space's
+  ``min_resolution`` (and its step) when smaller; images are resized with bilinear
+  interpolation (antialiased when shrinking).
+
+Determinism: given a seed, the weights (``torch.manual_seed``), the batch order (a seeded
+generator), and, on the CPU, the kernels (``torch.use_deterministic_algorithms``) are fixed, so
+the same seed gives identical metrics as long as ``epochs`` ends training; a ``max_seconds``
+budget that cuts it short depends on the machine's speed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from archspace.estimators.base import Estimator, EstimatorError
+from archspace.estimators.options import Option
+from archspace.space import Arch, Space
+
+if TYPE_CHECKING:
+    from archspace.datasets import Dataset
+
+__all__ = ["TrainEstimator", "adapt_space", "choose_resolution"]
+
+
+def _positive(v: float) -> bool:
+    return v > 0
+
+
+OPTIONS = (
+    Option("dataset", "digits", str, "digits, mnist, fashion-mnist, cifar10, cifar100 or "
+           "imagefolder:PATH"),
+    Option("root", None, str, "folder holding torchvision datasets (default $ARCHSPACE_DATA or "
+           "~/.cache/archspace/data)"),
+    Option("download", False, bool, "let torchvision download a missing dataset"),
+    Option("val_fraction", 0.2, float, "share of each class held out for validation",
+           check=lambda v: 0 < v < 1, requirement="a number in (0, 1)"),
+    Option("epochs", 5.0, float, "training epochs (fractions allowed)", check=_positive,
+           requirement="a number > 0"),
+    Option("max_seconds", None, float, "wall-clock training budget; training stops at whichever "
+           "of epochs and max_seconds comes first", check=_positive, requirement="a number > 0"),
+    Option("batch_size", 64, int, "training batch size", check=_positive,
+           requirement="an integer > 0"),
+    Option("optimizer", "sgd", str, "sgd (Nesterov momentum) or adam; cosine schedule either way",
+           choices=("sgd", "adam")),
+    Option("lr", None, float, "initial learning rate (default 0.05 for sgd, 0.001 for adam)",
+           check=_positive, requirement="a number > 0"),
+    Option("momentum", 0.9, float, "SGD momentum", check=lambda v: 0 <= v < 1,
+           requirement="a number in [0, 1)"),
+    Option("weight_decay", 5e-4, float, "L2 weight decay", check=lambda v: v >= 0,
+           requirement="a number >= 0"),
+    Option("resolution", None, int, "input side in pixels (default: the dataset's, at least the "
+           "space's minimum)", check=_positive, requirement="an integer > 0"),
+    Option("device", "auto", str, "auto (cuda when available), cpu, cuda or cuda:N"),
+)
+DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3}
+COSTS = ("params", "macs", "peak_sram_bytes", "flash_bytes")
+
+
+def adapt_space(space: Space, num_classes: int) -> Space:
+    """``space`` with a classifier of ``num_classes`` outputs (re-instantiated with that
+    parameter when it differs; an error if the space takes no ``num_classes``)."""
+    if getattr(space, "num_classes", None) == num_classes:
+        return space
+    sig = inspect.signature(type(space).__init__)
+    if "num_classes" not in sig.parameters:
+        raise EstimatorError(f"space {space.label} has {space.num_classes} classes and no "
+                             f"num_classes parameter; the dataset has {num_classes}; allowed: "
+                             "a space whose classifier matches the dataset")
+    return type(space)(**{**space.params, "num_classes": num_classes})
+
+
+def choose_resolution(space: Space, data_resolution: int, requested: int | None) -> int:
+    """The training resolution: ``requested`` if given, else the data's, raised to the space's
+    minimum (and step). Checked by the space."""
+    if requested is not None:
+        return space.check_resolution(requested)
+    r = max(data_resolution, space.min_resolution)
+    step = max(space.resolution_step, 1)
+    return space.check_resolution(-(-r // step) * step)
+
+
+@contextlib.contextmanager
+def _deterministic(device: str) -> Iterator[None]:
+    import torch
+
+    if not device.startswith("cpu"):
+        yield
+        return
+    was, warn = torch.are_deterministic_algorithms_enabled(), \
+        torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was, warn_only=warn)
+
+
+class TrainEstimator(Estimator):
+    """Validation accuracy (%) after training the arch for a small budget on real data."""
+
+    name: ClassVar[str] = "train"
+    summary: ClassVar[str] = ("train the network for a budget (epochs/seconds) on a real dataset; "
+                              "validation accuracy (%)")
+    paper: ClassVar[str] = "Zoph & Le 2017 (ICLR); recipe of Dong & Yang 2020, NAS-Bench-201 (ICLR)"
+    options: ClassVar[tuple[Option, ...]] = OPTIONS
+    metric = "val_accuracy"
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._spaces: dict[int, tuple[Space, Space]] = {}
+
+    @property
+    def device(self) -> str:
+        """The torch device training runs on."""
+        dev = str(self.config["device"])
+        if dev == "auto":
+            import torch
+
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return dev
+
+    def _native(self) -> Dataset:
+        from archspace.datasets import native
+
+        c = self.config
+        return native(c["dataset"], c["root"], c["download"], c["val_fraction"])
+
+    def _space(self, space: Space, num_classes: int) -> Space:
+        hit = self._spaces.get(id(space))
+        if hit is None or hit[0] is not space:
+            hit = self._spaces[id(space)] = (space, adapt_space(space, num_classes))
+        return hit[1]
+
+    def check_space(self, space: Space) -> None:
+        """The dataset must load and the space must end in a classifier that can be fitted to
+        its classes and channels."""
+        base = self._native()
+        fitted = self._space(space, base.num_classes)
+        r = choose_resolution(fitted, base.resolution, self.config["resolution"])
+        out = fitted.lower(fitted.sample(0), r).output.shape
+        if out != (base.num_classes,):
+            raise EstimatorError(f"space {space.label} outputs shape {out}, not a vector of "
+                                 f"{base.num_classes} class scores; allowed: classification spaces")
+        if fitted.in_channels != base.in_channels and base.in_channels != 1:
+            raise EstimatorError(f"space {space.label} takes {fitted.in_channels}-channel input; "
+                                 f"dataset {self.config['dataset']!r} has {base.in_channels}")
+
+    def evaluate(self, space: Space, arch: Arch, seed: int = 0) -> dict[str, float]:
+        import torch
+
+        from archspace.datasets import load_dataset
+        from archspace.estimators.loop import evaluate_model, fit, make_optimizer
+        from archspace.nn import build_module
+
+        c = self.config
+        device = self.device
+        base = self._native()
+        fitted = self._space(space, base.num_classes)
+        r = choose_resolution(fitted, base.resolution, c["resolution"])
+        data = load_dataset(c["dataset"], r, fitted.in_channels, device, c["root"],
+                            c["download"], c["val_fraction"])
+        graph = fitted.lower(arch, r)
+        with _deterministic(device):
+            torch.manual_seed(seed)
+            model = build_module(graph).to(device)
+            lr = c["lr"] if c["lr"] is not None else DEFAULT_LR[c["optimizer"]]
+            opt = make_optimizer(model, c["optimizer"], lr, c["weight_decay"], c["momentum"])
+            gen = torch.Generator().manual_seed(seed)
+            res = fit(model, data.x_train, data.y_train, opt, c["batch_size"], c["epochs"],
+                      c["max_seconds"], gen)
+            acc, loss = evaluate_model(model, data.x_val, data.y_val)
+        cost = fitted.profile(arch, r)
+        return {"val_accuracy": acc, "val_loss": loss, "train_loss": res.train_loss,
+                "train_seconds": res.seconds, "epochs": res.epochs, "steps": float(res.steps),
+                "resolution": float(r), **{k: float(getattr(cost, k)) for k in COSTS}}
