@@ -11,14 +11,18 @@ import click
 
 from archspace.cli._app import ArchspaceGroup, make_cli
 from archspace.cli.draw import draw
+from archspace.cli.estimators import estimators
 from archspace.cli.profile import profile
+from archspace.cli.resume import resume
 from archspace.cli.sample import sample
+from archspace.cli.search import search
 from archspace.cli.size import size
 from archspace.cli.spaces import spaces
 
 __all__ = ["COMMANDS", "ArchspaceGroup", "cli", "main"]
 
-COMMANDS: tuple[click.Command, ...] = (spaces, size, sample, profile, draw)
+COMMANDS: tuple[click.Command, ...] = (spaces, size, sample, profile, draw, search, resume,
+                                       estimators)
 
 cli = make_cli(COMMANDS)
 

@@ -1,0 +1,160 @@
+"""``archspace search``: run a study (strategy x estimator over a space) into a SQLite file.
+
+The study file records every trial the moment it finishes; ``archspace resume FILE`` continues
+a study that was interrupted (or extends its budget). Progress goes to stderr, the summary to
+stdout (``--json``: the keys of :mod:`archspace.study.summary`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from archspace.cli._common import param_option
+from archspace.errors import ArchspaceError
+from archspace.spaces import parse_params
+from archspace.study import Study, StudyConfig, StudyResult, TrialRecord
+from archspace.study.summary import summarize
+
+__all__ = ["finish", "option_pairs", "progress_bar", "search"]
+
+
+def option_pairs(pairs: Sequence[str], what: str) -> dict[str, str]:
+    """``["k=v", ...]`` -> ``{"k": "v"}``; the registry converts and checks the values."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise ArchspaceError(f"malformed {what} option {pair!r}; expected NAME=VALUE")
+        if key in out:
+            raise ArchspaceError(f"{what} option {key!r} given twice")
+        out[key] = value.strip()
+    return out
+
+
+@contextmanager
+def progress_bar(study: Study, enabled: bool) -> Iterator[Any]:
+    """A rich progress bar on stderr (trials done/total, best so far, ETA); yields the study
+    callback that advances it (None when disabled)."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    done = study.storage.n_recorded()
+    best = study.storage.best_trial()
+    with Progress(TextColumn("search"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("best {task.fields[best]}"), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task("search", total=study.budget, completed=done,
+                            best=_fmt(best.score if best else None))
+        state = {"best": best.score if best and best.score is not None else None}
+
+        def advance(_: Study, trial: TrialRecord) -> None:
+            if trial.score is not None and (state["best"] is None or trial.score > state["best"]):
+                state["best"] = trial.score
+            bar.update(task, advance=1, best=_fmt(state["best"]))
+
+        yield advance
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.4g}"
+
+
+def finish(study: Study, result: StudyResult, as_json: bool) -> None:
+    """Print the summary and exit 130 if the study was interrupted."""
+    summary = summarize(study, result)
+    study.close()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        _print_summary(summary)
+    if result.interrupted:
+        click.echo(f"interrupted after {result.n_trials} trials; continue with "
+                   f"`archspace resume {summary['study']}`", err=True)
+        sys.exit(130)
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    counts = ", ".join(f"{v} {k}" for k, v in s["counts"].items() if v)
+    click.echo(f"study {s['study']}: {s['trials']}/{s['budget']} trials ({counts or 'none'}); "
+               f"{s['strategy']} on {s['space']} scored by {s['estimator']}")
+    best = s["best"]
+    if best is None:
+        click.echo("no trial completed")
+        return
+    click.echo(f"best: trial {best['number']}, score {best['score']:.6g}")
+    click.echo(f"  arch     {best['arch']}")
+    for label, key in (("metrics", "metrics"), ("cost", "cost"), ("final", "final_metrics")):
+        if best[key]:
+            click.echo(f"  {label:<8} " + ", ".join(f"{k}={_num(v)}" for k, v in best[key].items()))
+    if s["oracle"]:
+        click.echo("  oracle   " + ", ".join(f"{k}={_num(v)}" for k, v in s["oracle"].items()))
+    if s["pareto"]:
+        click.echo(f"pareto front ({', '.join(s['objectives'])}): {len(s['pareto'])} trials")
+        for t in s["pareto"]:
+            values = ", ".join(_num(abs(v)) for v in t["objectives"])
+            click.echo(f"  #{t['number']:<5} {values}  {t['arch']}")
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+@click.command("search")
+@click.option("--space", "space_name", required=True, metavar="SPACE", help="Catalog space.")
+@param_option
+@click.option("--estimator", required=True, metavar="NAME",
+              help="Performance estimator (see 'archspace estimators').")
+@click.option("-e", "--estimator-option", "estimator_options", multiple=True, metavar="K=V",
+              help="Estimator option, repeatable.")
+@click.option("--strategy", required=True, metavar="NAME",
+              help="Search strategy (see 'archspace strategies').")
+@click.option("-s", "--strategy-option", "strategy_options", multiple=True, metavar="K=V",
+              help="Strategy option, repeatable.")
+@click.option("--budget", required=True, type=click.IntRange(min=1), help="Trials to record.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of strategy and estimator.")
+@click.option("--study", "study_path", required=True, type=click.Path(dir_okay=False),
+              metavar="FILE.db", help="SQLite file to record the study in (must not hold one).")
+@click.option("-c", "--constraint", "constraints", multiple=True, metavar="C",
+              help="Hard cost constraint, e.g. 'peak_sram<=320kB', 'macs<=60M' (kB=1000 bytes, "
+                   "KiB=1024); violating archs are recorded as infeasible, never evaluated.")
+@click.option("-o", "--objective", "objectives", multiple=True, metavar="NAME",
+              help="Objective, repeatable: an estimator metric ('accuracy': the search metric) "
+                   "is maximised, a cost (macs, params, peak_sram, flash) minimised; NAME:min / "
+                   "NAME:max force the direction. Two or more: multi-objective (Pareto front).")
+@click.option("--reward", metavar="METRIC:TARGET:W",
+              help="MnasNet reward ACC*(COST/TARGET)^W, e.g. 'macs:300M:-0.07' (or "
+                   "METRIC:TARGET:ALPHA:BETA: W=ALPHA under the target, BETA over it).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="Progress bar on stderr.")
+def search(space_name: str, params: tuple[str, ...], estimator: str,
+           estimator_options: tuple[str, ...], strategy: str, strategy_options: tuple[str, ...],
+           budget: int, seed: int, study_path: str, constraints: tuple[str, ...],
+           objectives: tuple[str, ...], reward: str | None, as_json: bool, progress: bool) -> None:
+    """Search SPACE with a strategy and an estimator for BUDGET trials, recording to FILE.db."""
+    config = StudyConfig(
+        space=space_name, space_params=parse_params(space_name, list(params)),
+        estimator=estimator, estimator_options=option_pairs(estimator_options, "estimator"),
+        strategy=strategy, strategy_options=option_pairs(strategy_options, "strategy"),
+        seed=seed, budget=budget, constraints=constraints, objectives=objectives, reward=reward)
+    study = Study.create(Path(study_path), config)
+    if study.objectives.multi and not study.strategy.multi_objective:
+        click.echo(f"note: strategy {strategy!r} is single-objective; it searches on "
+                   f"{study.objectives.items[0].name!r} (the Pareto front is still reported)",
+                   err=True)
+    with progress_bar(study, progress) as callback:
+        result = study.run(callback)
+    finish(study, result, as_json)

@@ -1,0 +1,69 @@
+"""A study's outcome as JSON-ready data: what ``archspace search --json`` prints.
+
+Keys: ``study`` (file), ``space``, ``estimator``, ``metric``, ``strategy``, ``seed``,
+``budget``, ``objectives`` (names, ``+`` maximised / ``-`` minimised), ``reward``,
+``constraints``, ``status``, ``trials`` (recorded), ``counts`` (per status), ``interrupted``,
+``diverged_at``, ``best`` (the best complete trial or null: ``number``, ``arch``, ``score``,
+``metrics``, ``cost``, ``objectives``, ``final_metrics``), ``pareto`` (complete non-dominated
+trials, multi-objective studies only, else an empty list) and ``oracle`` (the best value of each
+final metric over the whole benchmark, for tabular estimators; else empty).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archspace.estimators.base import Estimator
+from archspace.study.runner import Study, StudyResult
+from archspace.study.storage import TrialRecord
+
+__all__ = ["oracle", "summarize", "trial_summary"]
+
+
+def oracle(estimator: Estimator) -> dict[str, float]:
+    """Best achievable final metrics (a tabular benchmark's best cells); empty when unknown.
+
+    An estimator may define ``oracle()``; the NAS-Bench-201 table is read directly otherwise.
+    """
+    fn = getattr(estimator, "oracle", None)
+    if callable(fn):
+        return {str(k): float(v) for k, v in dict(fn()).items()}
+    if estimator.name == "nasbench201":
+        from archspace.estimators.tabular import FINAL_COLUMNS
+        from archspace.tabular import load_nb201
+
+        table = load_nb201()
+        return {c: float(table.metric(c).max()) for c in FINAL_COLUMNS}
+    return {}
+
+
+def trial_summary(study: Study, trial: TrialRecord, final: bool = False) -> dict[str, Any]:
+    """One trial as JSON-ready data (with the estimator's final metrics when ``final``)."""
+    out: dict[str, Any] = {
+        "number": trial.number, "arch": trial.arch, "status": trial.status, "score": trial.score,
+        "metrics": dict(trial.metrics or {}), "cost": dict(trial.cost or {}),
+        "objectives": list(trial.objectives or ())}
+    if final:
+        arch = study.space.arch_from_json(trial.arch_json)
+        out["final_metrics"] = dict(study.estimator.final_metrics(study.space, arch))
+    return out
+
+
+def summarize(study: Study, result: StudyResult) -> dict[str, Any]:
+    """The study and its result as JSON-ready data (keys in the module docstring)."""
+    cfg = study.config
+    best = result.best
+    return {
+        "study": str(study.storage.path), "space": study.space.label,
+        "estimator": cfg.estimator, "metric": study.estimator.metric, "strategy": cfg.strategy,
+        "seed": cfg.seed, "budget": cfg.budget,
+        "objectives": [("+" if o.maximise else "-") + o.name for o in study.objectives.items],
+        "reward": cfg.reward, "constraints": list(cfg.constraints),
+        "status": study.storage.load_config().status, "trials": result.n_trials,
+        "counts": dict(result.counts), "interrupted": result.interrupted,
+        "diverged_at": result.diverged_at,
+        "best": None if best is None else trial_summary(study, best, final=True),
+        "pareto": ([trial_summary(study, t) for t in result.pareto]
+                   if study.objectives.multi else []),
+        "oracle": oracle(study.estimator),
+    }
