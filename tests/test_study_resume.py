@@ -37,16 +37,11 @@ def _kill_after(proc: subprocess.Popen[bytes], path: Path, n_recorded: int) -> i
     """SIGKILL ``proc`` once the study holds ``n_recorded`` trials; returns how many it held."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if path.exists():
-            try:
-                with StudyStorage.open(path) as s:
-                    n = s.n_recorded()
-            except ArchspaceError:  # the child is still creating the file
-                n = -1
-            if n >= n_recorded:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
-                return n
+        n = _recorded(path)
+        if n >= n_recorded:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return n
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else b""
         time.sleep(0.005)
     raise AssertionError("child made no progress")
@@ -67,6 +62,31 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
     assert comparable(str(path)) == reference
     with StudyStorage.open(path) as s:
         assert s.load_config().status == "finished"
+
+
+def test_sigint_stops_cleanly_and_resumes(tmp_path: Path) -> None:
+    reference = _uninterrupted(tmp_path)
+    path = tmp_path / "s.db"
+    proc = _child(path, resume=False)
+    deadline = time.monotonic() + 30
+    while not _recorded(path) >= 8:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0  # the loop caught Ctrl-C and returned
+    with StudyStorage.open(path) as s:
+        assert s.load_config().status == "interrupted"
+        assert not s.trials("running") and 8 <= s.n_recorded() < BUDGET
+    assert _child(path, resume=True).wait(timeout=60) == 0
+    assert comparable(str(path)) == reference
+
+
+def _recorded(path: Path) -> int:
+    try:
+        with StudyStorage.open(path) as s:
+            return s.n_recorded()
+    except ArchspaceError:  # not there yet, or the child is still creating it
+        return -1
 
 
 def test_resume_in_process_replays_exactly(tmp_path: Path) -> None:
