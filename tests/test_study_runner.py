@@ -168,3 +168,12 @@ def test_executor_seam_with_several_in_flight(tmp_path: Path) -> None:
     assert res.n_trials == 5 and [t.status for t in trials].count("infeasible") == 1
     assert [t.number for t in study.storage.recorded()] != [0, 1, 2, 3, 4]  # told out of order
     assert sorted(t.tell_order or 0 for t in trials) == list(range(5))
+
+
+def test_describe_error_names_out_of_memory() -> None:
+    from archspace.study.executor import describe_error
+
+    cpu = RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 8 GB")
+    assert describe_error(cpu).startswith("out of memory: RuntimeError")
+    assert describe_error(MemoryError()) == "out of memory: MemoryError: MemoryError"
+    assert describe_error(RuntimeError("shape\nmismatch")) == "RuntimeError: shape mismatch"

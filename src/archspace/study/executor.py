@@ -44,10 +44,15 @@ class Outcome:
     duration: float
 
 
+#: How torch words allocation failures (CUDA/MPS "out of memory", the CPU allocator's message).
+_OOM_MESSAGES = ("out of memory", "can't allocate memory")
+
+
 def describe_error(e: BaseException) -> str:
     """One line saying why an evaluation failed; out-of-memory errors are named as such."""
     text = " ".join(str(e).split()) or type(e).__name__
-    if isinstance(e, MemoryError) or (isinstance(e, RuntimeError) and "out of memory" in text.lower()):
+    if isinstance(e, MemoryError) or (isinstance(e, RuntimeError)
+                                      and any(m in text.lower() for m in _OOM_MESSAGES)):
         _free_accelerator_memory()
         return f"out of memory: {type(e).__name__}: {text}"[:500]
     return f"{type(e).__name__}: {text}"[:500]
