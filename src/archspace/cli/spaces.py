@@ -42,7 +42,7 @@ def spaces(as_json: bool) -> None:
     table.add_column("decisions", justify="right")
     table.add_column("size", justify="right", overflow="fold")
     table.add_column("≈", justify="right")
-    table.add_column("paper", ratio=1, min_width=24)
+    table.add_column("paper", ratio=1)
     for r in rows:
         if "error" in r:
             table.add_row(r["name"], "", "", "[red]error[/red]", "", f"[red]{escape(r['error'])}[/red]")

@@ -7,6 +7,7 @@ imported inside the functions, so importing this module stays cheap.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,12 +36,12 @@ def draw_diagram(diagram: Diagram, path: str | Path) -> Path:
     if not panels:
         raise ValueError(f"diagram {diagram.title!r} has nothing to draw")
     heights = [p.height + (_TITLE_H if p.title else 0.0) for p in panels]
-    top = _TITLE_H + 0.1
-    fig_w = max(max(p.width for p in panels), _measure(diagram.title, 12)[0] + 0.4)
+    fig_w = max(max(p.width for p in panels), 4.0)
+    title = _wrap(diagram.title, fig_w - 0.4)
+    top = _TITLE_H + 0.1 + 0.22 * title.count("\n")
     fig_h = sum(heights) + top
     fig = Figure(figsize=(fig_w, fig_h))
-    fig.text(0.5, 1 - 0.3 / fig_h, diagram.title, ha="center", va="center", fontsize=12,
-             fontweight="bold")
+    fig.text(0.5, 1 - 0.15 / fig_h, title, ha="center", va="top", fontsize=12, fontweight="bold")
     colours = _group_colours(panels)
     y = fig_h - top
     for panel, h in zip(panels, heights, strict=True):
@@ -63,6 +64,20 @@ def _measure(text: str, size: float) -> tuple[float, float]:
     width = max((TextPath((0, 0), line, size=size).get_extents().width if line.strip() else 0.0)
                 for line in lines)
     return width / 72, len(lines) * size * 1.25 / 72
+
+
+def _wrap(title: str, width: float) -> str:
+    """``title`` broken into lines that fit ``width`` inches in the bold 12 pt title font."""
+    full = _measure(title, 12)[0] * 1.1  # bold runs about 10% wider
+    if full <= width:
+        return title
+    chars = max(20, int(len(title) * width / full))
+    lines = [""]
+    for token in re.split(r"(?<=[\s|,+])", title):  # break after spaces, '|', ',' and '+'
+        if lines[-1] and len(lines[-1]) + len(token) > chars:
+            lines.append("")
+        lines[-1] += token
+    return "\n".join(line.strip() for line in lines)
 
 
 def _group_colours(panels: list[Panel]) -> dict[str, str]:
