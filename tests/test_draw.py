@@ -125,3 +125,22 @@ def test_importing_cli_and_plots_loads_neither_matplotlib_nor_torch() -> None:
             "print(sorted(m for m in ('matplotlib', 'torch') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_fit_ordered_keeps_order_and_gaps() -> None:
+    from archspace.plots._dag import _fit_ordered
+
+    assert _fit_ordered([3.0, 1.0, -2.0], [1.0, 1.0]) == [3.0, 1.0, -2.0]  # already feasible
+    y = _fit_ordered([0.0, 0.0, 0.0], [1.0, 1.0])  # all want the same height: spread evenly
+    assert y == pytest.approx([1.0, 0.0, -1.0])
+    y = _fit_ordered([0.0, 5.0], [0.5])  # wrong order: meet in the middle, one gap apart
+    assert y == pytest.approx([2.75, 2.25])
+
+
+def test_long_titles_wrap() -> None:
+    from archspace.plots.draw import _wrap
+
+    title = "nb201: " + "|nor_conv_3x3~0|+" * 12
+    lines = _wrap(title, 6.0).split("\n")
+    assert len(lines) > 1 and "".join(lines).replace(" ", "") == title.replace(" ", "")
+    assert _wrap("short", 6.0) == "short"
