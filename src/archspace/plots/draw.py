@@ -7,6 +7,7 @@ imported inside the functions, so importing this module stays cheap.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,13 +58,20 @@ def draw_diagram(diagram: Diagram, path: str | Path) -> Path:
 
 
 def _measure(text: str, size: float) -> tuple[float, float]:
-    """Exact extent of ``text`` in inches at ``size`` points (DejaVu Sans, one line at a time)."""
-    from matplotlib.textpath import TextPath
+    """Extent of ``text`` in inches at ``size`` points, from the default font's metrics."""
+    lines = text.split("\n")
+    return max(_line_width(line, size) for line in lines), len(lines) * size * 1.25 / 72
 
-    lines = text.split("\n") or [""]
-    width = max((TextPath((0, 0), line, size=size).get_extents().width if line.strip() else 0.0)
-                for line in lines)
-    return width / 72, len(lines) * size * 1.25 / 72
+
+@functools.lru_cache(maxsize=4096)
+def _line_width(line: str, size: float) -> float:
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    if not line.strip():
+        return 0.0
+    width, _, _ = text_to_path.get_text_width_height_descent(line, FontProperties(size=size), False)
+    return float(width) / 72
 
 
 def _wrap(title: str, width: float) -> str:
