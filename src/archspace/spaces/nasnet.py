@@ -1,0 +1,278 @@
+"""NASNet cell space.
+
+Zoph, Vasudevan, Shlens & Le, "Learning Transferable Architectures for Scalable Image
+Recognition", CVPR 2018. A normal and a reduction cell, each of ``B`` blocks. Block ``b`` of a
+cell picks two hidden states among those available to it (state 0 = h_{i-1}, the older cell
+input; state 1 = h_i, the previous cell's output; state ``2+k`` = block ``k`` of this cell), an op
+for each among the first ``M`` of ``ops``, and a combine op among the first ``N`` of
+``combine``. The two inputs are chosen independently (they may coincide, as in NASNet-A).
+
+Decisions, per cell type ``t`` in (``normal``, ``reduce``) and block ``b``: ``t.b<b>.in0``,
+``t.b<b>.in1`` (state indices), ``t.b<b>.op0``, ``t.b<b>.op1`` and ``t.b<b>.comb``. The exact
+size counts these decision sequences, as the paper's controller emits them (two sequences that
+differ only by swapping the terms of an add build the same network):
+``(prod_{b<B} (2+b)**2 * M**2 * N)**2``. The lecture formula ``(2*2*M*M*N)**B`` (one cell,
+every block choosing among two inputs only) is in :meth:`NASNetSpace.size_formulas`.
+
+Network (the paper's CIFAR layout): a 3x3 conv stem to ``3*channels`` with BN; three stacks of
+``cells`` normal cells with a reduction cell (twice the channels) between stacks; ReLU, global
+pooling and a linear classifier. The defaults (``channels=16, cells=1``) give a small network
+for fast searches and tests; the paper's CIFAR NASNet-A 6@768 stacks six normal cells
+(``cells=6``) on 32 base filters. Each cell brings the inputs it reads to ``C`` channels as
+DARTS does (ReLU-Conv1x1-BN; FactorizedReduce for h_{i-1} after a reduction). In a reduction
+cell the ops on the cell inputs have stride 2. Ops are ReLU-Conv-BN blocks (``1x3 then 3x1``
+is ReLU, 1x3 conv, 3x1 conv, BN; with stride 2 the 1x3 conv strides both ways); separable
+convs are DARTS's (ReLU, depthwise, pointwise, BN, twice); the dilated conv is a full 3x3 conv
+with dilation 2; pools pad to keep the size; identity with stride 2 is ReLU-Conv1x1-BN with
+stride 2 (as the NASNet code does). ``add`` sums the two terms; ``concat`` stacks them (2C
+channels) and a ReLU-Conv1x1-BN maps them back to C, so every hidden state has C channels. The
+cell outputs the concatenation of its unused blocks (those no later block takes as input),
+``k*C`` channels.
+
+Unlike DARTS, a cell need not read both of its inputs: an input no block reads is not
+preprocessed, and a cell whose output no later cell reads is left out (see
+:meth:`NASNetSpace.live_cells`). Both would be dead code, so the network computes the same
+function, and its counted parameters and MACs are those a traced forward pass executes.
+
+The named arch ``nasnet_a`` is NASNet-A's normal and reduction cells (B=5, add everywhere) as
+transcribed in the DARTS code; under the unused-state rule the normal cell concatenates all five
+blocks and the reduction cell blocks 2, 3 and 4, as there. (The released TensorFlow model also
+concatenates h_{i-1} in the normal cell and block 1 in the reduction cell.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from archspace.errors import ArchError, ParamError
+from archspace.ir.blocks import factorized_reduce, relu_conv_bn, sep_conv
+from archspace.ir.graph import Graph, IRError, Node
+from archspace.space import Arch, Decision, Diagram, DiagramEdge, Space
+from archspace.spaces.darts import cell_nodes
+
+__all__ = ["COMBINE_OPS", "NASNET_A", "NASNET_OPS", "NASNetSpace"]
+
+#: The paper's 13 ops, in the paper's order.
+NASNET_OPS = ("identity", "conv_1x3_3x1", "conv_1x7_7x1", "dil_conv_3x3", "avg_pool_3x3",
+              "max_pool_3x3", "max_pool_5x5", "max_pool_7x7", "conv_1x1", "conv_3x3",
+              "sep_conv_3x3", "sep_conv_5x5", "sep_conv_7x7")
+COMBINE_OPS = ("add", "concat")
+CELL_TYPES = ("normal", "reduce")
+
+Block = tuple[int, int, str, str, str]  # in0, in1, op0, op1, combine
+_N, _R = "normal", "reduce"
+#: NASNet-A (Zoph et al. 2018, Fig. 4): per cell, (in0, in1, op0, op1, combine) per block.
+NASNET_A: dict[str, tuple[Block, ...]] = {
+    _N: ((1, 0, "sep_conv_5x5", "sep_conv_3x3", "add"),
+         (0, 0, "sep_conv_5x5", "sep_conv_3x3", "add"),
+         (1, 0, "avg_pool_3x3", "identity", "add"),
+         (0, 0, "avg_pool_3x3", "avg_pool_3x3", "add"),
+         (1, 1, "sep_conv_3x3", "identity", "add")),
+    _R: ((1, 0, "sep_conv_5x5", "sep_conv_7x7", "add"),
+         (1, 0, "max_pool_3x3", "sep_conv_7x7", "add"),
+         (1, 0, "avg_pool_3x3", "sep_conv_5x5", "add"),
+         (3, 2, "identity", "avg_pool_3x3", "add"),
+         (2, 1, "sep_conv_3x3", "max_pool_3x3", "add")),
+}
+
+
+class NASNetSpace(Space):
+    """NASNet's normal and reduction cells of ``B`` blocks each."""
+
+    name = "nasnet"
+    kind = "cell"
+    paper = "Zoph et al. 2018, NASNet (CVPR)"
+    min_resolution = 8
+    resolution_step = 4
+
+    def __init__(self, ops: tuple[str, ...] = NASNET_OPS, M: int = 0,
+                 combine: tuple[str, ...] = COMBINE_OPS, N: int = 0, B: int = 5,
+                 channels: int = 16, cells: int = 1, num_classes: int = 10,
+                 resolution: int = 32) -> None:
+        """``M`` and ``N`` keep the first M ops and N combine ops (0, the default: all)."""
+        self._record_params(ops=ops, M=M, combine=combine, N=N, B=B, channels=channels,
+                            cells=cells, num_classes=num_classes, resolution=resolution)
+        ops, combine = tuple(ops), tuple(combine)
+        _check_names("ops", ops, NASNET_OPS)
+        _check_names("combine", combine, COMBINE_OPS)
+        M = M or len(ops)
+        N = N or len(combine)
+        for key, value, top in (("M", M, len(ops)), ("N", N, len(combine))):
+            if not isinstance(value, int) or not 1 <= value <= top:
+                raise ParamError(f"parameter {key}={value!r} of space 'nasnet' must be an "
+                                 f"integer in 1..{top} (0 means all)")
+        for key, value in (("B", B), ("channels", channels), ("cells", cells),
+                           ("num_classes", num_classes)):
+            if not isinstance(value, int) or value < 1:
+                raise ParamError(f"parameter {key}={value!r} of space 'nasnet' must be an "
+                                 "integer >= 1")
+        self.ops, self.combine = ops[:M], combine[:N]
+        self.M, self.N, self.B = M, N, B
+        self.channels, self.cells, self.num_classes = channels, cells, num_classes
+        self.default_resolution = self.check_resolution(resolution)
+        decisions = []
+        for t in CELL_TYPES:
+            for b in range(B):
+                states = range(b + 2)
+                decisions += [Decision.of(f"{t}.b{b}.in0", states, doc="first input state"),
+                              Decision.of(f"{t}.b{b}.in1", states, doc="second input state"),
+                              Decision.of(f"{t}.b{b}.op0", self.ops, doc="op on first input"),
+                              Decision.of(f"{t}.b{b}.op1", self.ops, doc="op on second input"),
+                              Decision.of(f"{t}.b{b}.comb", self.combine, doc="combine op")]
+        self._set_decisions(decisions)
+
+    def size_formulas(self) -> dict[str, int]:
+        """``lecture``: ``(2*2*M*M*N)**B``, one cell whose blocks choose among two inputs."""
+        return {"lecture": (2 * 2 * self.M * self.M * self.N) ** self.B}
+
+    # -- cells -----------------------------------------------------------------------------
+    def blocks(self, arch: Arch, t: str) -> list[Block]:
+        """The (in0, in1, op0, op1, combine) blocks of cell type ``t`` of ``arch``."""
+        return [(int(str(arch[f"{t}.b{b}.in0"])), int(str(arch[f"{t}.b{b}.in1"])),
+                 str(arch[f"{t}.b{b}.op0"]), str(arch[f"{t}.b{b}.op1"]),
+                 str(arch[f"{t}.b{b}.comb"])) for b in range(self.B)]
+
+    def from_blocks(self, cells: Mapping[str, Sequence[Block]]) -> Arch:
+        """The arch with these (in0, in1, op0, op1, combine) blocks per cell type."""
+        values: dict[str, object] = {}
+        for t in CELL_TYPES:
+            blocks = cells[t]
+            if len(blocks) != self.B:
+                raise ArchError(f"{t} cell has {len(blocks)} blocks; this space has B={self.B}")
+            for b, block in enumerate(blocks):
+                for key, v in zip(("in0", "in1", "op0", "op1", "comb"), block, strict=True):
+                    values[f"{t}.b{b}.{key}"] = v
+        return self.make(values)
+
+    def named_archs(self) -> dict[str, Arch]:
+        try:
+            return {"nasnet_a": self.from_blocks(NASNET_A)}
+        except ArchError:  # B, M, N or ops leave NASNet-A out of this space
+            return {}
+
+    @staticmethod
+    def unused(blocks: Sequence[Block]) -> list[int]:
+        """Blocks whose output no later block uses: they form the cell output."""
+        used = {s - 2 for blk in blocks for s in blk[:2]}
+        return [b for b in range(len(blocks)) if b not in used]
+
+    # -- network ---------------------------------------------------------------------------
+    def layout(self) -> list[str]:
+        """Cell types from stem to head: three stacks of normal cells, reductions between."""
+        stack = [_N] * self.cells
+        return [*stack, _R, *stack, _R, *stack]
+
+    def live_cells(self, arch: Arch) -> list[bool]:
+        """Which cells the output depends on: cell ``k`` feeds cell ``k+1`` as h_i (state 1)
+        and cell ``k+2`` as h_{i-1} (state 0), if those use that state."""
+        kinds = self.layout()
+        uses = {t: {s for blk in self.blocks(arch, t) for s in blk[:2]} for t in CELL_TYPES}
+        live = [False] * len(kinds)
+        live[-1] = True
+        for k in reversed(range(len(kinds))):
+            if live[k]:
+                for state, back in ((1, 1), (0, 2)):
+                    if state in uses[kinds[k]] and k - back >= 0:
+                        live[k - back] = True
+        return live
+
+    def _lower(self, arch: Arch, g: Graph, resolution: int) -> None:
+        x = g.input((self.in_channels, resolution, resolution))
+        with g.scope("stem"):
+            stem = g.bn(g.conv(x, 3 * self.channels, 3))
+        outs: list[Node | None] = [stem, stem]
+        ch, reduction_prev = self.channels, False
+        for k, (t, live) in enumerate(zip(self.layout(), self.live_cells(arch), strict=True)):
+            ch *= 2 if t == _R else 1
+            out = None
+            if live:
+                with g.scope(f"cell{k}"):
+                    out = self._cell(g, outs[-2], outs[-1], self.blocks(arch, t), ch, t == _R,
+                                     reduction_prev)
+            outs.append(out)
+            reduction_prev = t == _R
+        with g.scope("head"):
+            g.linear(g.flatten(g.gap(g.relu(_live(outs[-1])))), self.num_classes,
+                     name="classifier")
+
+    def _cell(self, g: Graph, s0: Node | None, s1: Node | None, blocks: list[Block], ch: int,
+              reduction: bool, reduction_prev: bool) -> Node:
+        used = {s for blk in blocks for s in blk[:2]}
+        states: list[Node | None] = [None, None]
+        if 0 in used and s0 is not None:
+            with g.scope("pre0"):
+                states[0] = (factorized_reduce(g, s0, ch) if reduction_prev
+                             else relu_conv_bn(g, s0, ch, 1))
+        if 1 in used and s1 is not None:
+            with g.scope("pre1"):
+                states[1] = relu_conv_bn(g, s1, ch, 1)
+        for b, (i0, i1, op0, op1, comb) in enumerate(blocks):
+            with g.scope(f"b{b}"):
+                terms = [nasnet_op(g, _live(states[s]), op, ch, 2 if reduction and s < 2 else 1)
+                         for s, op in ((i0, op0), (i1, op1))]
+                if comb == "add":
+                    states.append(g.add(*terms))
+                else:
+                    states.append(relu_conv_bn(g, g.concat(*terms), ch, 1))
+        outs = [_live(states[2 + b]) for b in self.unused(blocks)]
+        return outs[0] if len(outs) == 1 else g.concat(*outs)
+
+    def diagram(self, arch: Arch) -> Diagram:
+        """One DAG panel per cell type: inputs, blocks (labelled by their combine op) and the
+        concat output; edges labelled by their op (both ops on one edge when a block takes the
+        same state twice)."""
+        arch = self.validate(arch)
+        panels = []
+        for t in CELL_TYPES:
+            blocks = self.blocks(arch, t)
+            edges = []
+            for b, (i0, i1, op0, op1, _comb) in enumerate(blocks):
+                if i0 == i1:
+                    edges.append(DiagramEdge(_state_id(i0), str(b), f"{op0} | {op1}"))
+                else:
+                    edges += [DiagramEdge(_state_id(i0), str(b), op0),
+                              DiagramEdge(_state_id(i1), str(b), op1)]
+            edges += [DiagramEdge(str(b), "out") for b in self.unused(blocks)]
+            labels = [f"{b}\n{blk[4]}" for b, blk in enumerate(blocks)]
+            panels.append(Diagram("dag", f"{t} cell", cell_nodes(self.B, labels), tuple(edges)))
+        return Diagram("dag", self.label, (), (), tuple(panels))
+
+
+def _live(node: Node | None) -> Node:
+    if node is None:
+        raise IRError("a NASNet block reads a cell input that was not built")
+    return node
+
+
+def _state_id(s: int) -> str:
+    return ("c_{k-2}", "c_{k-1}")[s] if s < 2 else str(s - 2)
+
+
+def _check_names(key: str, given: tuple[str, ...], known: tuple[str, ...]) -> None:
+    bad = [o for o in given if o not in known]
+    if bad or not given or len(set(given)) != len(given):
+        problem = f"unknown {bad[0]!r}" if bad else "empty or repeated entries"
+        raise ParamError(f"parameter {key} of space 'nasnet' has {problem}; allowed: "
+                         f"{', '.join(known)}")
+
+
+def nasnet_op(g: Graph, x: Node, op: str, ch: int, stride: int) -> Node:
+    """One NASNet op from ``ch`` to ``ch`` channels (see the module docstring)."""
+    if op == "identity":
+        return g.identity(x) if stride == 1 else relu_conv_bn(g, x, ch, 1, stride)
+    if op.startswith(("avg_pool", "max_pool")):
+        k = int(op[-1])
+        if op.startswith("avg"):
+            return g.avgpool(x, k, stride, k // 2, count_include_pad=False)
+        return g.maxpool(x, k, stride, k // 2)
+    if op.startswith("sep_conv"):
+        return sep_conv(g, x, ch, int(op[-1]), stride)
+    if op == "dil_conv_3x3":
+        return relu_conv_bn(g, x, ch, 3, stride, dilation=2)
+    if op in ("conv_1x1", "conv_3x3"):
+        return relu_conv_bn(g, x, ch, int(op[-1]), stride)
+    if op in ("conv_1x3_3x1", "conv_1x7_7x1"):
+        k = int(op[-1])
+        y = g.conv(g.relu(x), ch, (1, k), stride, (0, k // 2))
+        return g.bn(g.conv(y, ch, (k, 1), 1, (k // 2, 0)))
+    raise ValueError(f"unknown NASNet op {op!r}")

@@ -1,0 +1,181 @@
+"""NAS-Bench-201 cell space.
+
+Dong & Yang, "NAS-Bench-201: Extending the Scope of Reproducible Neural Architecture Search",
+ICLR 2020 (the topology space "tss" of NATS-Bench, Dong et al., TPAMI 2021). A cell has four
+nodes; node ``i`` (1..3) sums one op applied to each earlier node ``j``, so the six edges
+``j -> i`` each pick one of five ops: 5**6 = 15,625 cells, every one trained by the benchmark.
+
+Arch strings are the benchmark's own, ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`` (group ``i`` lists
+the ops into node ``i``, ``~j`` naming the source). :meth:`NB201Space.index_of` and
+:meth:`NB201Space.from_index` map cells to the benchmark's ids through the shipped table
+(:mod:`archspace.tabular`).
+
+The network is the benchmark's ``TinyNetwork``: a 3x3 conv stem (``C`` = 16 channels) and BN;
+three stages of ``N`` = 5 cells at C, 2C and 4C channels, joined by ResNet basic blocks
+(ReLU-Conv3x3-BN with stride 2, ReLU-Conv3x3-BN, shortcut 2x2 average pooling then a 1x1 conv);
+BN, ReLU, global pooling and a linear classifier. Convolution ops are ReLU-Conv-BN, pooling is
+3x3 average pooling without padded pixels, 'none' outputs zeros; every edge, 'none' included,
+is built, as the benchmark does. ``profile().params`` then equals the benchmark's parameter
+count (it counts every parameter, batch norm included): 0.559386M for the ResNet cell.
+:meth:`NB201Space.benchmark_flops` gives the benchmark's FLOPs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from archspace.errors import ArchError, ParamError
+from archspace.ir.blocks import relu_conv_bn
+from archspace.ir.graph import Graph, Node
+from archspace.space import Arch, Decision, Diagram, DiagramEdge, DiagramNode, Space
+from archspace.tabular import CELL_FORMAT, NB201_OPS, load_nb201, ops_to_str, parse_cell
+
+__all__ = ["EDGES", "NB201Space"]
+
+#: (node, input) of the six edges, in the order of the benchmark string.
+EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+#: Named cells by benchmark id ("resnet" is the benchmark's ResNet cell).
+_RESNET_ID = 11472
+_SEARCH_METRIC = "cifar10_valid_12ep"
+
+
+class NB201Space(Space):
+    """The 15,625 cells of NAS-Bench-201 on the benchmark's network."""
+
+    name = "nb201"
+    kind = "cell"
+    paper = "Dong & Yang 2020, NAS-Bench-201 (ICLR)"
+    min_resolution = 8
+    resolution_step = 4
+
+    def __init__(self, C: int = 16, N: int = 5, num_classes: int = 10,
+                 resolution: int = 32) -> None:
+        self._record_params(C=C, N=N, num_classes=num_classes, resolution=resolution)
+        for key, value in (("C", C), ("N", N), ("num_classes", num_classes)):
+            if not isinstance(value, int) or value < 1:
+                raise ParamError(f"parameter {key}={value!r} of space 'nb201' must be an "
+                                 "integer >= 1")
+        self.C, self.N, self.num_classes = C, N, num_classes
+        self.default_resolution = self.check_resolution(resolution)
+        self._set_decisions(Decision.of(f"n{i}.in{j}", NB201_OPS, doc=f"op on edge {j}->{i}")
+                            for i, j in EDGES)
+
+    # -- the benchmark's string and ids ----------------------------------------------------
+    def ops_of(self, arch: Arch) -> tuple[int, ...]:
+        """The six op indices (into the benchmark's op list) in string order."""
+        return tuple(NB201_OPS.index(str(v)) for v in self.validate(arch).values)
+
+    def format_arch(self, arch: Arch) -> str:
+        """The benchmark's cell string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``."""
+        return ops_to_str(self.ops_of(arch))
+
+    def parse_arch(self, text: str) -> Arch:
+        """Parse the benchmark's cell string (or, when it does not start with ``|``, the generic
+        ``name=value`` form); malformed strings raise :class:`ArchError`."""
+        if not text.strip().startswith("|"):
+            if "~" in text or "+" in text:
+                parse_cell(text)  # raises a message about the benchmark format
+            return super().parse_arch(text)
+        ops = parse_cell(text)
+        return self.validate(Arch(self.names, tuple(NB201_OPS[k] for k in ops)))
+
+    def arch_format_hint(self) -> str:
+        return f"the NAS-Bench-201 cell string {CELL_FORMAT} with op in {', '.join(NB201_OPS)}"
+
+    def index_of(self, arch: Arch) -> int:
+        """The benchmark id of ``arch``."""
+        return load_nb201().id_of_ops(self.ops_of(arch))
+
+    def from_index(self, i: int) -> Arch:
+        """The cell with benchmark id ``i``."""
+        ops = load_nb201().ops(i)
+        return self.validate(Arch(self.names, tuple(NB201_OPS[k] for k in ops)))
+
+    def named_archs(self) -> dict[str, Arch]:
+        table = load_nb201()
+        best = int(np.argmax(table.metric(_SEARCH_METRIC)))
+        out = {}
+        for name, i in (("resnet", _RESNET_ID), (f"best_{_SEARCH_METRIC}", best)):
+            try:
+                out[name] = self.from_index(i)
+            except ArchError:  # not in a restricted copy of the space
+                continue
+        return out
+
+    # -- network ---------------------------------------------------------------------------
+    def _lower(self, arch: Arch, g: Graph, resolution: int) -> None:
+        ops = [str(v) for v in arch.values]
+        x = g.input((self.in_channels, resolution, resolution))
+        with g.scope("stem"):
+            x = g.bn(g.conv(x, self.C, 3))
+        for stage in range(3):
+            ch = self.C * 2**stage
+            if stage:
+                with g.scope(f"reduce{stage}"):
+                    x = _resnet_block(g, x, ch)
+            for k in range(self.N):
+                with g.scope(f"s{stage}c{k}"):
+                    x = _cell(g, x, ops)
+        with g.scope("head"):
+            x = g.flatten(g.gap(g.relu(g.bn(x))))
+            g.linear(x, self.num_classes, name="classifier")
+
+    def benchmark_flops(self, arch: Arch, resolution: int | None = None) -> int:
+        """FLOPs as NAS-Bench-201 counts them (its ``get_model_infos``, reported / 1e6).
+
+        That count is the multiply-accumulates of convolutions and linear layers (what
+        ``profile().macs`` counts) plus one per output element of a layer with a bias: the
+        classifier's ``num_classes`` here. Pooling, batch norm and additions count zero.
+        """
+        total = 0
+        for node in self.lower(arch, resolution):
+            a = node.attrs
+            if node.op == "conv":
+                kh, kw = a["kernel"]
+                per_out = a["in_ch"] // a["groups"] * kh * kw + (1 if a["bias"] else 0)
+                total += per_out * node.numel
+            elif node.op == "linear":
+                total += (a["in_features"] + (1 if a["bias"] else 0)) * a["out_features"]
+        return total
+
+    def diagram(self, arch: Arch) -> Diagram:
+        """The cell as a DAG: nodes 0..3, one labelled edge per op ('none' edges left out)."""
+        arch = self.validate(arch)
+        labels = ("0\ninput", "1", "2", "3\noutput")
+        groups = ("input", "", "", "output")
+        nodes = tuple(DiagramNode(str(i), labels[i], group=groups[i]) for i in range(4))
+        edges = tuple(DiagramEdge(str(j), str(i), str(op))
+                      for (i, j), op in zip(EDGES, arch.values, strict=True) if op != "none")
+        return Diagram("dag", f"{self.label}: {self.format_arch(arch)}", nodes, edges)
+
+
+def _edge(g: Graph, x: Node, op: str) -> Node:
+    if op == "none":
+        return g.zero(x)
+    if op == "skip_connect":
+        return g.identity(x)
+    if op == "nor_conv_1x1":
+        return relu_conv_bn(g, x, x.channels, 1)
+    if op == "nor_conv_3x3":
+        return relu_conv_bn(g, x, x.channels, 3)
+    return g.avgpool(x, 3, 1, 1, count_include_pad=False)
+
+
+def _cell(g: Graph, x: Node, ops: list[str]) -> Node:
+    nodes = [x]
+    k = 0
+    for i in range(1, 4):
+        terms = []
+        for j in range(i):
+            with g.scope(f"e{j}{i}"):
+                terms.append(_edge(g, nodes[j], ops[k]))
+            k += 1
+        nodes.append(terms[0] if len(terms) == 1 else g.add(*terms, name=f"node{i}"))
+    return nodes[3]
+
+
+def _resnet_block(g: Graph, x: Node, ch: int) -> Node:
+    """The benchmark's ``ResNetBasicblock`` with stride 2."""
+    y = relu_conv_bn(g, relu_conv_bn(g, x, ch, 3, stride=2), ch, 3)
+    shortcut = g.conv(g.avgpool(x, 2, 2), ch, 1, name="shortcut")
+    return g.add(shortcut, y)
