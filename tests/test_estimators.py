@@ -75,7 +75,7 @@ def test_unknown_estimator_and_option_list_what_is_allowed() -> None:
     ("epochs", -1, "a number > 0"), ("epochs", "abc", "a number > 0"),
     ("optimizer", "rmsprop", "one of sgd, adam"), ("batch_size", 2.5, "an integer > 0"),
     ("download", "maybe", "true or false"), ("val_fraction", 1.0, r"a number in \(0, 1\)"),
-    ("dataset", None, "a string"),
+    ("dataset", None, "a string"), ("device", "tpu", "auto, cpu, cuda or cuda:N"),
 ])
 def test_bad_option_values_are_rejected(key: str, value: object, needs: str) -> None:
     with pytest.raises(EstimatorError, match=f"option {key}=.* must be {needs}"):
@@ -88,6 +88,10 @@ def test_options_convert_command_line_strings() -> None:
     assert est.config["epochs"] == 0.5 and est.config["download"] is True
     assert est.config["max_seconds"] is None and est.config["batch_size"] == 8
     assert est.config["lr"] is None and est.config["dataset"] == "digits"
+    timed = get_estimator("train", epochs="none", max_seconds="2.5").config
+    assert timed["epochs"] is None and timed["max_seconds"] == 2.5
+    with pytest.raises(EstimatorError, match="needs a budget"):
+        get_estimator("train", epochs=None)
     with pytest.raises(EstimatorError, match="expected NAME=VALUE"):
         parse_option_pairs(["epochs"])
     with pytest.raises(EstimatorError, match="given twice"):
@@ -143,6 +147,8 @@ def test_train_is_deterministic_and_in_range() -> None:
     est = get_estimator("train", epochs=1, batch_size=128)
     est.check_space(space)
     a, b = est.evaluate(space, arch, seed=3), est.evaluate(space, arch, seed=3)
+    assert not torch.are_deterministic_algorithms_enabled()  # global state restored
+    assert torch.utils.deterministic.fill_uninitialized_memory  # type: ignore[attr-defined]
     a.pop("train_seconds")
     b.pop("train_seconds")
     assert a == b
@@ -173,6 +179,13 @@ def test_train_catalog_space_fits_classes_channels_and_resolution() -> None:
     assert 0.0 <= m["val_accuracy"] <= 100.0
 
 
+def test_train_time_budget_alone() -> None:
+    space = TinySpace()
+    m = get_estimator("train", epochs="none", max_seconds=0.3).evaluate(space, space.sample(0))
+    assert 0.3 <= m["train_seconds"] < 2.0 and m["steps"] > 0
+    assert m["epochs"] == m["steps"] / (1437 // 64)
+
+
 def test_train_divergence_is_reported() -> None:
     space = TinySpace()
     est = get_estimator("train", epochs=1, batch_size=128, lr=1e30)
@@ -196,3 +209,10 @@ def test_choose_resolution() -> None:
     assert choose_resolution(TinySpace(), 8, 12) == 12
     with pytest.raises(ArchspaceError, match="cannot take resolution 16"):
         choose_resolution(space, 8, 16)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
+def test_cuda_device_without_cuda_is_a_clear_error() -> None:
+    space = TinySpace()
+    with pytest.raises(EstimatorError, match="device='cuda': CUDA is not available"):
+        get_estimator("train", device="cuda").evaluate(space, space.sample(0))

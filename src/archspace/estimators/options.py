@@ -25,8 +25,8 @@ class Option:
     """One estimator option.
 
     ``type`` is the type of a set value (``bool``, ``int``, ``float`` or ``str``); an option whose
-    default is ``None`` may also be unset (``none`` on a command line). ``check`` returns True
-    for an acceptable value and ``requirement`` says in words what that is.
+    default is ``None``, or that is ``nullable``, may also be unset (``none`` on a command line).
+    ``check`` returns True for an acceptable value and ``requirement`` says in words what that is.
     """
 
     name: str
@@ -36,6 +36,12 @@ class Option:
     choices: tuple[str, ...] | None = None
     check: Callable[[Any], bool] | None = None
     requirement: str = ""
+    nullable: bool = False
+
+    @property
+    def may_be_none(self) -> bool:
+        """Whether the option may be unset."""
+        return self.nullable or self.default is None
 
     def describe(self) -> str:
         """What the option allows, for error messages."""
@@ -43,7 +49,7 @@ class Option:
             return "one of " + ", ".join(self.choices)
         kind = self.requirement or {bool: "true or false", int: "an integer",
                                     float: "a number"}.get(self.type, "a string")
-        return kind + (" or none" if self.default is None else "")
+        return kind + (" or none" if self.may_be_none else "")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for ``archspace estimators --json``."""
@@ -56,7 +62,7 @@ class Option:
                              f"{self.describe()} (default {self.default!r})")
         if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "")
                              and self.type is not str):
-            if self.default is None:
+            if self.may_be_none:
                 return None
             raise bad
         try:

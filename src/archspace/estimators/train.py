@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -37,7 +38,7 @@ from archspace.space import Arch, Space
 if TYPE_CHECKING:
     from archspace.datasets import Dataset
 
-__all__ = ["TrainEstimator", "adapt_space", "choose_resolution"]
+__all__ = ["TrainEstimator", "adapt_space", "choose_resolution", "deterministic_mode"]
 
 
 def _positive(v: float) -> bool:
@@ -52,8 +53,8 @@ OPTIONS = (
     Option("download", False, bool, "let torchvision download a missing dataset"),
     Option("val_fraction", 0.2, float, "share of each class held out for validation",
            check=lambda v: 0 < v < 1, requirement="a number in (0, 1)"),
-    Option("epochs", 5.0, float, "training epochs (fractions allowed)", check=_positive,
-           requirement="a number > 0"),
+    Option("epochs", 5.0, float, "training epochs (fractions allowed; none: max_seconds alone)",
+           check=_positive, requirement="a number > 0", nullable=True),
     Option("max_seconds", None, float, "wall-clock training budget; training stops at whichever "
            "of epochs and max_seconds comes first", check=_positive, requirement="a number > 0"),
     Option("batch_size", 64, int, "training batch size", check=_positive,
@@ -68,7 +69,9 @@ OPTIONS = (
            requirement="a number >= 0"),
     Option("resolution", None, int, "input side in pixels (default: the dataset's, at least the "
            "space's minimum)", check=_positive, requirement="an integer > 0"),
-    Option("device", "auto", str, "auto (cuda when available), cpu, cuda or cuda:N"),
+    Option("device", "auto", str, "auto (cuda when available), cpu, cuda or cuda:N",
+           check=lambda v: re.fullmatch(r"auto|cpu|cuda(:\d+)?", v) is not None,
+           requirement="auto, cpu, cuda or cuda:N"),
 )
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3}
 COSTS = ("params", "macs", "peak_sram_bytes", "flash_bytes")
@@ -98,19 +101,27 @@ def choose_resolution(space: Space, data_resolution: int, requested: int | None)
 
 
 @contextlib.contextmanager
-def _deterministic(device: str) -> Iterator[None]:
+def deterministic_mode(device: str) -> Iterator[None]:
+    """Deterministic kernels (warn-only) on the CPU, where they cost nothing; a no-op on GPUs,
+    whose deterministic kernels can be slow and need ``CUBLAS_WORKSPACE_CONFIG``. Filling fresh
+    tensors with NaN (a debugging aid that comes with deterministic mode) is switched off: it
+    made training steps about 4% slower and every kernel used writes its whole output anyway."""
     import torch
+    import torch.utils.deterministic as tud
 
     if not device.startswith("cpu"):
         yield
         return
     was, warn = torch.are_deterministic_algorithms_enabled(), \
         torch.is_deterministic_algorithms_warn_only_enabled()
+    fill = tud.fill_uninitialized_memory  # type: ignore[attr-defined]
     torch.use_deterministic_algorithms(True, warn_only=True)
+    tud.fill_uninitialized_memory = False  # type: ignore[attr-defined]
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(was, warn_only=warn)
+        tud.fill_uninitialized_memory = fill  # type: ignore[attr-defined]
 
 
 class TrainEstimator(Estimator):
@@ -125,16 +136,24 @@ class TrainEstimator(Estimator):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
+        if self.config.get("epochs", 1) is None and self.config.get("max_seconds") is None:
+            raise EstimatorError("estimator train needs a budget: epochs=N and/or max_seconds=S "
+                                 "(epochs=none needs max_seconds)")
         self._spaces: dict[int, tuple[Space, Space]] = {}
 
     @property
     def device(self) -> str:
         """The torch device training runs on."""
         dev = str(self.config["device"])
-        if dev == "auto":
-            import torch
+        if dev == "cpu":
+            return dev
+        import torch
 
+        if dev == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"
+        if not torch.cuda.is_available():
+            raise EstimatorError(f"option device={dev!r}: CUDA is not available here; "
+                                 "allowed: cpu or auto")
         return dev
 
     def _native(self) -> Dataset:
@@ -178,7 +197,7 @@ class TrainEstimator(Estimator):
         data = load_dataset(c["dataset"], r, fitted.in_channels, device, c["root"],
                             c["download"], c["val_fraction"])
         graph = fitted.lower(arch, r)
-        with _deterministic(device):
+        with deterministic_mode(device):
             torch.manual_seed(seed)
             model = build_module(graph).to(device)
             lr = c["lr"] if c["lr"] is not None else DEFAULT_LR[c["optimizer"]]
