@@ -1,0 +1,232 @@
+"""Error EDFs of design spaces: compare spaces by the distribution of their models' errors.
+
+Radosavovic, Johnson, Xie, Lo, Dollár, "On Network Design Spaces for Visual Recognition", ICCV
+2019 ("NDS"), and Radosavovic et al., "Designing Network Design Spaces", CVPR 2020 (RegNet):
+sample ``n`` models from each space, score each, and compare the empirical distribution
+functions ``F(e)`` of their errors. A space whose EDF lies higher and further left has more
+good models. Because bigger models tend to err less, NDS also compares *complexity-normalised*
+EDFs, reweighting each space's models so their complexity distributions agree
+(:func:`~archspace.analysis.stats.complexity_weights`), and summarises differences with the
+Kolmogorov-Smirnov statistic ``D = sup |F_1 - F_2|``.
+
+:func:`error_edf` returns an :class:`EDFStudy` holding every model (arch, error, params,
+MACs, weight), each space's EDF on a common grid with a bootstrap band, and the pairwise KS
+statistics. Plotting is :func:`archspace.plots.analysis.plot_edf`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from archspace.analysis import NORMALIZE
+from archspace.analysis.evaluate import Scored, check_accuracy, score_space
+from archspace.analysis.specs import SpaceSpec, parse_spec
+from archspace.analysis.stats import (
+    Floats,
+    bootstrap_bands,
+    complexity_weights,
+    edf,
+    ks_statistic,
+    weighted_mean,
+)
+from archspace.errors import ArchspaceError
+from archspace.estimators import Estimator, get_estimator
+
+__all__ = ["NORMALIZE", "EDFStudy", "KSPair", "SpaceEDF", "error_edf"]
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class SpaceEDF:
+    """One space's models and its error distribution on the study's grid."""
+
+    label: str
+    space: str
+    size: int
+    enumerated: bool
+    scored: Scored = field(repr=False)
+    weights: Floats | None = field(repr=False)
+    edf: Floats = field(repr=False)
+    norm_edf: Floats | None = field(repr=False)
+    band: tuple[Floats, Floats] = field(repr=False)
+
+    @property
+    def n(self) -> int:
+        """Models scored."""
+        return len(self.scored.errors)
+
+    @property
+    def errors(self) -> Floats:
+        """Error (%) of every model."""
+        return self.scored.errors
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready row: sizes, min/mean error (and the complexity-weighted mean)."""
+        e = self.errors
+        out: dict[str, Any] = {
+            "label": self.label, "space": self.space, "size": self.size, "n": self.n,
+            "enumerated": self.enumerated, "failed": self.scored.failed,
+            "min_error": float(e.min()) if self.n else None,
+            "mean_error": float(e.mean()) if self.n else None,
+            "median_error": float(np.median(e)) if self.n else None}
+        if self.weights is not None:
+            out["normalized_mean_error"] = _finite(weighted_mean(e, self.weights))
+            out["normalized_models"] = int((self.weights > 0).sum())
+        return out
+
+
+@dataclass(frozen=True)
+class KSPair:
+    """The KS statistic between two spaces' EDFs (normalised when the study normalises), the
+    unweighted one, and scipy's two-sided p-value for the unweighted one."""
+
+    a: str
+    b: str
+    ks: float
+    ks_raw: float
+    pvalue_raw: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"a": self.a, "b": self.b, "ks": _finite(self.ks), "ks_raw": _finite(self.ks_raw),
+                "pvalue_raw": _finite(self.pvalue_raw)}
+
+
+@dataclass(frozen=True)
+class EDFStudy:
+    """Error EDFs of several spaces under one estimator."""
+
+    spaces: tuple[SpaceEDF, ...]
+    grid: Floats = field(repr=False)
+    estimator: str
+    metric: str
+    normalize: str
+    bins: int
+    samples: int
+    seed: int
+    n_boot: int
+    ks: tuple[KSPair, ...]
+    seconds: float
+
+    def __getitem__(self, label: str) -> SpaceEDF:
+        for s in self.spaces:
+            if s.label == label:
+                return s
+        raise KeyError(label)
+
+    def ks_between(self, a: str, b: str) -> KSPair:
+        """The pair (a, b) in either order."""
+        for p in self.ks:
+            if {p.a, p.b} == {a, b}:
+                return p
+        raise KeyError((a, b))
+
+    def to_dict(self, curves: bool = False) -> dict[str, Any]:
+        """JSON form; with ``curves`` the grid and every EDF and band are included."""
+        out: dict[str, Any] = {
+            "estimator": self.estimator, "metric": self.metric, "normalize": self.normalize,
+            "bins": self.bins, "samples": self.samples, "seed": self.seed, "n_boot": self.n_boot,
+            "seconds": round(self.seconds, 3), "spaces": [s.summary() for s in self.spaces],
+            "ks": [p.to_dict() for p in self.ks]}
+        if curves:
+            out["grid"] = self.grid.tolist()
+            for row, s in zip(out["spaces"], self.spaces, strict=True):
+                row["edf"] = s.edf.tolist()
+                if s.norm_edf is not None:
+                    row["normalized_edf"] = _nan_list(s.norm_edf)
+                row["band_low"], row["band_high"] = _nan_list(s.band[0]), _nan_list(s.band[1])
+        return out
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per model: space, arch, error, params, MACs, normalising weight."""
+        out = []
+        for s in self.spaces:
+            w = s.weights if s.weights is not None else np.ones(s.n)
+            for j, arch in enumerate(s.scored.archs):
+                out.append({"space": s.label, "arch": arch, "error": float(s.errors[j]),
+                            "params": int(s.scored.params[j]), "macs": int(s.scored.macs[j]),
+                            "weight": float(w[j])})
+        return out
+
+
+def _finite(x: float) -> float | None:
+    return None if not np.isfinite(x) else float(x)
+
+
+def _nan_list(a: Floats) -> list[float | None]:
+    return [None if not np.isfinite(v) else float(v) for v in a]
+
+
+def error_edf(specs: Sequence[str | SpaceSpec], estimator: Estimator | str,
+              samples: int = 100, seed: int = 0, normalize: str = "macs", bins: int = 10,
+              n_boot: int = 200, grid_points: int = 200,
+              estimator_options: dict[str, Any] | None = None,
+              progress: Progress | None = None) -> EDFStudy:
+    """Score ``samples`` models of each spec'd space with ``estimator`` and compare their
+    error EDFs (NDS). A space with at most ``samples`` archs is enumerated instead.
+
+    ``normalize`` picks the complexity the normalised EDFs match (``macs``, ``params`` or
+    ``none``); ``bins`` log-complexity bins are used for it. Bands are pointwise 95%
+    bootstrap bands from ``n_boot`` resamples.
+    """
+    if normalize not in NORMALIZE:
+        raise ArchspaceError(f"normalize={normalize!r}; allowed: {', '.join(NORMALIZE)}")
+    for name, value, least in (("samples", samples, 1), ("bins", bins, 1),
+                               ("n_boot", n_boot, 1), ("grid_points", grid_points, 2)):
+        if value < least:
+            raise ArchspaceError(f"{name}={value} must be >= {least}")
+    parsed = [s if isinstance(s, SpaceSpec) else parse_spec(s) for s in specs]
+    if not parsed:
+        raise ArchspaceError("no space specs given; give at least one")
+    labels = [p.label for p in parsed]
+    if len(set(labels)) != len(labels):
+        raise ArchspaceError(f"space spec {_first_dup(labels)!r} given twice")
+    est = (get_estimator(estimator, **(estimator_options or {})) if isinstance(estimator, str)
+           else estimator)
+    check_accuracy(est)
+    t0 = time.perf_counter()
+    scored = [score_space(p, est, samples, seed, progress) for p in parsed]
+    return _study(scored, est, normalize, bins, samples, seed, n_boot, grid_points,
+                  time.perf_counter() - t0)
+
+
+def _first_dup(items: list[str]) -> str:
+    return next(x for x in items if items.count(x) > 1)
+
+
+def _study(scored: list[Scored], est: Estimator, normalize: str, bins: int, samples: int,
+           seed: int, n_boot: int, grid_points: int, seconds: float) -> EDFStudy:
+    errors = np.concatenate([s.errors for s in scored])
+    if not len(errors):
+        raise ArchspaceError("every model failed to evaluate; nothing to compare")
+    lo, hi = float(errors.min()), float(errors.max())
+    pad = max(hi - lo, 1e-6) * 0.01
+    grid = np.linspace(lo, hi + pad, grid_points)
+    weights: list[Floats | None] = [None] * len(scored)
+    if normalize != "none":
+        weights = list(complexity_weights([getattr(s, normalize) for s in scored], bins))
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s, w in zip(scored, weights, strict=True):
+        raw = edf(s.errors, grid)
+        norm = edf(s.errors, grid, w) if w is not None else None
+        band = bootstrap_bands(s.errors, grid, w, n_boot, rng=rng)
+        rows.append(SpaceEDF(s.label, s.space, s.size, s.enumerated, s, w, raw, norm, band))
+    ks = tuple(_ks(a, b) for a, b in itertools.combinations(rows, 2))
+    return EDFStudy(tuple(rows), grid, est.name, est.metric, normalize, bins, samples, seed,
+                    n_boot, ks, seconds)
+
+
+def _ks(a: SpaceEDF, b: SpaceEDF) -> KSPair:
+    from scipy.stats import ks_2samp
+
+    raw = ks_statistic(a.errors, b.errors)
+    norm = ks_statistic(a.errors, b.errors, a.weights, b.weights) if a.weights is not None else raw
+    p = float(ks_2samp(a.errors, b.errors).pvalue) if a.n and b.n else float("nan")
+    return KSPair(a.label, b.label, norm, raw, p)
