@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from archspace.cli._app import ArchspaceGroup, make_cli
+from archspace.cli.analyze import analyze
 from archspace.cli.draw import draw
 from archspace.cli.estimators import estimators
 from archspace.cli.profile import profile
@@ -22,7 +23,7 @@ from archspace.cli.spaces import spaces
 __all__ = ["COMMANDS", "ArchspaceGroup", "cli", "main"]
 
 COMMANDS: tuple[click.Command, ...] = (spaces, size, sample, profile, draw, search, resume,
-                                       estimators)
+                                       estimators, analyze)
 
 cli = make_cli(COMMANDS)
 
