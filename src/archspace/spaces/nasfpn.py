@@ -1,0 +1,249 @@
+"""NAS-FPN: a feature pyramid built from searched merging cells.
+
+Ghiasi, Lin, Pang, Le, "NAS-FPN: Learning Scalable Feature Pyramid Architecture for Object
+Detection", CVPR 2019.
+
+The pyramid network takes five maps P3-P7 (strides 8 to 128) and appends ``cells`` (7) merging
+cells to that pool. Cell ``c{i}`` picks two different inputs from the pool (``c{i}.in0``,
+``c{i}.in1``: P3-P7 or an earlier cell), an output level, and a binary op (``c{i}.op``):
+
+* ``sum``: the two resampled inputs added;
+* ``attention``: the paper's global-pooling op, as in the authors' code: with ``a`` the input
+  of the coarser original level and ``b`` the other, ``a + b * sigmoid(global_max_pool(a))``.
+
+Inputs are resampled to the output level by max pooling (down) or nearest upsampling (up), and
+the merged map goes through ReLU, 3x3 conv and BN. As in the paper, intermediate cells never
+output level 3 (``c{i}.level`` in 4-7), the last five cells output the pyramid P3-P7 in an
+order the search chooses (decision ``outputs``, a permutation such as ``P3-P4-P5-P7-P6``), and
+each output cell also adds every same-level map of the pool that nothing has used yet.
+``size`` is exact: per cell, ordered pairs of distinct inputs times levels times ops, times the
+120 output orders. The named arch ``nasfpn`` is the discovered 7-cell NAS-FPN (the
+``NASFPN_BLOCK_SPECS`` of the authors' TensorFlow code).
+
+The network around it (documented choices, not the paper's ResNet/RetinaNet): a small backbone
+of seven 3x3 stride-2 conv-BN-ReLU layers (``backbone_widths``) whose last five outputs are
+C3-C7; a 1x1 conv + BN per level to ``channels``; the pyramid network stacked ``stacks`` times
+(each copy with its own weights); and a classification head: each of the final P3-P7 is
+globally average-pooled, the five vectors concatenated and fed to a linear layer. The input
+resolution must be a multiple of 128 so every level's resampling is exact.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from archspace.errors import ParamError, SpaceError
+from archspace.ir.blocks import conv_bn_act
+from archspace.ir.graph import Graph, Node
+from archspace.space import Arch, Decision, Diagram, DiagramEdge, DiagramNode, Space, as_rng
+from archspace.space.decision import Value
+
+__all__ = ["LEVELS", "NASFPN_SPEC", "OPS", "NASFPNSpace"]
+
+LEVELS = (3, 4, 5, 6, 7)
+OPS = ("sum", "attention")
+N_OUT = len(LEVELS)
+ORDERS = tuple("-".join(f"P{lv}" for lv in p) for p in itertools.permutations(LEVELS))
+
+#: The discovered NAS-FPN: (in0, in1, level, op) per cell, the last five being the outputs.
+NASFPN_SPEC = (("P4", "P6", 4, "attention"), ("P4", "c0", 4, "sum"), ("P3", "c1", 3, "sum"),
+               ("c1", "c2", 4, "sum"), ("c2", "c3", 5, "attention"), ("c1", "c4", 7, "attention"),
+               ("c4", "c5", 6, "attention"))
+
+
+class NASFPNSpace(Space):
+    """Merging cells over the pool {P3..P7, earlier cells}; the last five give P3-P7."""
+
+    name = "nasfpn"
+    kind = "pyramid"
+    paper = "Ghiasi et al. 2019, NAS-FPN (CVPR)"
+    min_resolution = 128
+    resolution_step = 128
+
+    def __init__(self, cells: int = 7, channels: int = 64, stacks: int = 1,
+                 backbone_widths: tuple[int, ...] = (16, 24, 32, 48, 64, 96, 128),
+                 resolution: int = 256, num_classes: int = 1000) -> None:
+        self._record_params(cells=cells, channels=channels, stacks=stacks,
+                            backbone_widths=backbone_widths, resolution=resolution,
+                            num_classes=num_classes)
+        if cells < N_OUT:
+            raise ParamError(f"space nasfpn needs cells >= {N_OUT} (the last {N_OUT} output "
+                             f"P3-P7), got {cells}")
+        if len(backbone_widths) != 7 or channels < 1 or stacks < 1:
+            raise ParamError("space nasfpn needs 7 backbone_widths (levels 1-7), channels >= 1 "
+                             "and stacks >= 1")
+        self.cells = cells
+        self.channels = channels
+        self.stacks = stacks
+        self.backbone_widths = tuple(backbone_widths)
+        self.num_classes = num_classes
+        self.check_resolution(resolution)
+        self.default_resolution = resolution
+        self._set_decisions(self._decisions())
+
+    def _decisions(self) -> list[Decision]:
+        ds = []
+        pool = [f"P{lv}" for lv in LEVELS]
+        for i in range(self.cells):
+            ds.append(Decision.of(f"c{i}.in0", pool, doc="first input"))
+            ds.append(Decision.of(f"c{i}.in1", pool, doc="second input (another one)"))
+            if i < self.cells - N_OUT:
+                ds.append(Decision.of(f"c{i}.level", LEVELS[1:], doc="output level"))
+            ds.append(Decision.of(f"c{i}.op", OPS, doc="binary op"))
+            pool = [*pool, f"c{i}"]
+        ds.append(Decision.of("outputs", ORDERS, doc="levels of the last five cells"))
+        return ds
+
+    def check_resolution(self, resolution: int | None) -> int:
+        if resolution is None:
+            return self.default_resolution
+        if not isinstance(resolution, int) or resolution < 128 or resolution % 128:
+            raise SpaceError(f"space {self.label} cannot take resolution {resolution!r}; allowed: "
+                             "multiples of 128 (P7 is 1/128 of the input)")
+        return resolution
+
+    # -- constraint, size, sampling --------------------------------------------------------
+    def _pairs(self, i: int) -> list[tuple[Value, Value]]:
+        a, b = self.decision(f"c{i}.in0").choices, self.decision(f"c{i}.in1").choices
+        return [(x, y) for x in a for y in b if x != y]
+
+    def _violation(self, values: Sequence[Value | None]) -> str | None:
+        for i in range(self.cells):
+            x = values[self._pos[f"c{i}.in0"]]
+            if x == values[self._pos[f"c{i}.in1"]]:
+                return f"cell c{i} takes {x} twice; its two inputs must differ"
+        return None
+
+    def size(self) -> int:
+        n = len(self.decision("outputs").choices)
+        for i in range(self.cells):
+            n *= len(self._pairs(i)) * len(self.decision(f"c{i}.op").choices)
+            if i < self.cells - N_OUT:
+                n *= len(self.decision(f"c{i}.level").choices)
+        return n
+
+    def sample(self, seed_or_rng: random.Random | int | None = None) -> Arch:
+        rng = as_rng(seed_or_rng)
+        values: list[Value | None] = [None] * len(self.decisions)
+        self._fill(values, rng)
+        for i in range(self.cells):
+            pairs = self._pairs(i)
+            if not pairs:
+                raise SpaceError(f"space {self.label} has no architectures: cell c{i} has no "
+                                 "two different inputs left")
+            values[self._pos[f"c{i}.in0"]], values[self._pos[f"c{i}.in1"]] = rng.choice(pairs)
+        return Arch(self.names, tuple(values))
+
+    def named_archs(self) -> dict[str, Arch]:
+        if self.cells != len(NASFPN_SPEC):
+            return {}
+        values: dict[str, Any] = {"outputs": "P3-P4-P5-P7-P6"}
+        for i, (a, b, level, op) in enumerate(NASFPN_SPEC):
+            values.update({f"c{i}.in0": a, f"c{i}.in1": b, f"c{i}.op": op})
+            if i < self.cells - N_OUT:
+                values[f"c{i}.level"] = level
+        if not all(v in self.decision(k).choices for k, v in values.items()):
+            return {}
+        return {"nasfpn": self.make(values)}
+
+    def cell_specs(self, arch: Arch) -> list[tuple[str, str, int, str]]:
+        """(in0, in1, output level, op) of each cell."""
+        v: dict[str, Any] = dict(self.validate(arch).items())
+        order = [int(p[1:]) for p in str(v["outputs"]).split("-")]
+        first_out = self.cells - N_OUT
+        return [(v[f"c{i}.in0"], v[f"c{i}.in1"],
+                 int(v[f"c{i}.level"]) if i < first_out else order[i - first_out], v[f"c{i}.op"])
+                for i in range(self.cells)]
+
+    # -- the network -----------------------------------------------------------------------
+    def _lower(self, arch: Arch, g: Graph, resolution: int) -> None:
+        cells = self.cell_specs(arch)
+        x = g.input((self.in_channels, resolution, resolution))
+        feats = []
+        with g.scope("backbone"):
+            for level, width in enumerate(self.backbone_widths, 1):
+                x = conv_bn_act(g, x, width, 3, 2, act="relu", name=f"c{level}")
+                if level >= LEVELS[0]:
+                    feats.append(x)
+        with g.scope("lateral"):
+            feats = [g.bn(g.conv(f, self.channels, 1, name=f"p{lv}"))
+                     for f, lv in zip(feats, LEVELS, strict=True)]
+        for s in range(self.stacks):
+            with g.scope(f"fpn{s}"):
+                feats = self._pyramid(g, cells, feats)
+        pooled = [g.gap(f, name=f"gap{lv}") for f, lv in zip(feats, LEVELS, strict=True)]
+        g.linear(g.flatten(g.concat(*pooled)), self.num_classes, name="classifier")
+
+    def _pyramid(self, g: Graph, cells: list[tuple[str, str, int, str]],
+                 feats: list[Node]) -> list[Node]:
+        pool: list[tuple[Node, int]] = list(zip(feats, LEVELS, strict=True))
+        index = {f"P{lv}": k for k, lv in enumerate(LEVELS)}
+        used = [0] * len(pool)
+        first_out = self.cells - N_OUT
+        for i, (a, b, level, op) in enumerate(cells):
+            with g.scope(f"c{i}"):
+                ia, ib = index[a], index[b]
+                used[ia] += 1
+                used[ib] += 1
+                xa, xb = (_resample(g, *pool[k], level) for k in (ia, ib))
+                if op == "sum":
+                    y = g.add(xa, xb)
+                else:
+                    coarse, other = (xa, xb) if pool[ia][1] >= pool[ib][1] else (xb, xa)
+                    y = _attention(g, coarse, other)
+                if i >= first_out:
+                    spare = [k for k, (_, lv) in enumerate(pool) if not used[k] and lv == level]
+                    for k in spare:
+                        used[k] += 1
+                    y = g.add(y, *(pool[k][0] for k in spare)) if spare else y
+                y = g.bn(g.conv(g.relu(y), self.channels, 3))
+            index[f"c{i}"] = len(pool)
+            pool.append((y, level))
+            used.append(0)
+        out = {lv: node for node, lv in pool[-N_OUT:]}
+        return [out[lv] for lv in LEVELS]
+
+    def diagram(self, arch: Arch) -> Diagram:
+        cells = self.cell_specs(arch)
+        nodes = [DiagramNode(f"P{lv}", f"P{lv}\n1/{2 ** lv}", group="input") for lv in LEVELS]
+        levels = {f"P{lv}": lv for lv in LEVELS}
+        used = dict.fromkeys(levels, 0)
+        edges = []
+        first_out = self.cells - N_OUT
+        for i, (a, b, level, op) in enumerate(cells):
+            cid = f"c{i}"
+            nodes.append(DiagramNode(cid, f"{cid}\nP{level}\n{op}", group=f"P{level}"))
+            edges += [DiagramEdge(a, cid), DiagramEdge(b, cid)]
+            used[a] += 1
+            used[b] += 1
+            if i >= first_out:
+                for k, lv in levels.items():
+                    if not used[k] and lv == level:
+                        used[k] += 1
+                        edges.append(DiagramEdge(k, cid, "+"))
+                nodes.append(DiagramNode(f"out{level}", f"out P{level}", group="output"))
+                edges.append(DiagramEdge(cid, f"out{level}"))
+            levels[cid] = level
+            used[cid] = 0
+        return Diagram("dag", f"{self.label}: {self.cells} merging cells", tuple(nodes),
+                       tuple(edges))
+
+
+def _resample(g: Graph, x: Node, level: int, target: int) -> Node:
+    """Max pooling to a coarser level, nearest upsampling to a finer one."""
+    if target > level:
+        k = 2 ** (target - level)
+        return g.maxpool(x, k, k)
+    if target < level:
+        k = 2 ** (level - target)
+        return g.upsample(x, (x.shape[1] * k, x.shape[2] * k))
+    return x
+
+
+def _attention(g: Graph, coarse: Node, other: Node) -> Node:
+    """NAS-FPN's global-pooling op: coarse + other * sigmoid(global max pool of coarse)."""
+    gate = g.act(g.maxpool(coarse, coarse.shape[1], coarse.shape[1], name="global_max"), "sigmoid")
+    return g.add(coarse, g.mul(other, gate))
