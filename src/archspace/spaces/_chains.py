@@ -5,11 +5,13 @@ most one level per layer, AnyNetXD/E widths and depths never decrease. A chain i
 positions, each with its own allowed values (after any ``restrict``), and a predicate
 ``ok(prev, cur)`` on neighbours (``prev`` is ``None`` for the first position). Backward dynamic
 programming gives the exact number of valid chains and lets us draw one uniformly among them,
-which is the distribution rejection sampling would give, without the rejections.
+which is the distribution rejection sampling would give, without the rejections. The table is
+cached per (choices, predicate), so repeated sampling from one space costs O(positions x values).
 """
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -20,18 +22,23 @@ V = TypeVar("V")
 Ok = Callable[[V | None, V], bool]
 
 
-def _completions(choices: Sequence[Sequence[V]], ok: Ok[V]) -> list[list[int]]:
+def _completions(choices: Sequence[Sequence[V]], ok: Ok[V]) -> tuple[tuple[int, ...], ...]:
     """``table[i][k]``: valid ways to finish the chain given position i takes ``choices[i][k]``."""
+    return _table(tuple(tuple(c) for c in choices), ok)
+
+
+@functools.lru_cache(maxsize=256)
+def _table(choices: tuple[tuple[V, ...], ...], ok: Ok[V]) -> tuple[tuple[int, ...], ...]:
     n = len(choices)
-    table: list[list[int]] = [[] for _ in range(n)]
     if n == 0:
-        return table
-    table[-1] = [1] * len(choices[-1])
+        return ()
+    table: list[tuple[int, ...]] = [()] * n
+    table[-1] = (1,) * len(choices[-1])
     for i in range(n - 2, -1, -1):
         nxt = choices[i + 1]
-        table[i] = [sum(c for w, c in zip(nxt, table[i + 1], strict=True) if ok(v, w))
-                    for v in choices[i]]
-    return table
+        table[i] = tuple(sum(c for w, c in zip(nxt, table[i + 1], strict=True) if ok(v, w))
+                         for v in choices[i])
+    return tuple(table)
 
 
 def count_chains(choices: Sequence[Sequence[V]], ok: Ok[V]) -> int:

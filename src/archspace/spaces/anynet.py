@@ -1,0 +1,236 @@
+"""AnyNetX design spaces A to E.
+
+Radosavovic, Kosaraju, Girshick, He, Dollár, "Designing Network Design Spaces", CVPR 2020.
+
+An AnyNetX network is a 3x3 stride-2 stem conv with 32 channels, ``stages`` (4) stages of X
+blocks and a head (global average pooling, linear classifier). Stage ``i`` has depth ``d_i`` in
+1..16, width ``w_i`` in {8, 16, ..., 1024}, bottleneck ratio ``b_i`` in {1, 2, 4} and group width
+``g_i`` in {1, 2, 4, 8, 16, 32}; its first block has stride 2. The X block is the ResNeXt
+bottleneck: 1x1 conv to ``w/b`` channels, 3x3 group conv (groups of ``g`` channels, the block's
+stride), 1x1 conv back to ``w``, each followed by BN (and ReLU but the last), a projection
+shortcut (1x1 conv + BN) when the shape changes, and a ReLU after the sum.
+
+The paper's refinements are the ``variant`` parameter:
+
+* ``A``: every stage free, ``(16 * 128 * 3 * 6)^4`` = 1.85e18 networks;
+* ``B``: one bottleneck ratio shared by all stages (decision ``b``), 6.84e16;
+* ``C``: also one shared group width (decision ``g``), 3.17e14;
+* ``D``: also non-decreasing widths ``w_{i+1} >= w_i``, 1.38e13;
+* ``E``: also non-decreasing depths ``d_{i+1} >= d_i``, 8.17e11 (the paper: about 10^7 times
+  fewer than A).
+
+:meth:`AnyNetSpace.size` is exact: the free decisions multiply, and each monotone chain (widths in
+D and E, depths in E) is counted by dynamic programming over the choices each stage has left, so
+restricted spaces are counted exactly too. :meth:`AnyNetSpace.sample` draws the monotone chains
+uniformly among the valid ones (the distribution rejection sampling would give).
+
+Widths, bottleneck ratios and group widths are made compatible at build time exactly as pycls's
+``adjust_block_compatibility`` does: the bottleneck width is ``max(1, w // b)``, the group width is
+capped at it, the bottleneck width is rounded to a multiple of the group width, and the stage
+width becomes ``bottleneck * b``. The X block and this rule are shared with
+:mod:`archspace.spaces.regnet`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from archspace.errors import ParamError, SpaceError
+from archspace.ir.blocks import Block, ClassifierHead, ConvBNAct, conv_bn_act
+from archspace.ir.graph import Graph, Node
+from archspace.space import Arch, ChainSpace, Decision, Diagram, DiagramEdge, DiagramNode, as_rng
+from archspace.space.decision import Value
+from archspace.spaces._chains import count_chains, sample_chain
+
+__all__ = ["VARIANTS", "AnyNetSpace", "StageSpec", "XBlock", "adjust_compatibility",
+           "anynetx_blocks", "stages_diagram"]
+
+VARIANTS = ("A", "B", "C", "D", "E")
+STEM_WIDTH = 32
+
+
+@dataclass(frozen=True)
+class XBlock(Block):
+    """The AnyNetX residual bottleneck block (``bottleneck`` = w/b, ``group_width`` channels per
+    group of the 3x3 conv)."""
+
+    out_ch: int
+    stride: int
+    bottleneck: int
+    group_width: int
+
+    def lower(self, g: Graph, x: Node) -> Node:
+        wb = self.bottleneck
+        y = conv_bn_act(g, x, wb, 1, act="relu", name="a")
+        y = conv_bn_act(g, y, wb, 3, self.stride, act="relu", groups=wb // self.group_width,
+                        name="b")
+        y = g.bn(g.conv(y, self.out_ch, 1, name="c"))
+        if x.channels != self.out_ch or self.stride != 1:
+            x = g.bn(g.conv(x, self.out_ch, 1, self.stride, name="proj"))
+        return g.relu(g.add(x, y))
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One stage as built: depth, width, bottleneck ratio and group width (after adjustment)."""
+
+    depth: int
+    width: int
+    ratio: int
+    group_width: int
+
+    @property
+    def bottleneck(self) -> int:
+        return self.width // self.ratio
+
+
+def adjust_compatibility(width: int, ratio: int, group_width: int) -> tuple[int, int]:
+    """(width, group width) made compatible as pycls's ``adjust_block_compatibility`` does."""
+    v = max(1, int(width / ratio))
+    g = min(group_width, v)
+    v = max(g, round(v / g) * g)
+    return v * ratio, g
+
+
+def anynetx_blocks(stages: Sequence[tuple[int, int, int, int]], num_classes: int) -> list[Block]:
+    """Stem, X blocks of each ``(depth, width, ratio, group width)`` stage, and head."""
+    out: list[Block] = [ConvBNAct(STEM_WIDTH, 3, 2, act="relu")]
+    for spec in adjusted_stages(stages):
+        for i in range(spec.depth):
+            out.append(XBlock(spec.width, 2 if i == 0 else 1, spec.bottleneck, spec.group_width))
+    out.append(ClassifierHead(num_classes))
+    return out
+
+
+def adjusted_stages(stages: Sequence[tuple[int, int, int, int]]) -> list[StageSpec]:
+    """The stages as built, after :func:`adjust_compatibility`."""
+    out = []
+    for d, w, r, gw in stages:
+        w2, g2 = adjust_compatibility(w, r, gw)
+        out.append(StageSpec(d, w2, r, g2))
+    return out
+
+
+def stages_diagram(title: str, stages: Sequence[StageSpec], num_classes: int) -> Diagram:
+    """A strip: stem, one box per stage, head."""
+    nodes = [DiagramNode("stem", f"stem\nconv3x3 s2\n{STEM_WIDTH}", group="input")]
+    for i, s in enumerate(stages, 1):
+        nodes.append(DiagramNode(f"s{i}", f"stage {i}\n{s.depth} x X block\nw={s.width} "
+                                 f"b={s.ratio}\ng={s.group_width} s2"))
+    nodes.append(DiagramNode("head", f"head\ngap, fc\n{num_classes}", group="output"))
+    edges = tuple(DiagramEdge(a.id, b.id) for a, b in itertools.pairwise(nodes))
+    return Diagram("strip", title, tuple(nodes), edges)
+
+
+class AnyNetSpace(ChainSpace):
+    """AnyNetX A-E: per-stage depth, width, bottleneck ratio and group width."""
+
+    name = "anynet"
+    kind = "chain"
+    paper = "Radosavovic et al. 2020, Designing Network Design Spaces (CVPR)"
+    min_resolution = 32
+
+    def __init__(self, variant: str = "A", resolution: int = 224, num_classes: int = 1000,
+                 stages: int = 4, max_depth: int = 16, max_width: int = 1024,
+                 ratios: tuple[int, ...] = (1, 2, 4),
+                 group_widths: tuple[int, ...] = (1, 2, 4, 8, 16, 32)) -> None:
+        self._record_params(variant=variant, resolution=resolution, num_classes=num_classes,
+                            stages=stages, max_depth=max_depth, max_width=max_width,
+                            ratios=ratios, group_widths=group_widths)
+        variant = str(variant).upper()
+        if variant not in VARIANTS:
+            raise ParamError(f"parameter variant={variant!r} of space anynet must be one of "
+                             f"{', '.join(VARIANTS)}")
+        if stages < 1 or max_depth < 1 or max_width < 8:
+            raise ParamError("space anynet needs stages >= 1, max_depth >= 1 and max_width >= 8")
+        self.variant = variant
+        self.stages = stages
+        self.default_resolution = resolution
+        self.num_classes = num_classes
+        self._set_decisions(self._decisions(max_depth, max_width, ratios, group_widths))
+
+    def _decisions(self, max_depth: int, max_width: int, ratios: tuple[int, ...],
+                   group_widths: tuple[int, ...]) -> list[Decision]:
+        v = self.variant
+        ds = []
+        if v >= "B":
+            ds.append(Decision.of("b", ratios, doc="bottleneck ratio shared by all stages"))
+        if v >= "C":
+            ds.append(Decision.of("g", group_widths, doc="group width shared by all stages"))
+        for i in range(1, self.stages + 1):
+            ds.append(Decision.of(f"s{i}.d", range(1, max_depth + 1), doc="stage depth"))
+            ds.append(Decision.of(f"s{i}.w", range(8, max_width + 1, 8), doc="stage width"))
+            if v == "A":
+                ds.append(Decision.of(f"s{i}.b", ratios, doc="bottleneck ratio"))
+            if v <= "B":
+                ds.append(Decision.of(f"s{i}.g", group_widths, doc="group width"))
+        return ds
+
+    # -- constraints -----------------------------------------------------------------------
+    def _chains(self) -> list[list[int]]:
+        """Decision positions of each non-decreasing chain (widths for D, depths for E)."""
+        chains = []
+        if self.variant >= "D":
+            chains.append([self._pos[f"s{i}.w"] for i in range(1, self.stages + 1)])
+        if self.variant == "E":
+            chains.append([self._pos[f"s{i}.d"] for i in range(1, self.stages + 1)])
+        return chains
+
+    def _violation(self, values: Sequence[Value | None]) -> str | None:
+        for chain in self._chains():
+            for a, b in itertools.pairwise(chain):
+                if values[b] < values[a]:  # type: ignore[operator]
+                    what = "widths" if self.names[a].endswith(".w") else "depths"
+                    return (f"stage {what} must not decrease in AnyNetX{self.variant}: "
+                            f"{self.names[b]}={values[b]} < {self.names[a]}={values[a]}")
+        return None
+
+    def size(self) -> int:
+        chained = {i for chain in self._chains() for i in chain}
+        n = 1
+        for i, d in enumerate(self.decisions):
+            if i not in chained:
+                n *= len(d.choices)
+        for chain in self._chains():
+            n *= count_chains([self.decisions[i].choices for i in chain], _non_decreasing)
+        return n
+
+    def sample(self, seed_or_rng: random.Random | int | None = None) -> Arch:
+        rng = as_rng(seed_or_rng)
+        values: list[Value | None] = [None] * len(self.decisions)
+        self._fill(values, rng)
+        for chain in self._chains():
+            drawn = sample_chain([self.decisions[i].choices for i in chain], _non_decreasing, rng)
+            if drawn is None:
+                raise SpaceError(f"space {self.label} has no architectures: its restricted "
+                                 "choices admit no non-decreasing stage sequence")
+            for i, v in zip(chain, drawn, strict=True):
+                values[i] = v
+        return Arch(self.names, tuple(values))
+
+    # -- networks --------------------------------------------------------------------------
+    def stage_specs(self, arch: Arch) -> list[tuple[int, int, int, int]]:
+        """(depth, width, bottleneck ratio, group width) of each stage, as decided."""
+        vals: dict[str, Any] = dict(arch.items())
+        out = []
+        for i in range(1, self.stages + 1):
+            b = vals["b"] if self.variant >= "B" else vals[f"s{i}.b"]
+            g = vals["g"] if self.variant >= "C" else vals[f"s{i}.g"]
+            out.append((int(vals[f"s{i}.d"]), int(vals[f"s{i}.w"]), int(b), int(g)))
+        return out
+
+    def blocks(self, arch: Arch, resolution: int) -> list[Block]:
+        return anynetx_blocks(self.stage_specs(arch), self.num_classes)
+
+    def diagram(self, arch: Arch) -> Diagram:
+        arch = self.validate(arch)
+        stages = adjusted_stages(self.stage_specs(arch))
+        return stages_diagram(f"{self.label} (AnyNetX{self.variant})", stages, self.num_classes)
+
+
+def _non_decreasing(prev: Value | None, cur: Value) -> bool:
+    return prev is None or prev <= cur  # type: ignore[operator]
