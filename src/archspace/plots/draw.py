@@ -90,7 +90,7 @@ def _wrap(title: str, width: float) -> str:
 
 def _group_colours(panels: list[Panel]) -> dict[str, str]:
     groups = dict.fromkeys(b.group for p in panels for b in p.boxes)
-    free = iter(_PALETTE[1:] * 4)
+    free = iter([c for c in _PALETTE[1:] if c not in _NAMED.values()] * 4)
     return {g: _NAMED.get(g) or (_PALETTE[0] if not g else next(free)) for g in groups}
 
 
