@@ -151,3 +151,13 @@ def test_errors_need_an_accuracy() -> None:
         error_edf(["nb201", "nb201"], "nasbench201")
     with pytest.raises(ArchspaceError):
         error_edf(["anynet"], "nasbench201", samples=2)
+
+
+def test_disjoint_complexity_is_reported() -> None:
+    # convs only vs {skip, 1x1}: the only complexity both reach is the all-1x1 cell
+    cheap = "nb201[-nor_conv_3x3,-none,-avg_pool_3x3]"
+    study = error_edf([CONVS, cheap], "nasbench201", samples=64, n_boot=20)
+    pair = study.ks_between(CONVS, cheap)
+    assert pair.kept == (1, 1) and pair.ks == 0.0 and pair.ks_raw > 0.3
+    assert len(study.warnings) == 2 and all("only 1 of 64" in w for w in study.warnings)
+    assert study.to_dict()["warnings"] == list(study.warnings)

@@ -9,9 +9,16 @@ EDFs, reweighting each space's models so their complexity distributions agree
 (:func:`~archspace.analysis.stats.complexity_weights`), and summarises differences with the
 Kolmogorov-Smirnov statistic ``D = sup |F_1 - F_2|``.
 
+Two normalisations: each space's normalised EDF (plotted) matches the complexity range common
+to *all* compared spaces; each pair's KS statistic matches the range common to *that pair*,
+which is wider. Both report how many models keep a positive weight: spaces whose complexities
+barely overlap cannot be compared at equal complexity, and the study says so (``warnings``).
+
 :func:`error_edf` returns an :class:`EDFStudy` holding every model (arch, error, params,
 MACs, weight), each space's EDF on a common grid with a bootstrap band, and the pairwise KS
-statistics. Plotting is :func:`archspace.plots.analysis.plot_edf`.
+statistics (our own weighted KS, equal to ``scipy.stats.ks_2samp``'s statistic when
+unweighted; scipy gives the p-value of the unweighted test). Plotting is
+:func:`archspace.plots.analysis.plot_edf`.
 """
 
 from __future__ import annotations
@@ -84,18 +91,21 @@ class SpaceEDF:
 
 @dataclass(frozen=True)
 class KSPair:
-    """The KS statistic between two spaces' EDFs (normalised when the study normalises), the
-    unweighted one, and scipy's two-sided p-value for the unweighted one."""
+    """The KS statistic between two spaces' EDFs (normalised to the pair's common complexity
+    distribution when the study normalises), the unweighted one, and scipy's two-sided p-value
+    for the unweighted one."""
 
     a: str
     b: str
     ks: float
     ks_raw: float
     pvalue_raw: float
+    #: models of a and of b with positive weight in the normalised comparison
+    kept: tuple[int, int]
 
     def to_dict(self) -> dict[str, Any]:
         return {"a": self.a, "b": self.b, "ks": _finite(self.ks), "ks_raw": _finite(self.ks_raw),
-                "pvalue_raw": _finite(self.pvalue_raw)}
+                "pvalue_raw": _finite(self.pvalue_raw), "kept": list(self.kept)}
 
 
 @dataclass(frozen=True)
@@ -113,6 +123,7 @@ class EDFStudy:
     n_boot: int
     ks: tuple[KSPair, ...]
     seconds: float
+    warnings: tuple[str, ...] = ()
 
     def __getitem__(self, label: str) -> SpaceEDF:
         for s in self.spaces:
@@ -133,7 +144,7 @@ class EDFStudy:
             "estimator": self.estimator, "metric": self.metric, "normalize": self.normalize,
             "bins": self.bins, "samples": self.samples, "seed": self.seed, "n_boot": self.n_boot,
             "seconds": round(self.seconds, 3), "spaces": [s.summary() for s in self.spaces],
-            "ks": [p.to_dict() for p in self.ks]}
+            "ks": [p.to_dict() for p in self.ks], "warnings": list(self.warnings)}
         if curves:
             out["grid"] = self.grid.tolist()
             for row, s in zip(out["spaces"], self.spaces, strict=True):
@@ -218,15 +229,36 @@ def _study(scored: list[Scored], est: Estimator, normalize: str, bins: int, samp
         norm = edf(s.errors, grid, w) if w is not None else None
         band = bootstrap_bands(s.errors, grid, w, n_boot, rng=rng)
         rows.append(SpaceEDF(s.label, s.space, s.size, s.enumerated, s, w, raw, norm, band))
-    ks = tuple(_ks(a, b) for a, b in itertools.combinations(rows, 2))
+    ks = tuple(_ks(a, b, normalize, bins) for a, b in itertools.combinations(rows, 2))
     return EDFStudy(tuple(rows), grid, est.name, est.metric, normalize, bins, samples, seed,
-                    n_boot, ks, seconds)
+                    n_boot, ks, seconds, _warnings(rows))
 
 
-def _ks(a: SpaceEDF, b: SpaceEDF) -> KSPair:
+def _ks(a: SpaceEDF, b: SpaceEDF, normalize: str, bins: int) -> KSPair:
+    """KS between two spaces; normalised with weights matching *this pair's* complexity
+    distributions (their common range is wider than that of all spaces together)."""
     from scipy.stats import ks_2samp
 
     raw = ks_statistic(a.errors, b.errors)
-    norm = ks_statistic(a.errors, b.errors, a.weights, b.weights) if a.weights is not None else raw
+    norm, kept = raw, (a.n, b.n)
+    if normalize != "none":
+        wa, wb = complexity_weights([getattr(a.scored, normalize), getattr(b.scored, normalize)],
+                                    bins)
+        norm = ks_statistic(a.errors, b.errors, wa, wb)
+        kept = (int((wa > 0).sum()), int((wb > 0).sum()))
     p = float(ks_2samp(a.errors, b.errors).pvalue) if a.n and b.n else float("nan")
-    return KSPair(a.label, b.label, norm, raw, p)
+    return KSPair(a.label, b.label, norm, raw, p, kept)
+
+
+def _warnings(rows: list[SpaceEDF]) -> tuple[str, ...]:
+    """Spaces whose normalised EDF rests on few models (little common complexity range)."""
+    out = []
+    for s in rows:
+        if s.weights is None or not s.n:
+            continue
+        kept = int((s.weights > 0).sum())
+        if kept < max(10, s.n // 20):
+            out.append(f"{s.label}: only {kept} of {s.n} models lie in the complexity range "
+                       "common to all spaces; its normalised EDF rests on them (compare fewer "
+                       "spaces, or see the pairwise KS, normalised per pair)")
+    return tuple(out)

@@ -210,7 +210,7 @@ def _print_edf(study: EDFStudy, out_dir: Path) -> None:
     cols = ["space", "models", "min err", "mean err"] + ([f"mean err ({study.normalize}-norm.)"]
                                                          if norm else [])
     for col in cols:
-        table.add_column(col, justify="left" if col == "space" else "right")
+        table.add_column(col, justify="left" if col == "space" else "right", overflow="fold")
     for s in study.spaces:
         row = s.summary()
         cells = [s.label, f"{s.n}" + (" (all)" if s.enumerated else ""),
@@ -220,12 +220,16 @@ def _print_edf(study: EDFStudy, out_dir: Path) -> None:
         table.add_row(*cells)
     out.print(table)
     if study.ks:
-        ks = Table(title="Kolmogorov-Smirnov D" + (" (normalised EDFs)" if norm else ""))
-        for col in ("space a", "space b", "D", "D raw", "p raw"):
-            ks.add_column(col, justify="left" if col.startswith("space") else "right")
+        ks = Table(title="Kolmogorov-Smirnov D" + (" (EDFs normalised per pair)" if norm else ""))
+        for col in ("space a", "space b", "D", "models kept", "D raw", "p raw"):
+            ks.add_column(col, justify="left" if col.startswith("space") else "right",
+                          overflow="fold")
         for p in study.ks:
-            ks.add_row(p.a, p.b, f"{p.ks:.3f}", f"{p.ks_raw:.3f}", f"{p.pvalue_raw:.2g}")
+            ks.add_row(p.a, p.b, f"{p.ks:.3f}", f"{p.kept[0]}/{p.kept[1]}", f"{p.ks_raw:.3f}",
+                       f"{p.pvalue_raw:.2g}")
         out.print(ks)
+    for w in study.warnings:
+        out.print(f"warning: {w}", soft_wrap=True)
     out.print(f"wrote {out_dir / 'edf.png'}, edf.csv, edf.json", soft_wrap=True)
 
 
