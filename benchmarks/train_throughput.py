@@ -9,7 +9,7 @@ On a busy machine, ``--clock cpu --threads 1`` times the process's CPU time inst
 clock, which other processes barely disturb. The goal is an overhead under 5%.
 
     python benchmarks/train_throughput.py                      # the default configurations
-    python benchmarks/train_throughput.py --clock cpu --threads 1   # on a shared CPU machine
+    python benchmarks/train_throughput.py --clock cpu --threads 1 --core 0  # a shared CPU machine
     python benchmarks/train_throughput.py --space mobilenetv2 --param width=1.0 --batch-size 128
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,7 +47,9 @@ class Config:
     arch: str = "sample0"  # "sample<N>" or a named arch of the space
 
 
+PROBE = "probe"
 DEFAULTS = (
+    Config(PROBE, (), 8, 8, "Flatten+Linear"),
     Config("mobilenetv2", ("width=0.35",), 32, 64),
     Config("mobilenetv2", ("width=0.35",), 32, 8),
     Config("nb201", ("C=8", "N=1"), 16, 64, "resnet"),
@@ -100,13 +103,22 @@ def archspace_loop(model: nn.Module, x: Tensor, y: Tensor, bs: int, steps: int,
     return CLOCK() - t0
 
 
-def measure(cfg: Config, steps: int, repeats: int, device: str) -> dict[str, float]:
-    """Best seconds per step of both loops on one configuration."""
+def _model(cfg: Config, device: str) -> tuple[nn.Module, int]:
+    """The configuration's model and its input channels; the ``probe`` is one linear layer, so
+    its step time is almost all loop overhead."""
+    torch.manual_seed(0)
+    if cfg.space == PROBE:
+        return nn.Sequential(nn.Flatten(), nn.Linear(cfg.resolution ** 2, 10)).to(device), 1
     space = get_space(cfg.space, **parse_params(cfg.space, list(cfg.params)), num_classes=10)
     arch = space.sample(int(cfg.arch[6:])) if cfg.arch.startswith("sample") else space.named(cfg.arch)
-    data = load_dataset("digits", cfg.resolution, space.in_channels, device)
-    torch.manual_seed(0)
-    model = space.build(arch, cfg.resolution).to(device)
+    return space.build(arch, cfg.resolution).to(device), space.in_channels
+
+
+def measure(cfg: Config, steps: int, repeats: int, device: str) -> dict[str, float]:
+    """Best seconds per step of both loops on one configuration."""
+    model, channels = _model(cfg, device)
+    data = load_dataset("digits", cfg.resolution, channels, device)
+    steps = steps * 20 if cfg.space == PROBE else steps
     init = copy.deepcopy(model.state_dict())
     loops: dict[str, Callable[..., float]] = {"plain": plain_loop, "archspace": archspace_loop}
     times: dict[str, list[float]] = {k: [] for k in loops}
@@ -126,7 +138,7 @@ def measure(cfg: Config, steps: int, repeats: int, device: str) -> dict[str, flo
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--space")
+    ap.add_argument("--space", help=f"a catalog space, or {PROBE!r} (one linear layer)")
     ap.add_argument("--param", action="append", default=[], help="space parameter K=V")
     ap.add_argument("--resolution", type=int, default=32)
     ap.add_argument("--batch-size", type=int, default=64)
@@ -134,6 +146,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    ap.add_argument("--core", type=int, default=None, help="pin the process to this CPU core")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="wall: perf_counter; cpu: this process's CPU time (busy machines)")
@@ -142,17 +155,19 @@ def main() -> None:
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.core is not None:
+        os.sched_setaffinity(0, {args.core})
     configs = DEFAULTS if args.space is None else (
         Config(args.space, tuple(args.param), args.resolution, args.batch_size, args.arch),)
     print(f"device={args.device} threads={torch.get_num_threads()} torch={torch.__version__} "
           f"steps={args.steps} repeats={args.repeats} clock={args.clock}\n")
-    print("| space | arch | res | batch | plain ms/step | archspace ms/step | overhead | img/s |")
+    print("| model | arch | res | batch | plain ms/step | archspace ms/step | overhead | img/s |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for cfg in configs:
         m = measure(cfg, args.steps, args.repeats, args.device)
         label = cfg.space + (f"({','.join(cfg.params)})" if cfg.params else "")
         print(f"| {label} | {cfg.arch} | {cfg.resolution} | {cfg.batch_size} | "
-              f"{m['plain_ms']:.2f} | {m['archspace_ms']:.2f} | {m['overhead_pct']:+.1f}% | "
+              f"{m['plain_ms']:.3f} | {m['archspace_ms']:.3f} | {m['overhead_pct']:+.1f}% | "
               f"{m['images_per_s']:.0f} |", flush=True)
 
 

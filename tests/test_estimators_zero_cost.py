@@ -31,6 +31,21 @@ def test_synflow_ignores_batch_norm() -> None:
     assert synflow_score(with_bn, (1, 6, 6)) == pytest.approx(synflow_score(without, (1, 6, 6)))
 
 
+def test_synflow_sees_through_saturating_activations() -> None:
+    first, second = nn.Linear(16, 32), nn.Linear(32, 2)
+    with torch.no_grad():
+        first.weight.add_(1.0)  # every abs-weight pre-activation is far above ReLU6's 6
+    bounded = nn.Sequential(nn.Flatten(), first, nn.ReLU6(), second)
+    linear = nn.Sequential(nn.Flatten(), first, second)
+    score = synflow_score(bounded, (1, 4, 4))
+    assert score == pytest.approx(synflow_score(linear, (1, 4, 4)))
+    # the first layer contributes: the score exceeds the classifier's alone
+    with torch.no_grad():
+        features = first.weight.abs().sum(1) + first.bias.abs()  # hidden units for an all-ones input
+        classifier_only = float((second.weight.abs() * features).sum())
+    assert score > math.log(classifier_only)
+
+
 def test_naswot_kernel_bounds_and_singularity() -> None:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 2))

@@ -11,6 +11,9 @@
   batch norm removed, float64, and an all-ones input, ``R = sum(output)``; the score is
   ``sum |w * dR/dw|`` over conv and linear weights. It needs no data (only the input shape). The
   metric is its natural log (the same ranking; the raw score overflows for deep networks).
+  Activations are taken as the identity: exact for ReLU networks (with positive weights and
+  input every pre-activation is positive), and SynFlow's linearisation for bounded ones such as
+  ReLU6, which would otherwise saturate, pass no gradient, and leave only the classifier scored.
 
 Both fit the network to the dataset as the ``train`` estimator does (classes, channels,
 resolution); see :mod:`archspace.estimators.train`.
@@ -37,7 +40,9 @@ _SHARED = ("dataset", "root", "download", "val_fraction", "resolution", "device"
 OPTIONS = (*(o for o in TRAIN_OPTIONS if o.name in _SHARED),
            Option("batch_size", 64, int, "images in the scoring batch", check=lambda v: v >= 2,
                   requirement="an integer >= 2"))
-_RECTIFIERS = ("relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid", "tanh")
+#: Activation functions (torch function names) naswot codes and synflow linearises.
+_RECTIFIERS = ("relu", "relu6", "hardtanh", "leaky_relu", "elu", "gelu", "hardswish",
+               "hardsigmoid", "silu", "mish", "softplus", "sigmoid", "tanh")
 
 
 class _ZeroCost(TrainEstimator):
@@ -127,17 +132,29 @@ def naswot_score(model: nn.Module, batch: Tensor) -> float:
 
 def synflow_score(model: nn.Module, input_shape: tuple[int, ...]) -> float:
     """Natural log of SynFlow: ``sum |w * dR/dw|`` over conv and linear weights of a float64 copy
-    of ``model`` with absolute weights and no batch norm, ``R`` the summed output for an all-ones
-    input of ``input_shape`` (C, H, W). +inf on overflow, -inf for a zero score."""
+    of ``model`` with absolute weights, no batch norm and identity activations, ``R`` the summed
+    output for an all-ones input of ``input_shape`` (C, H, W). +inf on overflow, -inf for a zero
+    score."""
     import torch
     from torch import nn
+    from torch.overrides import TorchFunctionMode
 
     device = next(model.parameters()).device
     net = _without_batchnorm(copy.deepcopy(model)).double().eval()
     with torch.no_grad():
         for p in net.parameters():
             p.abs_()
-    net(torch.ones((1, *input_shape), dtype=torch.float64, device=device)).sum().backward()
+
+    class Linearised(TorchFunctionMode):
+        def __torch_function__(self, func: Any, types: Any, args: Any = (),
+                               kwargs: Any = None) -> Any:
+            if getattr(func, "__name__", "") in _RECTIFIERS and args:
+                return args[0]
+            return func(*args, **(kwargs or {}))
+
+    with Linearised():
+        out = net(torch.ones((1, *input_shape), dtype=torch.float64, device=device))
+    out.sum().backward()
     total = torch.zeros((), dtype=torch.float64, device=device)
     with torch.no_grad():
         for mod in net.modules():
