@@ -161,3 +161,11 @@ def test_disjoint_complexity_is_reported() -> None:
     assert pair.kept == (1, 1) and pair.ks == 0.0 and pair.ks_raw > 0.3
     assert len(study.warnings) == 2 and all("only 1 of 64" in w for w in study.warnings)
     assert study.to_dict()["warnings"] == list(study.warnings)
+
+
+def test_auto_bins() -> None:
+    from archspace.analysis.edf import auto_bins
+
+    assert auto_bins([64, 200]) == 6
+    assert auto_bins([5, 300]) == 1
+    assert auto_bins([500, 4096]) == 10

@@ -45,7 +45,7 @@ from archspace.analysis.stats import (
 from archspace.errors import ArchspaceError
 from archspace.estimators import Estimator, get_estimator
 
-__all__ = ["NORMALIZE", "EDFStudy", "KSPair", "SpaceEDF", "error_edf"]
+__all__ = ["NORMALIZE", "EDFStudy", "KSPair", "SpaceEDF", "auto_bins", "error_edf"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -175,7 +175,7 @@ def _nan_list(a: Floats) -> list[float | None]:
 
 
 def error_edf(specs: Sequence[str | SpaceSpec], estimator: Estimator | str,
-              samples: int = 100, seed: int = 0, normalize: str = "macs", bins: int = 10,
+              samples: int = 100, seed: int = 0, normalize: str = "macs", bins: int | None = None,
               n_boot: int = 200, grid_points: int = 200,
               estimator_options: dict[str, Any] | None = None,
               progress: Progress | None = None) -> EDFStudy:
@@ -183,12 +183,13 @@ def error_edf(specs: Sequence[str | SpaceSpec], estimator: Estimator | str,
     error EDFs (NDS). A space with at most ``samples`` archs is enumerated instead.
 
     ``normalize`` picks the complexity the normalised EDFs match (``macs``, ``params`` or
-    ``none``); ``bins`` log-complexity bins are used for it. Bands are pointwise 95%
+    ``none``); ``bins`` log-complexity bins are used for it (default: one per ten models of
+    the smallest sample, from 1 to 10, see :func:`auto_bins`). Bands are pointwise 95%
     bootstrap bands from ``n_boot`` resamples.
     """
     if normalize not in NORMALIZE:
         raise ArchspaceError(f"normalize={normalize!r}; allowed: {', '.join(NORMALIZE)}")
-    for name, value, least in (("samples", samples, 1), ("bins", bins, 1),
+    for name, value, least in (("samples", samples, 1), ("bins", bins or 1, 1),
                                ("n_boot", n_boot, 1), ("grid_points", grid_points, 2)):
         if value < least:
             raise ArchspaceError(f"{name}={value} must be >= {least}")
@@ -203,8 +204,15 @@ def error_edf(specs: Sequence[str | SpaceSpec], estimator: Estimator | str,
     check_accuracy(est)
     t0 = time.perf_counter()
     scored = [score_space(p, est, samples, seed, progress) for p in parsed]
+    bins = bins or auto_bins([len(s.errors) for s in scored])
     return _study(scored, est, normalize, bins, samples, seed, n_boot, grid_points,
                   time.perf_counter() - t0)
+
+
+def auto_bins(sizes: Sequence[int]) -> int:
+    """Log-complexity bins for samples of these sizes: about ten models per bin in the
+    smallest, between 1 and 10 bins (NDS used 10 with hundreds of models per space)."""
+    return max(1, min(10, min(sizes, default=0) // 10))
 
 
 def _first_dup(items: list[str]) -> str:

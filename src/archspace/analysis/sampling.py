@@ -126,10 +126,13 @@ class _Factorised:
         self.shape0: tuple[int, ...] = (space.in_channels, self.r, self.r)
         self.cache = SegmentCache() if segments is None else segments
         self._segment = self.cache.segment
-        self.radix = [len(d.choices) for d in space.decisions]
+        self.choices = [d.choices for d in space.decisions]
+        self.radix = [len(c) for c in self.choices]
         self._conditions()
         base = base if base is not None else self._all_active_base()
         self.slots, self.slot_shapes = self._blocks(base, [True] * len(base))
+        self.slot_out = [*self.slot_shapes[1:], self._segment(self.slots[-1], self.slot_shapes[-1])
+                         .output_shape] if self.slots else []
         self.deps = self._probe(base)
         self.tables: list[dict[int, tuple[int, int, int, int]]] = [{} for _ in self.slots]
         self.known: list[dict[int, Any]] = [{} for _ in self.slots]
@@ -166,9 +169,8 @@ class _Factorised:
 
     # -- blocks and their costs -------------------------------------------------------------
     def _arch(self, idx: list[int], act: list[bool]) -> Arch:
-        s = self.space
-        return Arch(s.names, tuple(d.choices[i] if a else None
-                                   for d, i, a in zip(s.decisions, idx, act, strict=True)))
+        return Arch(self.space.names, tuple(ch[i] if a else None
+                                            for ch, i, a in zip(self.choices, idx, act, strict=True)))
 
     def _blocks(self, idx: list[int], act: list[bool]) -> tuple[list[Any], list[tuple[int, ...]]]:
         blocks = self.space.blocks(self._arch(idx, act), self.r)
@@ -180,13 +182,17 @@ class _Factorised:
         return blocks, shapes
 
     def _probe(self, base: list[int]) -> list[list[int]]:
+        """Each slot's decisions: those whose change (all else as in ``base``) changes it."""
         deps: list[set[int]] = [set() for _ in self.slots]
-        on = [True] * len(base)
+        values = list(self._arch(base, [True] * len(base)).values)
+        names = self.space.names
         for i in range(len(base)):
             for c in np.flatnonzero(self.allowed[i]).tolist():
                 if c == base[i]:
                     continue
-                blocks = self.space.blocks(self._arch([*base[:i], c, *base[i + 1:]], on), self.r)
+                changed = values.copy()
+                changed[i] = self.choices[i][c]
+                blocks = self.space.blocks(Arch(names, tuple(changed)), self.r)
                 if len(blocks) != len(self.slots):
                     raise _Unfactorisable
                 for k, (a, b) in enumerate(zip(blocks, self.slots, strict=True)):
@@ -210,21 +216,30 @@ class _Factorised:
         return codes, exists
 
     def _fill(self, row: list[int], act: list[bool], codes: list[int], exists: list[bool]) -> None:
-        """Tabulate every slot of one arch, checking it against the slot model."""
-        blocks, shapes = self._blocks(row, act)
+        """Tabulate every slot of one arch, checking it against the slot model: as many blocks
+        as present slots, each new block keeping its slot's output shape, known ones equal, and
+        every present slot fed the shape it was probed with."""
+        blocks = self.space.blocks(self._arch(row, act), self.r)
         present = [k for k, e in enumerate(exists) if e]
         if len(blocks) != len(present):
             raise _Unfactorisable
-        for k, b, shape in zip(present, blocks, shapes, strict=True):
-            if shape != self.slot_shapes[k]:
+        feed = self.shape0
+        for k, b in zip(present, blocks, strict=True):
+            shape = self.slot_shapes[k]
+            if feed != shape:
                 raise _Unfactorisable
+            feed = self.slot_out[k]
             seen = self.known[k].get(codes[k])
             if seen is None:
-                self.known[k][codes[k]] = b
                 p = self._segment(b, shape)
+                if p.output_shape != feed:
+                    raise _Unfactorisable
+                self.known[k][codes[k]] = b
                 self.tables[k][codes[k]] = (p.params, p.macs, p.peak_sram_bytes, p.flash_bytes)
             elif seen is not b and seen != b:
                 raise _Unfactorisable
+        if feed != self.slot_out[-1]:
+            raise _Unfactorisable
 
     def _cover(self, idx: IntArray, act: BoolArray, codes: IntArray, exists: BoolArray) -> None:
         """Fill the tables from the first row showing each (slot, code) the sample uses."""

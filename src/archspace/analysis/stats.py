@@ -9,6 +9,7 @@ the share of models with error lower than ``e``); unweighted, ``w_i = 1``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -67,7 +68,8 @@ def bootstrap_bands(values: Floats, grid: Floats, weights: Floats | None = None,
         cum = np.concatenate([[0.0], np.cumsum(counts * w_sorted)])
         curves[b] = cum[below] / cum[-1] if cum[-1] > 0 else np.nan
     alpha = (1.0 - level) / 2.0
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():  # all-NaN columns (zero weight) stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
         lo = np.nanquantile(curves, alpha, axis=0)
         hi = np.nanquantile(curves, 1.0 - alpha, axis=0)
     return lo, hi

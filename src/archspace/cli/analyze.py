@@ -164,14 +164,15 @@ def _print_flops(study: FlopsStudy, out_dir: Path) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--normalize", type=click.Choice(NORMALIZE), default="macs", show_default=True,
               help="Complexity the normalised EDFs match across spaces.")
-@click.option("--bins", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Log-complexity bins used to normalise.")
+@click.option("--bins", type=click.IntRange(min=1), default=None,
+              help="Log-complexity bins used to normalise (default: one per ten models of the "
+                   "smallest sample, 1 to 10).")
 @click.option("--bootstrap", type=click.IntRange(min=1), default=200, show_default=True,
               help="Bootstrap resamples for the 95% bands.")
 @out_option
 @json_option
 def edf(specs: tuple[str, ...], estimator_name: str, options: tuple[str, ...], samples: int,
-        seed: int, normalize: str, bins: int, bootstrap: int, out_dir: Path,
+        seed: int, normalize: str, bins: int | None, bootstrap: int, out_dir: Path,
         as_json: bool) -> None:
     """Compare spaces by the EDFs of their models' errors (NDS, Radosavovic et al. 2019).
 

@@ -89,24 +89,33 @@ def _edf_panel(ax: Axes, study: EDFStudy, normalised: bool) -> None:
         if normalised == (study.normalize != "none"):
             ax.fill_between(study.grid, s.band[0], s.band[1], color=colour, alpha=0.18, lw=0)
     ax.set_xlim(*_error_range(study))
-    ax.set_xlabel("error (%), cut at the 98th percentile")
+    ax.set_xlabel("error (%), cut at the 95th percentile of all models")
     ax.set_ylabel("cumulative prob." if not normalised else "cumulative prob. (normalised)")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
+    if normalised and study.warnings:
+        least = min(int((s.weights > 0).sum()) for s in study.spaces if s.weights is not None)
+        ax.text(0.97, 0.35, f"spaces barely overlap in complexity:\nas few as {least} model(s) "
+                "per space kept;\nsee the per-pair KS instead", transform=ax.transAxes,
+                ha="right", fontsize=8, color="#b00000",
+                bbox={"facecolor": "white", "edgecolor": "#b00000", "alpha": 0.9})
     ax.set_title(f"{'complexity-normalised ' if normalised else ''}error EDF"
                  + (f" ({study.normalize}, {study.bins} bins)" if normalised else ""), fontsize=10)
-    ax.legend(fontsize=7, loc="lower right")
 
 
-def _scatter_panel(ax: Axes, study: EDFStudy, key: str) -> None:
+def _scatter_panel(ax: Axes, study: EDFStudy, key: str, most: int = 1500) -> None:
+    """Error against complexity, at most ``most`` (seeded) random models per space."""
+    rng = np.random.default_rng(0)
     for s, colour in zip(study.spaces, _cycle(len(study.spaces)), strict=True):
-        x = getattr(s.scored, key) / 1e6
-        ax.scatter(x, s.errors, s=9, color=colour, alpha=0.55, lw=0, label=s.label)
+        pick = rng.permutation(s.n)[:most]
+        x = getattr(s.scored, key)[pick] / 1e6
+        ax.scatter(x, s.errors[pick], s=8, color=colour, alpha=0.35, lw=0, label=s.label)
     ax.set_xscale("log")
     ax.set_xlabel(f"{'MACs' if key == 'macs' else 'parameters'} (millions, log scale)")
     ax.set_ylabel("error (%)")
     ax.grid(alpha=0.3, which="both")
-    ax.set_title("error vs complexity", fontsize=10)
+    ax.set_ylim(*_error_range(study))
+    ax.set_title(f"error vs complexity (at most {most} models per space)", fontsize=10)
 
 
 def plot_edf(study: EDFStudy, path: str | Path) -> Path:
@@ -114,12 +123,16 @@ def plot_edf(study: EDFStudy, path: str | Path) -> Path:
     not normalise) and error against complexity, side by side."""
     path = Path(path)
     panels = 3 if study.normalize != "none" else 2
-    fig = _figure(5.2 * panels, 4.6)
+    ncol = min(len(study.spaces), 3)
+    rows = -(-len(study.spaces) // ncol)
+    fig = _figure(5.2 * panels, 4.4 + 0.22 * rows)
     axes = fig.subplots(1, panels)
     _edf_panel(axes[0], study, normalised=False)
     if panels == 3:
         _edf_panel(axes[1], study, normalised=True)
     _scatter_panel(axes[-1], study, study.normalize if study.normalize != "none" else "macs")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=ncol, fontsize=8, frameon=False)
     fig.suptitle(f"estimator {study.estimator}: error = 100 - {study.metric}; shaded: 95% "
                  "bootstrap band", fontsize=11)
     fig.savefig(path, dpi=120, facecolor="white")
@@ -128,7 +141,7 @@ def plot_edf(study: EDFStudy, path: str | Path) -> Path:
 
 def _error_range(study: EDFStudy) -> tuple[float, float]:
     errors = np.concatenate([s.errors for s in study.spaces])
-    lo, hi = float(errors.min()), float(np.quantile(errors, 0.98))
+    lo, hi = float(errors.min()), float(np.quantile(errors, 0.95))
     pad = 0.03 * max(hi - lo, 1e-6)
     return lo - pad, hi + pad
 
