@@ -19,11 +19,12 @@ from archspace.cli.sample import sample
 from archspace.cli.search import search
 from archspace.cli.size import size
 from archspace.cli.spaces import spaces
+from archspace.cli.strategies import strategies
 
 __all__ = ["COMMANDS", "ArchspaceGroup", "cli", "main"]
 
 COMMANDS: tuple[click.Command, ...] = (spaces, size, sample, profile, draw, search, resume,
-                                       estimators, analyze)
+                                       estimators, analyze, strategies)
 
 cli = make_cli(COMMANDS)
 
