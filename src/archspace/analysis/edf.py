@@ -259,13 +259,14 @@ def _ks(a: SpaceEDF, b: SpaceEDF, normalize: str, bins: int) -> KSPair:
 
 
 def _warnings(rows: list[SpaceEDF]) -> tuple[str, ...]:
-    """Spaces whose normalised EDF rests on few models (little common complexity range)."""
+    """Spaces whose normalised EDF rests on few models (under a quarter of the sample, or
+    under 5): little complexity range in common with the others."""
     out = []
     for s in rows:
         if s.weights is None or not s.n:
             continue
         kept = int((s.weights > 0).sum())
-        if kept < max(10, s.n // 20):
+        if kept < max(5, s.n // 4):
             out.append(f"{s.label}: only {kept} of {s.n} models lie in the complexity range "
                        "common to all spaces; its normalised EDF rests on them (compare fewer "
                        "spaces, or see the pairwise KS, normalised per pair)")

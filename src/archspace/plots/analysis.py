@@ -100,7 +100,8 @@ def _edf_panel(ax: Axes, study: EDFStudy, normalised: bool) -> None:
                 ha="right", fontsize=8, color="#b00000",
                 bbox={"facecolor": "white", "edgecolor": "#b00000", "alpha": 0.9})
     ax.set_title(f"{'complexity-normalised ' if normalised else ''}error EDF"
-                 + (f" ({study.normalize}, {study.bins} bins)" if normalised else ""), fontsize=10)
+                 + (f" ({study.normalize}, {study.bins} bin{'s' * (study.bins > 1)})"
+                    if normalised else ""), fontsize=10)
 
 
 def _scatter_panel(ax: Axes, study: EDFStudy, key: str, most: int = 1500) -> None:
@@ -109,8 +110,10 @@ def _scatter_panel(ax: Axes, study: EDFStudy, key: str, most: int = 1500) -> Non
     for s, colour in zip(study.spaces, _cycle(len(study.spaces)), strict=True):
         pick = rng.permutation(s.n)[:most]
         x = getattr(s.scored, key)[pick] / 1e6
-        ax.scatter(x, s.errors[pick], s=8, color=colour, alpha=0.35, lw=0, label=s.label)
-    ax.set_xscale("log")
+        few = len(pick) <= 200
+        ax.scatter(x, s.errors[pick], s=18 if few else 8, color=colour, alpha=0.8 if few else 0.35,
+                   lw=0, label=s.label)
+    _log_axis(ax)
     ax.set_xlabel(f"{'MACs' if key == 'macs' else 'parameters'} (millions, log scale)")
     ax.set_ylabel("error (%)")
     ax.grid(alpha=0.3, which="both")
@@ -137,6 +140,16 @@ def plot_edf(study: EDFStudy, path: str | Path) -> Path:
                  "bootstrap band", fontsize=11)
     fig.savefig(path, dpi=120, facecolor="white")
     return path
+
+
+def _log_axis(ax: Axes) -> None:
+    """Log x axis labelled at 1, 2 and 5 times powers of ten, in plain numbers."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _error_range(study: EDFStudy) -> tuple[float, float]:
