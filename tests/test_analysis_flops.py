@@ -159,6 +159,19 @@ def test_empty_and_small_spaces_are_never_picked() -> None:
     assert few.pick is None and not any(s.eligible for s in few.spaces)
 
 
+def test_a_family_list_gets_short_labels() -> None:
+    try:
+        from archspace.spaces.mcunet import MCUNetSpace
+    except ImportError:
+        pytest.skip("mcunet space not available")
+    family = MCUNetSpace.family(widths=(0.3, 0.5), resolutions=(48, 64), num_classes=10)
+    study = flops_distribution(family, ["peak_sram<=64kB"], samples=20, seed=0, min_count=1)
+    assert [s.label for s in study.spaces] == ["w0.3-r48", "w0.3-r64", "w0.5-r48", "w0.5-r64"]
+    one = get_space("mobilenetv2", resolution=48, **SMALL)
+    with pytest.raises(ArchspaceError, match="same label"):
+        flops_distribution([one, one], [])
+
+
 def test_bad_arguments() -> None:
     with pytest.raises(ArchspaceError):
         flops_distribution(_tiny_grid(), ["sram<=1MB"])

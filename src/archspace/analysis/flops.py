@@ -154,14 +154,15 @@ def flops_distribution(spaces: Sequence[Space] | Mapping[str, Space],
     """Sample ``samples`` models from each space, keep those satisfying every constraint, and
     pick the space whose kept models have the highest mean MACs (TinyNAS's rule).
 
-    ``spaces`` is a list (labelled by ``space.label``) or a mapping label -> space;
+    ``spaces`` is a list (e.g. ``MCUNetSpace.family()``, labelled ``w0.5-r144`` for members
+    with a width and a resolution, else by ``space.label``) or a mapping label -> space;
     ``constraints`` are strings such as ``"peak_sram<=320kB"`` or parsed constraints.
     """
     if samples < 1:
         raise ArchspaceError(f"samples={samples} must be >= 1")
     if min_count < 1:
         raise ArchspaceError(f"min_count={min_count} must be >= 1")
-    labelled = dict(spaces) if isinstance(spaces, Mapping) else {s.label: s for s in spaces}
+    labelled = dict(spaces) if isinstance(spaces, Mapping) else _labelled(spaces)
     if not labelled:
         raise ArchspaceError("no spaces to compare; give at least one")
     parsed = as_constraints(constraints)
@@ -178,6 +179,18 @@ def flops_distribution(spaces: Sequence[Space] | Mapping[str, Space],
     pick, reason = _pick(rows, [str(c) for c in parsed], min_count)
     return FlopsStudy(tuple(rows), tuple(str(c) for c in parsed), samples, seed, min_count, pick,
                       reason, seconds)
+
+
+def _labelled(spaces: Sequence[Space]) -> dict[str, Space]:
+    """Family members by ``w0.5-r144`` labels when those are unique, else by ``space.label``."""
+    short = [_family_label(s) for s in spaces]
+    if len(set(short)) == len(short):
+        return dict(zip(short, spaces, strict=True))
+    full = {s.label: s for s in spaces}
+    if len(full) != len(spaces):
+        raise ArchspaceError("two of the spaces have the same label; pass a mapping "
+                             "label -> space")
+    return full
 
 
 def _pick(rows: list[SpaceFlops], constraints: list[str], min_count: int) -> tuple[str | None, str]:
