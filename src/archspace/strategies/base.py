@@ -23,9 +23,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from archspace.errors import ArchspaceError
 from archspace.space import Arch, Space
 
-__all__ = ["Strategy"]
+__all__ = ["Strategy", "StrategyError"]
+
+
+class StrategyError(ArchspaceError):
+    """Unknown strategy, a bad strategy option, or a state that does not fit the strategy."""
 
 
 class Strategy(ABC):

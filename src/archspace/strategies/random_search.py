@@ -1,0 +1,49 @@
+"""Random search without repeats.
+
+Uniform sampling over each active decision (:meth:`Space.sample`), never proposing an arch twice
+until the space is exhausted. Random search is the baseline every NAS method must beat (Li &
+Talwalkar, "Random Search and Reproducibility for Neural Architecture Search", UAI 2019;
+Yu et al., "Evaluating the Search Phase of Neural Architecture Search", ICLR 2020).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from archspace.space import Arch, Space
+from archspace.strategies.base import Strategy
+from archspace.strategies.options import Option
+from archspace.strategies.pieces import Ledger, UniqueSampler, check_state, rng_from_state, rng_state
+
+__all__ = ["RandomSearch"]
+
+
+class RandomSearch(Strategy):
+    """Uniform sampling without repeats (repeats only once every arch has been proposed)."""
+
+    name = "random"
+    summary = "Uniform sampling without repeats (the baseline)."
+    paper = "Li & Talwalkar 2019, Random Search and Reproducibility for NAS (UAI)"
+    options: ClassVar[tuple[Option, ...]] = ()
+
+    def __init__(self, space: Space, seed: int = 0) -> None:
+        super().__init__(space, seed)
+        self.ledger = Ledger(space)
+        self.sampler = UniqueSampler(space, self.ledger.seen)
+
+    def ask(self) -> Arch:
+        arch = self.sampler.sample(self.rng)
+        self.ledger.asked(arch)
+        return arch
+
+    def tell(self, arch: Arch, score: float | None, objectives: Sequence[float] = ()) -> None:
+        self.ledger.told(arch, score, objectives)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": rng_state(self.rng), "ledger": self.ledger.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        check_state(self.name, state, ("rng", "ledger"))
+        rng_from_state(self.rng, state["rng"])
+        self.ledger.load_state_dict(state["ledger"])
