@@ -64,9 +64,6 @@ def _score(c: Climber) -> float:
 class ClimbingStrategy(Strategy):
     """Hill climbing with restarts (see the module docstring); subclasses pick the neighbour."""
 
-    #: Move a head onto an already-told better neighbour for free, and merge climbers that
-    #: meet (a climb reaching a known region stops instead of re-climbing it).
-    jump_known = False
 
     def __init__(self, space: Space, seed: int, init: int, restart: int, improvement: str,
                  patience: int = 0) -> None:
@@ -104,9 +101,6 @@ class ClimbingStrategy(Strategy):
             if c.to_sample > 0 or c.head is None:
                 c.to_sample = max(0, c.to_sample - 1)
                 return self._propose(self.sampler.sample(self.rng), cid, _SAMPLE)
-            if self.jump_known and self._jump(cid):
-                self._switch()
-                continue
             cands = self._candidates(c)
             if self.improvement == "best" and not cands:
                 if c.pending_moves:
@@ -120,20 +114,8 @@ class ClimbingStrategy(Strategy):
             return self._propose(self._choose(c, cands), cid, _MOVE)
         return self._propose(self.sampler.sample(self.rng), None, _EXTRA)
 
-    def _jump(self, cid: int) -> bool:
-        """Move climber ``cid`` along told better neighbours; True if it met another climber."""
-        c = self.climbers[cid]
-        assert c.head is not None
-        while True:
-            told = [(a, self.ledger.scores.get(a)) for a in self.space.neighbours(c.head)]
-            better = [(a, s) for a, s in told if c.better(s)]
-            if not better:
-                break
-            c.take(*max(better, key=lambda r: r[1]))  # type: ignore[arg-type, return-value]
-        return any(k.head == c.head for i, k in enumerate(self.climbers) if i != cid)
-
     def _alive(self) -> list[int]:
-        """Climbers with a head that has unseen neighbours (the first of any sharing a head)."""
+        """Climbers whose head has unseen neighbours (the first of any sharing a head)."""
         heads: set[Arch] = set()
         out = []
         for i, k in enumerate(self.climbers):

@@ -5,11 +5,12 @@ for Neural Architecture Search Benchmarks", 2020), and predictors help most when
 to rank a few candidates (White et al., "BANANAS: Bayesian Optimization with Neural Architectures
 for Neural Architecture Search", AAAI 2021). This strategy climbs like ``local`` with first
 improvement, but proposes the unseen neighbour a Gaussian process ranks highest
-(:class:`~archspace.strategies.surrogate.HammingGP`, refitted on every result, its targets
-clipped from below at a quantile). A climb whose head has failed to improve on ``patience``
-neighbours in a row is suspended rather than finished: the strategy resumes the suspended climb
-with the best head, or starts a new one from the best of ``restart`` random archs, and only comes
-back to a suspended climb once the others stall below it.
+(:class:`~archspace.strategies.surrogate.HammingGP`, refitted whenever results came in, its
+targets clipped from below at a quantile). A climb whose head has failed to improve on
+``patience`` neighbours in a row is suspended rather than finished (a space with large
+neighbourhoods would otherwise spend most of its budget proving local optima): the strategy
+resumes the suspended climb with the best head, or starts a new one from the best of ``restart``
+random archs, and comes back to a suspended climb once the others stall below it.
 """
 
 from __future__ import annotations
@@ -42,8 +43,6 @@ class GuidedSearch(ClimbingStrategy):
         Option("clip", 0.7, float, "quantile under which scores are raised to it for the surrogate",
                minimum=0.0, maximum=1.0),
     )
-
-    jump_known = True
 
     def __init__(self, space: Space, seed: int = 0, init: int = 10, restart: int = 5,
                  patience: int = 8, clip: float = 0.7) -> None:

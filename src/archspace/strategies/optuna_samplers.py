@@ -6,8 +6,9 @@ is built define-by-run: decisions are suggested in the space's order as categori
 and a conditional decision only when it is active given the earlier ones, so Optuna sees exactly
 the active decisions of each arch. An arch that breaks a constraint of the space is told to Optuna
 as failed and asked again. When Optuna proposes an arch that already has a result, that result is
-told to the new trial at once and Optuna is asked again (a few times), so queries are not spent on
-repeats. Failed results (score None) are told as failed trials.
+told to the new trial at once and Optuna is asked again; after a few such repeats Optuna is given
+a random unseen arch (an enqueued trial), so queries are not spent on repeats. Failed results
+(score None) are told as failed trials.
 
 Resuming: these strategies' ``state_dict`` is their ask/tell history, and ``load_state_dict``
 replays it into the fresh strategy (Optuna's samplers keep state in the study, which is rebuilt
@@ -34,7 +35,7 @@ from archspace.strategies.pieces import Ledger, UniqueSampler, active_index, dec
 
 __all__ = ["NSGA2", "TPE", "OptunaStrategy"]
 
-_TRIES = 20
+_TRIES = 3
 
 
 @contextmanager
@@ -106,8 +107,7 @@ class OptunaStrategy(Strategy):
     # -- ask / tell --------------------------------------------------------------------------
     def ask(self) -> Arch:
         self.events.append(["ask"])
-        arch = None
-        for attempt in range(_TRIES):
+        for _ in range(_TRIES):
             with _quiet():
                 trial = self.study.ask()
                 values = self._suggest(trial)
@@ -115,15 +115,21 @@ class OptunaStrategy(Strategy):
                 arch = self.space.validate(Arch(self.space.names, values))
             except ArchError:
                 self._tell(trial.number, (None, ()))
-                arch = None
                 continue
-            if arch in self.known and attempt < _TRIES - 1:
+            if arch in self.known:
                 self._tell(trial.number, self.known[arch])
                 continue
-            self.trials.setdefault(arch, []).append(trial.number)
-            break
-        if arch is None:  # only a space whose constraints Optuna keeps breaking
-            arch = self.sampler.sample(self.rng)
+            return self._asked(arch, trial.number)
+        # Optuna keeps proposing known (or invalid) archs: hand it a random unseen one instead
+        arch = self.sampler.sample(self.rng)
+        with _quiet():
+            self.study.enqueue_trial(self._params(arch))
+            trial = self.study.ask()
+            self._suggest(trial)
+        return self._asked(arch, trial.number)
+
+    def _asked(self, arch: Arch, number: int) -> Arch:
+        self.trials.setdefault(arch, []).append(number)
         self.ledger.asked(arch)
         return arch
 
@@ -222,7 +228,7 @@ class NSGA2(OptunaStrategy):
         (possible while no trial has finished, when NSGA-II still samples at random: the asked
         trials are re-asked with their params fixed). Later results must keep that number."""
         n = len(result[1]) or 1
-        if n == self.n_values:
+        if result[0] is None or n == self.n_values:
             return
         done = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if done:
