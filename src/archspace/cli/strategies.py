@@ -15,7 +15,7 @@ __all__ = ["strategies"]
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 def strategies(as_json: bool) -> None:
     """List the search strategies: name, summary, paper and options."""
-    from archspace.strategies import list_strategies  # type: ignore[attr-defined]  # registry pending
+    from archspace.strategies import list_strategies
 
     rows = list_strategies()
     if as_json:

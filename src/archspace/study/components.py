@@ -30,7 +30,7 @@ def _default_estimator(name: str, **options: Any) -> Estimator:
 
 
 def _default_strategy(name: str, space: Space, seed: int = 0, **options: Any) -> Strategy:
-    from archspace.strategies import get_strategy  # type: ignore[attr-defined]  # registry pending
+    from archspace.strategies import get_strategy
 
     return get_strategy(name, space, seed=seed, **options)
 
