@@ -13,6 +13,7 @@ from archspace.cli._app import ArchspaceGroup, make_cli
 from archspace.cli.analyze import analyze
 from archspace.cli.draw import draw
 from archspace.cli.estimators import estimators
+from archspace.cli.export import export
 from archspace.cli.profile import profile
 from archspace.cli.resume import resume
 from archspace.cli.sample import sample
@@ -24,7 +25,7 @@ from archspace.cli.strategies import strategies
 __all__ = ["COMMANDS", "ArchspaceGroup", "cli", "main"]
 
 COMMANDS: tuple[click.Command, ...] = (spaces, size, sample, profile, draw, search, resume,
-                                       estimators, analyze, strategies)
+                                       estimators, analyze, strategies, export)
 
 cli = make_cli(COMMANDS)
 

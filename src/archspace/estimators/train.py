@@ -36,6 +36,8 @@ from archspace.estimators.options import Option
 from archspace.space import Arch, Space
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from archspace.datasets import Dataset
 
 __all__ = ["TrainEstimator", "adapt_space", "choose_resolution", "deterministic_mode"]
@@ -182,7 +184,19 @@ class TrainEstimator(Estimator):
             raise EstimatorError(f"space {space.label} takes {fitted.in_channels}-channel input; "
                                  f"dataset {self.config['dataset']!r} has {base.in_channels}")
 
+    def adapted(self, space: Space) -> tuple[Space, int]:
+        """The network this estimator trains for ``space``: the space fitted to the dataset's
+        classes, and the training resolution."""
+        base = self._native()
+        fitted = self._space(space, base.num_classes)
+        return fitted, choose_resolution(fitted, base.resolution, self.config["resolution"])
+
     def evaluate(self, space: Space, arch: Arch, seed: int = 0) -> dict[str, float]:
+        return self.fit(space, arch, seed)[1]
+
+    def fit(self, space: Space, arch: Arch, seed: int = 0) -> tuple[nn.Module, dict[str, float]]:
+        """Train ``arch`` (in the :meth:`adapted` space) with ``seed``: the trained module, in
+        eval mode on the training device, and the metrics :meth:`evaluate` reports for it."""
         import torch
 
         from archspace.datasets import load_dataset
@@ -191,9 +205,7 @@ class TrainEstimator(Estimator):
 
         c = self.config
         device = self.device
-        base = self._native()
-        fitted = self._space(space, base.num_classes)
-        r = choose_resolution(fitted, base.resolution, c["resolution"])
+        fitted, r = self.adapted(space)
         data = load_dataset(c["dataset"], r, fitted.in_channels, device, c["root"],
                             c["download"], c["val_fraction"])
         graph = fitted.lower(arch, r)
@@ -207,6 +219,7 @@ class TrainEstimator(Estimator):
                       c["max_seconds"], gen)
             acc, loss = evaluate_model(model, data.x_val, data.y_val)
         cost = fitted.profile(arch, r)
-        return {"val_accuracy": acc, "val_loss": loss, "train_loss": res.train_loss,
-                "train_seconds": res.seconds, "epochs": res.epochs, "steps": float(res.steps),
-                "resolution": float(r), **{k: float(getattr(cost, k)) for k in COSTS}}
+        return model, {"val_accuracy": acc, "val_loss": loss, "train_loss": res.train_loss,
+                       "train_seconds": res.seconds, "epochs": res.epochs,
+                       "steps": float(res.steps), "resolution": float(r),
+                       **{k: float(getattr(cost, k)) for k in COSTS}}
