@@ -142,3 +142,47 @@ def test_diverging_strategy_keeps_every_recorded_trial(tmp_path: Path) -> None:
     study.close()
     after = comparable(str(path))
     assert after[:6] == before and len(after) == 12
+
+
+class _ThreeInFlight:
+    """Builds executors keeping three jobs in flight and finishing them in a fixed scrambled
+    order (as a pool might), so asks and tells interleave."""
+
+    @staticmethod
+    def make() -> object:
+        from archspace.study.executor import InlineExecutor, Outcome, evaluate_job
+
+        class Scrambled(InlineExecutor):
+            capacity = 3
+
+            def wait(self) -> list[Outcome]:
+                jobs = sorted(self._queue, key=lambda j: (j.number * 7) % 3)
+                self._queue.remove(jobs[0])
+                return [evaluate_job(self.space, self.estimator, jobs[0])]
+
+        return Scrambled()
+
+
+def test_resume_with_jobs_in_flight_replays_the_interleaving(tmp_path: Path) -> None:
+    """Several trials in flight when the study stops: they are re-run under their own numbers
+    and an order-dependent strategy continues exactly as uninterrupted."""
+    run_study(tmp_path / "ref.db", config(BUDGET), FACTORIES, _ThreeInFlight.make())  # type: ignore[arg-type]
+    reference = comparable(str(tmp_path / "ref.db"))
+    with StudyStorage.open(tmp_path / "ref.db") as s:
+        assert any(t.asked != t.number + 1 for t in s.recorded())  # really interleaved
+    path = tmp_path / "s.db"
+    for stop in (5, 13):
+        fac = type(FACTORIES)(space=FACTORIES.space, strategy=FACTORIES.strategy,
+                              estimator=lambda n, stop=stop, **o: FACTORIES.estimator(
+                                  n, interrupt_at=stop))
+        study = (Study.create(path, config(BUDGET), fac, _ThreeInFlight.make())  # type: ignore[arg-type]
+                 if stop == 5 else Study.resume(path, fac, _ThreeInFlight.make()))  # type: ignore[arg-type]
+        assert study.run().interrupted
+        assert study.diverged_at is None
+        study.close()
+    study = Study.resume(path, FACTORIES, _ThreeInFlight.make())  # type: ignore[arg-type]
+    assert study._pending  # the trials that were in flight are evaluated first
+    study.run()
+    study.close()
+    assert study.diverged_at is None
+    assert comparable(str(path)) == reference

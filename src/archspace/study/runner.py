@@ -10,14 +10,18 @@ the budget.
 
 **Resume.** :meth:`Study.resume` rebuilds the pieces from the stored configuration, drops
 trials a killed process left ``running``, and replays the recorded trials into the fresh
-strategy in the order they were told: for each one it asks, checks the strategy proposes the
-recorded arch, and tells the recorded result. A deterministic strategy then sits exactly where
-the interrupted run was, so with a deterministic estimator the finished study equals an
-uninterrupted one. If a strategy diverges (asks for a different arch, e.g. it is not seeded),
-replay stops asking and only tells it the remaining recorded results, then the study goes on;
-no recorded trial is lost or re-evaluated, but later proposals may differ from an uninterrupted
-run (:attr:`Study.diverged_at` says where). ``KeyboardInterrupt`` stops the loop cleanly: the
-file keeps every finished trial and the study is marked ``interrupted``.
+strategy in their original interleaving: each trial stores how many archs had been asked when
+it was told, so replay asks up to that count (checking each asked arch against the recorded
+one), then tells the recorded result. Archs that were asked but never told (in flight when the
+process died) are evaluated again first, under their own numbers. A deterministic strategy then
+sits exactly where the interrupted run was, so with a deterministic estimator the finished study
+equals an uninterrupted one, for any executor whose completion order is reproducible. If a
+strategy diverges (asks for a different arch, e.g. it is not seeded), replay stops asking and
+only tells it the remaining recorded results, then the study goes on; no recorded trial is lost
+or re-evaluated, but later proposals may differ from an uninterrupted run
+(:attr:`Study.diverged_at` says where). ``KeyboardInterrupt`` stops the loop cleanly: in-flight
+evaluations are cancelled, the file keeps every finished trial and the study is marked
+``interrupted``.
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ class Study:
         self.executor.bind(self.space, self.estimator)
         self.diverged_at: int | None = None
         self._next_number = 0
+        self._pending: list[tuple[int, Arch]] = []  # asked before a crash, never told
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -113,17 +118,26 @@ class Study:
         return study
 
     def _replay(self, recorded: Sequence[TrialRecord]) -> None:
+        known = {t.number: t for t in recorded}
+        asked: dict[int, Arch] = {}
         for t in recorded:
-            arch = self.space.arch_from_json(t.arch_json)
-            if self.diverged_at is None:
-                asked = self.strategy.ask()
-                if asked != arch:
-                    self.diverged_at = t.number
+            target = t.asked if t.asked is not None else t.number + 1
+            while self.diverged_at is None and self._next_number < target:
+                number = self._next_number
+                arch = self.strategy.ask()
+                if number in known and arch != self.space.arch_from_json(known[number].arch_json):
+                    self.diverged_at = number
                     warnings.warn(f"strategy {self.config.strategy!r} proposed a different arch "
-                                  f"than recorded trial {t.number} on replay; telling it the "
+                                  f"than recorded trial {number} on replay; telling it the "
                                   "recorded results and continuing", RuntimeWarning, stacklevel=3)
-            self.strategy.tell(arch, t.score, t.objectives or ())
-            self._next_number = max(self._next_number, t.number + 1)
+                    break
+                asked[number] = arch
+                self._next_number += 1
+            self.strategy.tell(self.space.arch_from_json(t.arch_json), t.score, t.objectives or ())
+        if self.diverged_at is None:
+            self._pending = [(n, a) for n, a in sorted(asked.items()) if n not in known]
+        else:
+            self._next_number = max(known, default=-1) + 1
 
     # -- the loop ----------------------------------------------------------------------------
     @property
@@ -139,15 +153,21 @@ class Study:
         try:
             while True:
                 done = self.storage.n_recorded()
-                while (not exhausted and len(in_flight) < self.executor.capacity
+                while (len(in_flight) < self.executor.capacity
                        and done + len(in_flight) < self.budget):
-                    try:
-                        arch = self.strategy.ask()
-                    except StopIteration:
-                        exhausted = True
+                    if self._pending:
+                        number, arch = self._pending.pop(0)
+                    elif exhausted:
                         break
-                    arch = self.space.validate(arch)
-                    rec = self._screen(arch)
+                    else:
+                        try:
+                            arch = self.space.validate(self.strategy.ask())
+                        except StopIteration:
+                            exhausted = True
+                            break
+                        number = self._next_number
+                        self._next_number += 1
+                    rec = self._screen(arch, number)
                     if rec.status == "running":
                         self.storage.start_trial(rec.number, rec.arch, rec.arch_json)
                         in_flight[rec.number] = (arch, rec)
@@ -155,7 +175,7 @@ class Study:
                     else:
                         self._record(rec, arch, callback)
                         done += 1
-                if not in_flight and (exhausted or done >= self.budget):
+                if not in_flight and ((exhausted and not self._pending) or done >= self.budget):
                     break
                 for outcome in self.executor.wait():
                     arch, rec = in_flight.pop(outcome.job.number)
@@ -163,15 +183,14 @@ class Study:
         except KeyboardInterrupt:
             interrupted = True
         if interrupted:
+            self.executor.shutdown(cancel=True)
             self.storage.drop_running()
         self.storage.set_status("interrupted" if interrupted else "finished")
         return self.result(interrupted=interrupted, exhausted=exhausted)
 
-    def _screen(self, arch: Arch) -> TrialRecord:
-        """Number, profile and constraint-check ``arch``: a final ``failed``/``infeasible``
+    def _screen(self, arch: Arch, number: int) -> TrialRecord:
+        """Profile and constraint-check trial ``number``: a final ``failed``/``infeasible``
         record, or a ``running`` one (with its cost) to evaluate."""
-        number = self._next_number
-        self._next_number += 1
         text, js = self.space.format_arch(arch), self.space.arch_to_json(arch)
         base = TrialRecord(number, text, js, "failed", None, None, None, None, None, 0.0,
                            time.time(), None, None)
@@ -204,7 +223,7 @@ class Study:
         return replace(rec, status="complete", score=score, objectives=objectives)
 
     def _record(self, rec: TrialRecord, arch: Arch, callback: Callback | None) -> None:
-        stored = self.storage.finish_trial(rec)
+        stored = self.storage.finish_trial(replace(rec, asked=self._next_number))
         self.strategy.tell(arch, stored.score, stored.objectives or ())
         if callback is not None:
             callback(self, stored)

@@ -18,7 +18,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS trials (
     status TEXT NOT NULL CHECK (status IN ('complete', 'failed', 'infeasible', 'running')),
     metrics TEXT, cost TEXT, score REAL, objectives TEXT, error TEXT,
     duration REAL, started REAL NOT NULL, finished REAL,
-    tell_order INTEGER,
+    tell_order INTEGER, asked INTEGER,
     PRIMARY KEY (study_id, number)
 );
 """
@@ -83,7 +83,10 @@ class StudyConfig:
 @dataclass(frozen=True)
 class TrialRecord:
     """One trial as stored. ``number`` is the order it was asked in, ``tell_order`` the order
-    its result was recorded (and told to the strategy); equal for a sequential study."""
+    its result was recorded (and told to the strategy); equal for a sequential study.
+    ``asked`` is how many trials the strategy had been asked for when this one was told
+    (``number + 1`` for a sequential study): with it a resume replays asks and tells in their
+    original interleaving, whatever the executor."""
 
     number: int
     arch: str
@@ -98,6 +101,7 @@ class TrialRecord:
     started: float
     finished: float | None
     tell_order: int | None
+    asked: int | None = None
 
 
 def _finite(obj: Any) -> Any:
@@ -127,7 +131,8 @@ def _trial(row: sqlite3.Row) -> TrialRecord:
         status=row["status"], metrics=_loads(row["metrics"]), cost=_loads(row["cost"]),
         score=row["score"], objectives=None if objectives is None else tuple(objectives),
         error=row["error"], duration=row["duration"], started=row["started"],
-        finished=row["finished"], tell_order=row["tell_order"])
+        finished=row["finished"], tell_order=row["tell_order"],
+        asked=row["asked"] if "asked" in row.keys() else None)  # noqa: SIM118 (Row: in = values)
 
 
 class StudyStorage:
@@ -210,6 +215,10 @@ class StudyStorage:
             conn.close()
             raise StorageError(f"{p} was written by a newer archspace (schema {ok['value']}); "
                                f"this one reads schema {SCHEMA_VERSION}")
+        columns = {r["name"] for r in conn.execute("PRAGMA table_info(trials)")}
+        if "asked" not in columns:  # a file from before the column existed
+            with suppress(sqlite3.OperationalError):  # read-only: rows then read asked=None
+                conn.execute("ALTER TABLE trials ADD COLUMN asked INTEGER")
         store = cls(p, conn)
         store._study_id = int(row["id"])
         return store
@@ -284,6 +293,18 @@ class StudyStorage:
         with self._transaction() as c:
             c.execute("UPDATE study SET status=? WHERE id=?", (status, self._study_id))
 
+    def meta(self, key: str) -> Any:
+        """A JSON value kept beside the study (e.g. the executor it last ran on), or None."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else json.loads(row["value"])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Keep ``value`` (JSON) under ``key``; ``archspace_schema`` is reserved."""
+        if key == "archspace_schema":
+            raise ValueError("the schema version is not a user meta key")
+        with self._transaction() as c:
+            c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, _dumps(value)))
+
     def set_budget(self, budget: int) -> None:
         """Change the study's budget (``archspace resume --budget``)."""
         with self._transaction() as c:
@@ -307,13 +328,13 @@ class StudyStorage:
             rec = replace(record, tell_order=int(row[0]), finished=record.finished or time.time())
             c.execute(
                 "INSERT OR REPLACE INTO trials (study_id, number, arch, arch_json, status, metrics, "
-                "cost, score, objectives, error, duration, started, finished, tell_order) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "cost, score, objectives, error, duration, started, finished, tell_order, asked) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (self._study_id, rec.number, rec.arch, _dumps(dict(rec.arch_json)), rec.status,
                  None if rec.metrics is None else _dumps(dict(rec.metrics)),
                  None if rec.cost is None else _dumps(dict(rec.cost)), rec.score,
                  None if rec.objectives is None else _dumps(list(rec.objectives)), rec.error,
-                 rec.duration, rec.started, rec.finished, rec.tell_order))
+                 rec.duration, rec.started, rec.finished, rec.tell_order, rec.asked))
         return rec
 
     def drop_running(self) -> int:
