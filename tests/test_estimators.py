@@ -216,3 +216,26 @@ def test_cuda_device_without_cuda_is_a_clear_error() -> None:
     space = TinySpace()
     with pytest.raises(EstimatorError, match="device='cuda': CUDA is not available"):
         get_estimator("train", device="cuda").evaluate(space, space.sample(0))
+
+
+def test_train_cost_is_the_trained_network_and_constraints_use_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Constraints are checked on the network the estimator trains (dataset classes and
+    resolution), not on the space as configured."""
+    from archspace.estimators import get_estimator
+    from archspace.spaces import get_space
+    from archspace.study import Study, StudyConfig
+
+    space = get_space("mcunet")
+    est = get_estimator("train", dataset="digits", epochs=1)
+    arch = space.sample(0)
+    fitted, r = est.adapted(space)
+    assert est.cost(space, arch) == fitted.profile(arch, r)
+    assert est.cost(space, arch).flash_bytes < space.profile(arch).flash_bytes  # 10 classes
+    cfg = StudyConfig(space="mcunet", space_params={}, estimator="train",
+                      estimator_options={"dataset": "digits", "epochs": 1}, strategy="random",
+                      strategy_options={}, seed=0, budget=1,
+                      constraints=(f"flash<={space.profile(arch).flash_bytes // 2}",))
+    study = Study.create(tmp_path / "s.db", cfg)
+    rec = study._screen(arch, 0)
+    study.close()
+    assert rec.cost is not None and rec.cost["flash_bytes"] == est.cost(space, arch).flash_bytes

@@ -15,6 +15,7 @@ from archspace.errors import ArchspaceError
 from archspace.space import Arch, Space
 
 if TYPE_CHECKING:
+    from archspace.cost import Profile
     from archspace.estimators.options import Option
 
 __all__ = ["Estimator", "EstimatorError", "TrainingDiverged"]
@@ -47,6 +48,13 @@ class Estimator(ABC):
     @abstractmethod
     def evaluate(self, space: Space, arch: Arch, seed: int = 0) -> dict[str, float]:
         """Metrics of ``arch``; must contain :attr:`metric`."""
+
+    def cost(self, space: Space, arch: Arch) -> Profile:
+        """The analytic cost of the network this estimator evaluates for ``arch``; a study
+        checks its constraints on it. Default: ``space.profile(arch)``. An estimator that
+        adapts the network (e.g. to a dataset's classes and resolution) returns the adapted
+        network's cost, so constraints bound what is trained and exported."""
+        return space.profile(arch)
 
     def final_metrics(self, space: Space, arch: Arch) -> dict[str, float]:
         """Report-only metrics (never used as a search signal); default none."""

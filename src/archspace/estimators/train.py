@@ -38,6 +38,7 @@ from archspace.space import Arch, Space
 if TYPE_CHECKING:
     from torch import nn
 
+    from archspace.cost import Profile
     from archspace.datasets import Dataset
 
 __all__ = ["TrainEstimator", "adapt_space", "choose_resolution", "deterministic_mode"]
@@ -191,6 +192,12 @@ class TrainEstimator(Estimator):
         fitted = self._space(space, base.num_classes)
         return fitted, choose_resolution(fitted, base.resolution, self.config["resolution"])
 
+    def cost(self, space: Space, arch: Arch) -> Profile:
+        """The cost of the trained network (the :meth:`adapted` space at the training
+        resolution), not of the space as configured."""
+        fitted, r = self.adapted(space)
+        return fitted.profile(arch, r)
+
     def evaluate(self, space: Space, arch: Arch, seed: int = 0) -> dict[str, float]:
         return self.fit(space, arch, seed)[1]
 
@@ -218,7 +225,7 @@ class TrainEstimator(Estimator):
             res = fit(model, data.x_train, data.y_train, opt, c["batch_size"], c["epochs"],
                       c["max_seconds"], gen)
             acc, loss = evaluate_model(model, data.x_val, data.y_val)
-        cost = fitted.profile(arch, r)
+        cost = self.cost(space, arch)
         return model, {"val_accuracy": acc, "val_loss": loss, "train_loss": res.train_loss,
                        "train_seconds": res.seconds, "epochs": res.epochs,
                        "steps": float(res.steps), "resolution": float(r),

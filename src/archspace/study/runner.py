@@ -195,7 +195,7 @@ class Study:
         base = TrialRecord(number, text, js, "failed", None, None, None, None, None, 0.0,
                            time.time(), None, None)
         try:
-            profile = self.space.profile(arch)
+            profile = self.estimator.cost(self.space, arch)
         except Exception as e:  # a space that cannot build this arch: the trial fails
             return replace(base, error=f"cost model: {describe_error(e)}")
         cost = {k: float(getattr(profile, k)) for k in COST_KEYS}
