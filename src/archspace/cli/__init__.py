@@ -15,6 +15,7 @@ from archspace.cli.draw import draw
 from archspace.cli.estimators import estimators
 from archspace.cli.export import export
 from archspace.cli.profile import profile
+from archspace.cli.report import report
 from archspace.cli.resume import resume
 from archspace.cli.sample import sample
 from archspace.cli.search import search
@@ -25,7 +26,7 @@ from archspace.cli.strategies import strategies
 __all__ = ["COMMANDS", "ArchspaceGroup", "cli", "main"]
 
 COMMANDS: tuple[click.Command, ...] = (spaces, size, sample, profile, draw, search, resume,
-                                       estimators, analyze, strategies, export)
+                                       estimators, analyze, strategies, export, report)
 
 cli = make_cli(COMMANDS)
 

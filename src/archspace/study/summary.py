@@ -7,17 +7,37 @@ Keys: ``study`` (file), ``space``, ``estimator``, ``metric``, ``strategy``, ``se
 ``metrics``, ``cost``, ``objectives``, ``final_metrics``), ``pareto`` (complete non-dominated
 trials, multi-objective studies only, else an empty list) and ``oracle`` (the best value of each
 final metric over the whole benchmark, for tabular estimators; else empty).
+
+:func:`summarize` reads a live :class:`Study` or any object with the same few attributes
+(:class:`StudyView`), such as the read-only view ``archspace report`` builds from a file.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from archspace.estimators.base import Estimator
-from archspace.study.runner import Study, StudyResult
-from archspace.study.storage import TrialRecord
+from archspace.space import Space
+from archspace.study.objectives import Objectives
+from archspace.study.runner import StudyResult
+from archspace.study.storage import StudyConfig, StudyStorage, TrialRecord
 
-__all__ = ["oracle", "summarize", "trial_summary"]
+__all__ = ["StudyView", "oracle", "summarize", "trial_summary"]
+
+
+class StudyView(Protocol):
+    """What a summary reads of a study: a :class:`~archspace.study.runner.Study` has it all."""
+
+    @property
+    def storage(self) -> StudyStorage: ...
+    @property
+    def config(self) -> StudyConfig: ...
+    @property
+    def space(self) -> Space: ...
+    @property
+    def estimator(self) -> Estimator: ...
+    @property
+    def objectives(self) -> Objectives: ...
 
 
 def oracle(estimator: Estimator) -> dict[str, float]:
@@ -37,7 +57,7 @@ def oracle(estimator: Estimator) -> dict[str, float]:
     return {}
 
 
-def trial_summary(study: Study, trial: TrialRecord, final: bool = False) -> dict[str, Any]:
+def trial_summary(study: StudyView, trial: TrialRecord, final: bool = False) -> dict[str, Any]:
     """One trial as JSON-ready data (with the estimator's final metrics when ``final``)."""
     out: dict[str, Any] = {
         "number": trial.number, "arch": trial.arch, "status": trial.status, "score": trial.score,
@@ -49,7 +69,7 @@ def trial_summary(study: Study, trial: TrialRecord, final: bool = False) -> dict
     return out
 
 
-def summarize(study: Study, result: StudyResult) -> dict[str, Any]:
+def summarize(study: StudyView, result: StudyResult) -> dict[str, Any]:
     """The study and its result as JSON-ready data (keys in the module docstring)."""
     cfg = study.config
     best = result.best

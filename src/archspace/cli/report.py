@@ -1,0 +1,26 @@
+"""``archspace report``: an HTML page with figures and a JSON summary of a study file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["report"]
+
+
+@click.command("report")
+@click.argument("study_path", metavar="FILE.db", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "out_dir", required=True, metavar="DIR",
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write index.html, summary.json and the PNG figures in (created if "
+                   "missing; other files in it are left alone).")
+@click.option("--top", default=20, show_default=True, type=click.IntRange(min=1), metavar="N",
+              help="Trials in the table of best trials.")
+def report(study_path: Path, out_dir: Path, top: int) -> None:
+    """Report on the study in FILE.db (running, interrupted or finished) and print the path of
+    its index.html: best-so-far curve, trade-offs, cost histograms, the best architecture and
+    a table of the top trials."""
+    from archspace.report import write_report
+
+    click.echo(write_report(study_path, out_dir, top=top))

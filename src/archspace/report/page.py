@@ -1,0 +1,228 @@
+"""The report's ``index.html``: one self-contained page (inline style, no script) that links
+the figures beside it by relative path. Every value from the study file is escaped."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+from archspace.report.data import ReportData
+from archspace.study.constraints import COST_METRICS
+from archspace.study.storage import TrialRecord
+
+__all__ = ["Figure", "fmt_value", "render"]
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222;
+       padding: 0 1em; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.9em; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f3f5f8; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+code { font-size: 0.9em; word-break: break-all; }
+.note { background: #fff6e0; border-left: 4px solid #f0a020; padding: 0.4em 0.8em; }
+.skip { color: #777; font-style: italic; }
+img { max-width: 100%; border: 1px solid #eee; }
+"""
+
+_BYTES = {COST_METRICS["peak_sram"].key, COST_METRICS["flash"].key}
+_COUNTS = {COST_METRICS["macs"].key, COST_METRICS["params"].key}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure of the report: its file name, heading, and the reason it was skipped (if)."""
+
+    file: str
+    title: str
+    skipped: str | None = None
+
+
+def fmt_value(key: str, value: Any) -> str:
+    """A metric or cost for reading: byte counts in kB/MB, large counts with M/G, else 5
+    significant digits."""
+    if value is None:
+        return "-"
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return str(value)
+    v = float(value)
+    if key in _BYTES:
+        return f"{v / 1e6:.3g} MB" if v >= 1e6 else f"{v / 1e3:.3g} kB"
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(v) >= size and key in _COUNTS:
+            return f"{v / size:.4g}{unit}"
+    if v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return f"{v:.5g}"
+
+
+def _pairs(mapping: Mapping[str, Any] | None) -> str:
+    if not mapping:
+        return "<span class='skip'>none</span>"
+    return ", ".join(f"{escape(str(k))}={escape(str(v))}" for k, v in mapping.items())
+
+
+def _table(rows: Iterable[tuple[str, str]]) -> str:
+    body = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    return f"<table>{body}</table>"
+
+
+def _notes(data: ReportData) -> list[str]:
+    cfg, s = data.config, data.summary
+    notes = []
+    if cfg.status == "running":
+        notes.append(f"The study is running (or its process was killed): {s['trials']} of "
+                     f"{cfg.budget} trials recorded so far, {data.running} being evaluated.")
+    elif cfg.status == "interrupted":
+        notes.append(f"The study was interrupted after {s['trials']} of {cfg.budget} trials; "
+                     f"continue it with <code>archspace resume {escape(str(data.path))}</code>.")
+    elif cfg.status == "created":
+        notes.append("The study has not started.")
+    if not data.complete:
+        notes.append("No trial has completed yet: there is no best trial, and the plots that "
+                     "need one are left out.")
+    return notes
+
+
+def _config(data: ReportData) -> str:
+    cfg, s = data.config, data.summary
+    counts = dict(s["counts"])
+    if data.running:
+        counts["running"] = data.running
+    return _table([
+        ("space", f"<code>{escape(data.space.label)}</code> ({_pairs(cfg.space_params)})"),
+        ("estimator", f"{escape(cfg.estimator)} ({_pairs(cfg.estimator_options)}); searches on "
+                      f"<code>{escape(s['metric'])}</code>"),
+        ("strategy", f"{escape(cfg.strategy)} ({_pairs(cfg.strategy_options)})"),
+        ("seed", str(cfg.seed)),
+        ("budget", f"{s['trials']} of {cfg.budget} trials recorded"),
+        ("constraints", escape(", ".join(cfg.constraints)) or "<span class='skip'>none</span>"),
+        ("objectives", escape(", ".join(s["objectives"]))
+         + ("" if not cfg.reward else f"; reward <code>{escape(cfg.reward)}</code>")),
+        ("status", escape(cfg.status)),
+        ("created", escape(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(cfg.created)))),
+        ("trials", _pairs(counts)),
+    ])
+
+
+def _best(data: ReportData) -> str:
+    best = data.summary["best"]
+    if best is None:
+        return "<p class='skip'>No trial has completed yet.</p>"
+    rows = [("trial", f"#{best['number']}"), ("arch", f"<code>{escape(best['arch'])}</code>"),
+            ("score", f"{fmt_value(data.lead.key, data.display_score(best['score']))} "
+                      f"({escape(data.score_label)})"),
+            ("metrics", escape(", ".join(f"{k}={fmt_value(k, v)}"
+                                         for k, v in best["metrics"].items()))),
+            ("cost", escape(", ".join(f"{k}={fmt_value(k, v)}" for k, v in best["cost"].items())))]
+    if data.objectives.multi:
+        rows.append(("Pareto front", f"{len(data.pareto)} non-dominated trials (marked ★ below "
+                                     "when among the top trials)"))
+    out = _table(rows)
+    final = best.get("final_metrics") or {}
+    if final:
+        head = "<tr><th>final metric</th><th>best trial</th><th>oracle</th><th>gap</th></tr>"
+        body = ""
+        for k, v in final.items():
+            o = data.oracle.get(k)
+            gap = "-" if o is None or v is None else fmt_value(k, o - v)
+            body += (f"<tr><td>{escape(k)}</td><td class='num'>{fmt_value(k, v)}</td>"
+                     f"<td class='num'>{fmt_value(k, o)}</td><td class='num'>{gap}</td></tr>")
+        out += f"<p>Report-only metrics (never searched on):</p><table>{head}{body}</table>"
+    return out
+
+
+def _figures(figures: Sequence[Figure]) -> str:
+    parts = []
+    for f in figures:
+        parts.append(f"<h3>{escape(f.title)}</h3>")
+        if f.skipped is None:
+            parts.append(f"<p><img src='{escape(f.file)}' alt='{escape(f.title)}'></p>")
+        else:
+            parts.append(f"<p class='skip'>Not drawn: {escape(f.skipped)}.</p>")
+    return "\n".join(parts)
+
+
+def _keys(trials: Sequence[TrialRecord], field: str) -> list[str]:
+    keys: dict[str, None] = {}
+    for t in trials:
+        keys.update(dict.fromkeys(getattr(t, field) or {}))
+    return list(keys)
+
+
+def _top(data: ReportData) -> str:
+    top = data.top
+    if not top:
+        return "<p class='skip'>No complete trial.</p>"
+    costs = _keys(top, "cost")
+    lead = data.objectives.items[0]
+    shown = lead.key if lead.source == "metric" and data.objectives.reward is None else None
+    metrics = [k for k in _keys(top, "metrics") if k != shown and not (
+        k in costs and all((t.metrics or {}).get(k) == (t.cost or {}).get(k) for t in top))]
+    multi = data.objectives.multi
+    front = {t.number for t in data.pareto}
+    head = ["rank", "trial", "arch", escape(data.score_label)] + [escape(k) for k in metrics + costs]
+    if multi:
+        head.insert(2, "Pareto")
+    rows = []
+    for rank, t in enumerate(top, start=1):
+        cells = [f"<td class='num'>{rank}</td>", f"<td class='num'>{t.number}</td>"]
+        if multi:
+            cells.append(f"<td>{'★' if t.number in front else ''}</td>")
+        cells.append(f"<td><code>{escape(t.arch)}</code></td>")
+        cells.append(f"<td class='num'>{fmt_value(data.lead.key, data.display_score(t.score or 0.0))}</td>")
+        cells += [f"<td class='num'>{fmt_value(k, (t.metrics or {}).get(k))}</td>" for k in metrics]
+        cells += [f"<td class='num'>{fmt_value(k, (t.cost or {}).get(k))}</td>" for k in costs]
+        rows.append(f"<tr class='trial'>{''.join(cells)}</tr>")
+    header = "".join(f"<th>{h}</th>" for h in head)
+    return f"<table><tr>{header}</tr>\n" + "\n".join(rows) + "</table>"
+
+
+def _problems(data: ReportData) -> str:
+    reasons: dict[tuple[str, str], int] = {}
+    for t in data.recorded:
+        if t.status in ("failed", "infeasible"):
+            key = (t.status, t.error or "(no reason recorded)")
+            reasons[key] = reasons.get(key, 0) + 1
+    if not reasons:
+        return ""
+    ranked = sorted(reasons.items(), key=lambda kv: -kv[1])[:10]
+    body = "".join(f"<tr><td>{escape(s)}</td><td class='num'>{n}</td><td>{escape(why)}</td></tr>"
+                   for (s, why), n in ranked)
+    return ("<h2>Failed and infeasible trials</h2><table><tr><th>status</th><th>trials</th>"
+            f"<th>reason</th></tr>{body}</table>")
+
+
+def render(data: ReportData, figures: Sequence[Figure]) -> str:
+    """The whole page."""
+    name = escape(data.path.name)
+    notes = "".join(f"<p class='note'>{n}</p>" for n in _notes(data))
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>archspace report: {name}</title>
+<style>{_STYLE}</style>
+</head>
+<body>
+<h1>archspace study report: {name}</h1>
+<p>Study file <code>{escape(str(data.path))}</code>; report written
+{escape(time.strftime("%Y-%m-%d %H:%M:%S"))}; the numbers are also in
+<a href="summary.json">summary.json</a>.</p>
+{notes}
+<h2>Study</h2>
+{_config(data)}
+<h2>Best trial</h2>
+{_best(data)}
+<h2>Plots</h2>
+{_figures(figures)}
+<h2>Top {len(data.top)} trials by score</h2>
+{_top(data)}
+{_problems(data)}
+</body>
+</html>
+"""
