@@ -4,24 +4,38 @@ The loop hands an executor :class:`Job` objects with :meth:`Executor.submit` and
 finished ones with :meth:`Executor.wait`; it never calls the estimator itself. An executor with
 ``capacity`` n lets the loop keep n evaluations in flight (asking the strategy for n archs before
 telling any result, as the Strategy contract allows). :class:`InlineExecutor` evaluates in the
-calling process, one at a time; process-pool or Ray executors implement the same two methods.
+calling process, one at a time; :class:`~archspace.study.process_executor.ProcessExecutor` in a
+pool of local worker processes, :class:`~archspace.study.ray_executor.RayExecutor` as Ray tasks
+(:func:`make_executor` builds any of them by name). The strategy stays with the loop, workers
+only run :func:`evaluate_job`, and only the loop writes the study file.
 
 Executors turn an evaluation error into an :class:`Outcome` with a one-line reason, so a
 failing trial never stops the study; ``KeyboardInterrupt`` (and ``SystemExit``) pass through.
+A worker that dies mid-trial (killed, segfault, out-of-memory killer) is an infrastructure
+failure, not an evaluation error: the job is run again, up to ``max_retries`` times, before
+its outcome says the worker died.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from abc import ABC, abstractmethod
 from collections import deque
 from dataclasses import dataclass
 
+from archspace.errors import ArchspaceError
 from archspace.estimators.base import Estimator
 from archspace.space import Arch, Space
 
-__all__ = ["Executor", "InlineExecutor", "Job", "Outcome", "describe_error", "evaluate_job"]
+__all__ = [
+    "EXECUTORS", "Executor", "InlineExecutor", "Job", "Outcome", "describe_error", "evaluate_job",
+    "make_executor",
+]
+
+#: The executor kinds :func:`make_executor` builds.
+EXECUTORS = ("inline", "process", "ray")
 
 
 @dataclass(frozen=True)
@@ -93,8 +107,9 @@ class Executor(ABC):
     def wait(self) -> list[Outcome]:
         """Block until at least one submitted job finishes; return every finished one."""
 
-    def shutdown(self) -> None:  # noqa: B027 - optional hook
-        """Release workers (default: nothing to release)."""
+    def shutdown(self, cancel: bool = False) -> None:  # noqa: B027 - optional hook
+        """Release workers (default: nothing to release). The loop calls it with nothing in
+        flight; ``cancel=True`` (Ctrl-C) abandons in-flight jobs, stopping them promptly."""
 
 
 class InlineExecutor(Executor):
@@ -111,3 +126,107 @@ class InlineExecutor(Executor):
     def wait(self) -> list[Outcome]:
         job = self._queue.popleft()
         return [evaluate_job(self.space, self.estimator, job)]
+
+    def shutdown(self, cancel: bool = False) -> None:
+        self._queue.clear()
+
+
+def make_executor(kind: str, *, workers: int | None = None, address: str | None = None,
+                  cpus_per_trial: float = 1, gpus_per_trial: float = 0,
+                  max_retries: int = 1) -> Executor:
+    """The executor named ``kind`` (one of :data:`EXECUTORS`).
+
+    ``workers``: trials evaluated at once (process: default the CPU count; ray: default the
+    cluster's CPUs // ``cpus_per_trial``). ``address``: the Ray cluster to join ("auto" or
+    HOST:PORT; default: start Ray in this process). ``cpus_per_trial``: CPUs each trial
+    reserves, and the torch threads a worker uses. ``gpus_per_trial``: GPUs each Ray task
+    reserves. ``max_retries``: re-runs of a trial whose worker died. Settings a kind has no use
+    for are ignored (a resumed study may switch kinds and keep the others' settings).
+    """
+    if kind not in EXECUTORS:
+        raise ArchspaceError(f"unknown executor {kind!r}; allowed: {', '.join(EXECUTORS)}")
+    if workers is not None and (not _is_int(workers) or workers < 1):
+        raise ArchspaceError(f"workers must be a whole number >= 1 (or unset), got {workers!r}")
+    if not _is_number(cpus_per_trial) or not cpus_per_trial > 0:
+        raise ArchspaceError(f"cpus_per_trial must be a number > 0, got {cpus_per_trial!r}")
+    if not _is_number(gpus_per_trial) or not gpus_per_trial >= 0:
+        raise ArchspaceError(f"gpus_per_trial must be a number >= 0, got {gpus_per_trial!r}")
+    if not _is_int(max_retries) or max_retries < 0:
+        raise ArchspaceError(f"max_retries must be a whole number >= 0, got {max_retries!r}")
+    if address is not None and (not isinstance(address, str) or not address.strip()):
+        raise ArchspaceError(f"address must be 'auto' or HOST:PORT of a Ray head, got {address!r}")
+    if kind == "inline":
+        return InlineExecutor()
+    if kind == "process":
+        from archspace.study.process_executor import ProcessExecutor
+
+        return ProcessExecutor(workers=workers, cpus_per_trial=cpus_per_trial,
+                               max_retries=max_retries)
+    from archspace.study.ray_executor import RayExecutor
+
+    return RayExecutor(workers=workers, address=address, cpus_per_trial=cpus_per_trial,
+                       gpus_per_trial=gpus_per_trial, max_retries=max_retries)
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_number(x: object) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+# -- shared by the worker-based executors ----------------------------------------------------------
+def torch_threads(cpus_per_trial: float) -> int:
+    """The torch threads a worker reserving ``cpus_per_trial`` CPUs uses (at least 1)."""
+    return max(1, int(cpus_per_trial))
+
+
+def limit_threads(threads: int) -> None:
+    """Run a worker's numeric libraries on ``threads`` threads: the OpenMP/MKL variables for a
+    torch not imported yet (torch caps them at the machine's cores), and torch's own setting if
+    it is."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
+class Retries:
+    """Counts each job's attempts, for executors whose workers can die under a job."""
+
+    def __init__(self, max_retries: int) -> None:
+        self.max_retries = max_retries
+        self._attempts: dict[int, tuple[int, float]] = {}  # number -> (attempts, first start)
+
+    def started(self, job: Job) -> None:
+        """An attempt at ``job`` has begun."""
+        n, first = self._attempts.get(job.number, (0, time.time()))
+        self._attempts[job.number] = (n + 1, first)
+
+    def uncount(self, job: Job) -> None:
+        """Take back the latest attempt at ``job`` (it never reached a worker)."""
+        n, first = self._attempts.get(job.number, (1, time.time()))
+        if n <= 1:
+            self._attempts.pop(job.number, None)
+        else:
+            self._attempts[job.number] = (n - 1, first)
+
+    def finished(self, job: Job) -> None:
+        """``job`` has an outcome; forget it."""
+        self._attempts.pop(job.number, None)
+
+    def failed(self, job: Job, reason: str) -> Outcome | None:
+        """The latest attempt at ``job`` failed for ``reason`` (e.g. "worker died (exit signal
+        SIGKILL)"): None if it may run again, else its failed outcome."""
+        n, first = self._attempts.get(job.number, (1, time.time()))
+        if n <= self.max_retries:
+            return None
+        self.finished(job)
+        plural = "" if n == 1 else "s"
+        return Outcome(job, None, f"{reason} after {n} attempt{plural}"[:500], first,
+                       time.time() - first)
+
+    def clear(self) -> None:
+        self._attempts.clear()

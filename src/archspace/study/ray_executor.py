@@ -1,0 +1,219 @@
+"""Evaluating trials as Ray tasks, on this machine or on a Ray cluster.
+
+Ray (Moritz et al., "Ray: A Distributed Framework for Emerging AI Applications", OSDI 2018)
+schedules each :class:`~archspace.study.executor.Job` as a task reserving ``cpus_per_trial``
+CPUs and ``gpus_per_trial`` GPUs. The space and estimator go into Ray's object store once; a
+worker process loads them on its first task and keeps them for the tasks after it. Ray's own
+task retries are off: a task whose worker died is resubmitted here, up to ``max_retries``
+times, so the failed trial can say why it failed.
+
+Ray is an optional extra (``pip install "archspace[ray]"``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+import uuid
+import warnings
+from typing import Any
+
+from archspace.errors import ArchspaceError
+from archspace.estimators.base import Estimator
+from archspace.space import Space
+from archspace.study.executor import (
+    Executor,
+    Job,
+    Outcome,
+    Retries,
+    describe_error,
+    evaluate_job,
+    limit_threads,
+    torch_threads,
+)
+
+__all__ = ["RayExecutor"]
+
+#: The space and estimator a worker process has loaded, under their study's token.
+_LOADED: dict[str, tuple[Space, Estimator]] = {}
+
+
+def _evaluate_task(token: str, payload: list[Any], paths: list[str], job: Job,
+                   threads: int) -> Outcome:
+    """The Ray task: load the space and estimator (once per worker and study), evaluate."""
+    import ray
+
+    for path in paths:  # the driver's own code directories, so its modules unpickle here
+        if path not in sys.path:
+            sys.path.append(path)
+    pieces = _LOADED.get(token)
+    if pieces is None:
+        try:
+            pieces = ray.get(payload[0])
+        except ray.exceptions.RayError:
+            raise
+        except Exception as e:
+            return Outcome(job, None, "worker could not load the space and estimator: "
+                           f"{describe_error(e)}", time.time(), 0.0)
+        _LOADED.clear()
+        _LOADED[token] = pieces
+    limit_threads(threads)
+    return evaluate_job(pieces[0], pieces[1], job)
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or a one-line error saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise ArchspaceError('the ray executor needs Ray, which is not installed; '
+                             'pip install "archspace[ray]"') from None
+    return ray
+
+
+def _code_paths() -> list[str]:
+    """This interpreter's import paths outside its installation (the user's own code)."""
+    installed = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    paths: list[str] = []
+    for entry in sys.path:
+        path = os.path.realpath(entry or os.getcwd())
+        if (os.path.isdir(path) and path not in paths
+                and not any(path == p or path.startswith(p + os.sep) for p in installed)):
+            paths.append(path)
+    return paths
+
+
+def _reason(e: Exception) -> str:
+    """Why a Ray task failed, in a few words."""
+    from ray import exceptions as rx
+
+    crashes = (rx.WorkerCrashedError, rx.OutOfMemoryError, rx.NodeDiedError,
+               rx.LocalRayletDiedError, rx.OwnerDiedError)
+    if isinstance(e, crashes):
+        return f"worker died ({type(e).__name__})"
+    cause = e.cause if isinstance(e, rx.RayTaskError) and e.cause is not None else e
+    text = " ".join(str(cause).split()).split(". ")[0][:200]
+    return f"ray task failed ({type(cause).__name__}: {text})"
+
+
+class RayExecutor(Executor):
+    """Runs up to ``workers`` jobs at once as Ray tasks (default: the cluster's CPUs //
+    ``cpus_per_trial``). Joins the cluster at ``address`` ("auto" or HOST:PORT; also
+    ``RAY_ADDRESS``), else starts Ray in this process; uses the Ray session already running in
+    this process if there is one, and shuts Ray down at the end only if it started it."""
+
+    def __init__(self, workers: int | None = None, address: str | None = None,
+                 cpus_per_trial: float = 1, gpus_per_trial: float = 0,
+                 max_retries: int = 1) -> None:
+        ray = import_ray()
+        self._ray = ray
+        self._owns_ray = False
+        self._retries = Retries(max_retries)
+        self._refs: dict[Any, Job] = {}
+        self._payload: Any = None
+        self._token = ""
+        self._paths: list[str] = []
+        self.threads = torch_threads(cpus_per_trial)
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        if not ray.is_initialized():
+            self._start(address, workers, cpus_per_trial)
+        resources = ray.cluster_resources()
+        self._check_fits(resources, cpus_per_trial, gpus_per_trial)
+        self.capacity = workers or max(1, int(resources.get("CPU", 0) // cpus_per_trial))
+        self._task = ray.remote(_evaluate_task).options(
+            num_cpus=cpus_per_trial, num_gpus=gpus_per_trial, max_retries=0,
+            retry_exceptions=False)
+
+    def _start(self, address: str | None, workers: int | None, cpus_per_trial: float) -> None:
+        try:
+            if address is not None:
+                self._ray.init(address=address)
+            else:
+                cpus = math.ceil(workers * cpus_per_trial) if workers else os.cpu_count() or 1
+                self._ray.init(num_cpus=cpus, include_dashboard=False)
+        except Exception as e:
+            if address is None:
+                raise ArchspaceError(f"could not start Ray in this process: {describe_error(e)}; "
+                                     "allowed: another executor, or --address of a running "
+                                     "Ray head") from None
+            raise ArchspaceError(f"could not join the Ray cluster at {address}: "
+                                 f"{describe_error(e)}; allowed: auto or HOST:PORT of a running "
+                                 "head (ray start --head); a head with token authentication also "
+                                 "needs RAY_AUTH_MODE=token here") from None
+        self._owns_ray = True
+
+    def _check_fits(self, resources: dict[str, float], cpus: float, gpus: float) -> None:
+        """A trial the cluster can never fit would wait forever: refuse it on a cluster this
+        executor started, warn on a joined one (it may scale up)."""
+        short = [f"{need:g} {name} per trial, cluster has {resources.get(name, 0):g}"
+                 for name, need in (("CPU", cpus), ("GPU", gpus))
+                 if need > resources.get(name, 0)]
+        if not short:
+            return
+        if self._owns_ray:
+            self.shutdown()
+            raise ArchspaceError(f"Ray cannot fit a trial: {'; '.join(short)}; allowed: "
+                                 "cpus_per_trial/gpus_per_trial within the cluster's resources")
+        warnings.warn(f"Ray cannot fit a trial yet ({'; '.join(short)}); trials will wait for "
+                      "the cluster to grow", RuntimeWarning, stacklevel=3)
+
+    def bind(self, space: Space, estimator: Estimator) -> None:
+        super().bind(space, estimator)
+        try:
+            self._payload = self._ray.put((space, estimator))
+        except Exception as e:
+            raise ArchspaceError(
+                f"estimator {estimator.name!r} on space {space.label} can't be sent to Ray "
+                f"workers ({describe_error(e)}); allowed: a picklable estimator, or the inline "
+                "executor") from None
+        self._token = uuid.uuid4().hex
+        self._paths = _code_paths()
+
+    def submit(self, job: Job) -> None:
+        # The payload goes inside a list so Ray hands the task the reference, not the value:
+        # the worker fetches it only when it has not loaded this study's pieces yet.
+        ref = self._task.remote(self._token, [self._payload], self._paths, job, self.threads)
+        self._refs[ref] = job
+        self._retries.started(job)
+
+    def wait(self) -> list[Outcome]:
+        ray = self._ray
+        while True:
+            if not self._refs:
+                raise RuntimeError("wait() called with no job in flight")
+            refs = list(self._refs)
+            ray.wait(refs, num_returns=1)
+            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+            done: list[Outcome] = []
+            for ref in ready:
+                job = self._refs.pop(ref)
+                try:
+                    outcome = ray.get(ref)
+                except ray.exceptions.RayError as e:
+                    final = self._retries.failed(job, _reason(e))
+                    if final is None:
+                        self.submit(job)
+                    else:
+                        done.append(final)
+                else:
+                    self._retries.finished(job)
+                    done.append(outcome)
+            if done:
+                return done
+
+    def shutdown(self, cancel: bool = False) -> None:
+        ray = self._ray
+        if ray.is_initialized():
+            for ref in self._refs:
+                try:
+                    ray.cancel(ref, force=True)
+                except Exception:  # already finished or gone
+                    continue
+        self._refs.clear()
+        self._retries.clear()
+        self._payload = None
+        if self._owns_ray:
+            ray.shutdown()
+            self._owns_ray = False

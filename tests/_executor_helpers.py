@@ -1,0 +1,67 @@
+"""Estimators for the executor tests. They live in a module of their own (not a test module)
+so worker processes, which get the driver's import path, can unpickle them by name."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from archspace import Arch, Space
+from test_study_support import ToyEstimator
+
+
+class KillerEstimator(ToyEstimator):
+    """The toy estimator (options ``toy``), except that evaluating ``kill`` SIGKILLs the worker
+    process: every time, or only the first time if ``marker`` (a file path) is given."""
+
+    def __init__(self, kill: str = "", marker: str | None = None, **toy: Any) -> None:
+        super().__init__(**toy)
+        self.kill, self.marker = kill, marker
+
+    def evaluate(self, space: Space, arch: Arch, seed: int = 0) -> dict[str, float]:
+        first = self.marker is None or not os.path.exists(self.marker)
+        if space.format_arch(arch) == self.kill and first:
+            if self.marker is not None:
+                Path(self.marker).touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().evaluate(space, arch, seed)
+
+
+class SlowEstimator(ToyEstimator):
+    """Writes its process id to ``pid_file``, sleeps ``seconds``, then writes ``done_file``."""
+
+    def __init__(self, pid_file: str, done_file: str, seconds: float = 60.0) -> None:
+        super().__init__()
+        self.pid_file, self.done_file, self.seconds = pid_file, done_file, seconds
+
+    def evaluate(self, space: Space, arch: Arch, seed: int = 0) -> dict[str, float]:
+        Path(self.pid_file).write_text(str(os.getpid()))
+        time.sleep(self.seconds)
+        Path(self.done_file).touch()
+        return super().evaluate(space, arch, seed)
+
+
+class UnloadableEstimator(ToyEstimator):
+    """Fine where it is built; a worker loading it exits (``how="exit"``) or fails to import
+    something (``how="raise"``)."""
+
+    def __init__(self, how: str = "exit") -> None:
+        super().__init__()
+        self.how = how
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if state["how"] == "exit":
+            os._exit(3)
+        raise ImportError("No module named 'gone'")
+
+
+class ThreadsEstimator(ToyEstimator):
+    """Reports the torch threads the evaluating process uses (importing torch on first call)."""
+
+    def evaluate(self, space: Space, arch: Arch, seed: int = 0) -> dict[str, float]:
+        import torch
+
+        return {**super().evaluate(space, arch, seed), "threads": float(torch.get_num_threads())}

@@ -1,0 +1,310 @@
+"""The process-pool and Ray executors: same trials as inline, dead workers, cancelling, settings.
+
+The Ray tests share one Ray session per module: joined at ``ARCHSPACE_RAY_ADDRESS`` when that
+is set (CI starts a local head), else started in this process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from _executor_helpers import (
+    KillerEstimator,
+    SlowEstimator,
+    ThreadsEstimator,
+    UnloadableEstimator,
+)
+from archspace import ArchspaceError
+from archspace.study import Factories, Job, StudyConfig, StudyStorage, run_study
+from archspace.study.executor import EXECUTORS, Executor, InlineExecutor, make_executor
+from test_study_support import FACTORIES, ToySpace, config
+
+ARCHS = ["w0=1,w1=1,w2=1,w3=1", "w0=2,w1=2,w2=2,w3=2", "w0=3,w1=1,w2=1,w3=1",
+         "w0=1,w1=4,w2=1,w3=1", "w0=4,w1=1,w2=3,w3=1"]
+KILLED, BROKEN = ARCHS[1], ARCHS[3]
+
+
+def nb201_config(budget: int = 10) -> StudyConfig:
+    return StudyConfig(space="nb201", space_params={}, estimator="nasbench201",
+                       estimator_options={}, strategy="random", strategy_options={}, seed=3,
+                       budget=budget)
+
+
+def records(path: Path) -> list[tuple[Any, ...]]:
+    with StudyStorage.open(path) as s:
+        return sorted((t.number, t.arch, t.status, t.metrics, t.score, t.error)
+                      for t in s.trials())
+
+
+def killer_study(tmp_path: Path, executor: Executor, marker: str | None) -> list[tuple[Any, ...]]:
+    """The ARCHS on the toy space, with KILLED's worker SIGKILLed (always, or once if
+    ``marker``) and BROKEN raising in the estimator."""
+    factories = Factories(space=FACTORIES.space, estimator=lambda n, **o: KillerEstimator(**o),
+                          strategy=FACTORIES.strategy)
+    cfg = config(budget=len(ARCHS), strategy="fixed", strategy_options={"archs": ARCHS},
+                 estimator_options={"kill": KILLED, "marker": marker, "fail": [BROKEN]})
+    path = tmp_path / f"killer-{time.monotonic_ns()}.db"
+    run_study(path, cfg, factories, executor=executor)
+    return records(path)
+
+
+@pytest.fixture(scope="module")
+def inline_nb201(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Any, ...]]:
+    path = tmp_path_factory.mktemp("inline") / "s.db"
+    run_study(path, nb201_config(), executor=make_executor("inline"))
+    return records(path)
+
+
+@pytest.fixture(scope="module")
+def inline_killer(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Any, ...]]:
+    """What the killer study records where no worker dies: the plain toy estimator's results."""
+    factories = Factories(space=FACTORIES.space, estimator=FACTORIES.estimator,
+                          strategy=FACTORIES.strategy)
+    cfg = config(budget=len(ARCHS), strategy="fixed", strategy_options={"archs": ARCHS},
+                 estimator_options={"fail": [BROKEN]})
+    path = tmp_path_factory.mktemp("inline") / "k.db"
+    run_study(path, cfg, factories)
+    return records(path)
+
+
+def expect_killed(inline: list[tuple[Any, ...]], reason: str) -> list[tuple[Any, ...]]:
+    i = ARCHS.index(KILLED)
+    number, arch = inline[i][:2]
+    return [*inline[:i], (number, arch, "failed", None, None, reason), *inline[i + 1:]]
+
+
+def wait_for(check: Any, what: str, limit: float = 60.0) -> None:
+    deadline = time.monotonic() + limit
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+# -- make_executor ---------------------------------------------------------------------------------
+def test_make_executor_kinds_and_bad_settings() -> None:
+    assert EXECUTORS == ("inline", "process", "ray")
+    assert isinstance(make_executor("inline"), InlineExecutor)
+    ex = make_executor("process", workers=3, address="ignored:1", gpus_per_trial=1)
+    assert ex.capacity == 3
+    assert make_executor("process").capacity == os.cpu_count()
+    bad: list[tuple[dict[str, Any], str]] = [
+        ({"kind": "threads"}, "unknown executor 'threads'; allowed: inline, process, ray"),
+        ({"workers": 0}, "workers must be a whole number >= 1"),
+        ({"workers": 1.5}, "workers must be a whole number >= 1"),
+        ({"cpus_per_trial": 0}, "cpus_per_trial must be a number > 0"),
+        ({"gpus_per_trial": -1}, "gpus_per_trial must be a number >= 0"),
+        ({"max_retries": -1}, "max_retries must be a whole number >= 0"),
+        ({"max_retries": True}, "max_retries must be a whole number >= 0"),
+        ({"address": " "}, "address must be 'auto' or HOST:PORT"),
+    ]
+    for kw, message in bad:
+        kind = kw.pop("kind", "process")
+        with pytest.raises(ArchspaceError, match="^" + message.replace("(", r"\(")) as err:
+            make_executor(kind, **kw)
+        assert "\n" not in str(err.value)
+
+
+def test_an_unpicklable_estimator_is_refused_in_one_line() -> None:
+    est = FACTORIES.estimator("toy")
+    est.hook = lambda: None  # type: ignore[attr-defined]
+    with pytest.raises(ArchspaceError, match=r"can't be sent to worker processes.*allowed"):
+        make_executor("process", workers=1).bind(ToySpace(), est)
+
+
+def test_ray_missing_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(ArchspaceError, match=r'^the ray executor needs Ray.*pip install "archspace\[ray\]"'):
+        make_executor("ray")
+
+
+class FakeRay:
+    """Just enough of ``ray`` to see when the executor starts and stops it."""
+
+    def __init__(self, initialized: bool, cpus: float = 4) -> None:
+        self.initialized, self.cpus = initialized, cpus
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.exceptions = SimpleNamespace(RayError=RuntimeError)
+
+    def is_initialized(self) -> bool:
+        return self.initialized
+
+    def init(self, **kw: Any) -> None:
+        self.calls.append(("init", kw))
+        self.initialized = True
+
+    def shutdown(self) -> None:
+        self.calls.append(("shutdown", {}))
+        self.initialized = False
+
+    def cluster_resources(self) -> dict[str, float]:
+        return {"CPU": self.cpus}
+
+    def remote(self, f: Any) -> Any:
+        return SimpleNamespace(options=lambda **kw: self.calls.append(("options", kw)))
+
+
+@pytest.mark.parametrize(("initialized", "address", "workers", "expected"), [
+    (False, None, None, [("init", {"num_cpus": os.cpu_count(), "include_dashboard": False})]),
+    (False, None, 3, [("init", {"num_cpus": 6, "include_dashboard": False})]),
+    (False, "auto", None, [("init", {"address": "auto"})]),
+    (True, "10.0.0.1:6379", None, []),
+])
+def test_ray_is_started_and_stopped_only_by_the_executor_that_started_it(
+        monkeypatch: pytest.MonkeyPatch, initialized: bool, address: str | None,
+        workers: int | None, expected: list[Any]) -> None:
+    fake = FakeRay(initialized, cpus=8)
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    ex = make_executor("ray", workers=workers, address=address, cpus_per_trial=2,
+                       gpus_per_trial=0, max_retries=0)
+    assert ex.capacity == (workers or 4)
+    assert [c for c in fake.calls if c[0] == "init"] == expected
+    assert ("options", {"num_cpus": 2, "num_gpus": 0, "max_retries": 0,
+                        "retry_exceptions": False}) in fake.calls
+    ex.shutdown()
+    assert (("shutdown", {}) in fake.calls) == (not initialized)
+
+
+def test_ray_refuses_a_trial_its_own_cluster_cannot_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeRay(False, cpus=2)
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with pytest.raises(ArchspaceError, match=r"^Ray cannot fit a trial: 1 GPU per trial, cluster has 0"):
+        make_executor("ray", gpus_per_trial=1)
+    assert fake.calls[-1] == ("shutdown", {})
+
+
+# -- process pool ----------------------------------------------------------------------------------
+def test_process_pool_records_what_inline_records(tmp_path: Path,
+                                                  inline_nb201: list[tuple[Any, ...]]) -> None:
+    run_study(tmp_path / "p.db", nb201_config(), executor=make_executor("process", workers=2))
+    got = records(tmp_path / "p.db")
+    assert got == inline_nb201
+    assert all(t[2] == "complete" for t in got)
+
+
+@pytest.mark.parametrize(("max_retries", "reason"), [
+    (1, "worker died (exit signal SIGKILL) after 2 attempts"),
+    (0, "worker died (exit signal SIGKILL) after 1 attempt"),
+])
+def test_process_worker_killed_on_every_attempt(tmp_path: Path, max_retries: int, reason: str,
+                                                inline_killer: list[tuple[Any, ...]]) -> None:
+    ex = make_executor("process", workers=2, max_retries=max_retries)
+    assert killer_study(tmp_path, ex, None) == expect_killed(inline_killer, reason)
+
+
+def test_process_worker_killed_once_is_retried(tmp_path: Path,
+                                               inline_killer: list[tuple[Any, ...]]) -> None:
+    marker = tmp_path / "killed-once"
+    ex = make_executor("process", workers=2, max_retries=1)
+    assert killer_study(tmp_path, ex, str(marker)) == inline_killer
+    assert marker.exists()
+
+
+@pytest.mark.parametrize(("how", "reason"), [
+    ("exit", "worker died (exit code 3) after 2 attempts"),
+    ("raise", "worker could not load the space and estimator: ImportError: No module named 'gone'"),
+])
+def test_process_workers_that_cannot_load_the_estimator(tmp_path: Path, how: str,
+                                                        reason: str) -> None:
+    factories = Factories(space=FACTORIES.space, estimator=lambda n, **o: UnloadableEstimator(**o),
+                          strategy=FACTORIES.strategy)
+    cfg = config(budget=3, strategy="fixed", strategy_options={"archs": ARCHS[:3]},
+                 estimator_options={"how": how})
+    res = run_study(tmp_path / "s.db", cfg, factories, executor=make_executor("process", workers=2))
+    assert res.counts == {"complete": 0, "failed": 3, "infeasible": 0}
+    assert {t[5] for t in records(tmp_path / "s.db")} == {reason}
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: torch's default is 1 thread")
+def test_process_workers_use_cpus_per_trial_torch_threads(tmp_path: Path) -> None:
+    factories = Factories(space=FACTORIES.space, estimator=lambda n, **o: ThreadsEstimator(),
+                          strategy=FACTORIES.strategy)
+    cfg = config(budget=2, strategy="fixed", strategy_options={"archs": ARCHS[:2]})
+    ex = make_executor("process", workers=1, cpus_per_trial=1.5)
+    run_study(tmp_path / "s.db", cfg, factories, executor=ex)
+    assert [t[3]["threads"] for t in records(tmp_path / "s.db")] == [1.0, 1.0]
+
+
+def test_process_cancel_kills_in_flight_work(tmp_path: Path) -> None:
+    pid_file, done_file = tmp_path / "pid", tmp_path / "done"
+    ex = make_executor("process", workers=2)
+    assert isinstance(ex, Executor)
+    space = ToySpace()
+    ex.bind(space, SlowEstimator(str(pid_file), str(done_file)))
+    for number, text in enumerate(ARCHS[:2]):
+        ex.submit(Job(number, space.parse_arch(text), 0))
+    wait_for(pid_file.exists, "a worker to start its job")
+    pids = ex.pids  # type: ignore[attr-defined]
+    assert len(pids) == 2 and int(pid_file.read_text()) in pids
+    ex.shutdown(cancel=True)
+    assert not any(pid_alive(p) for p in pids)
+    assert not done_file.exists() and ex.pids == []  # type: ignore[attr-defined]
+
+
+# -- Ray -------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ray_session() -> Iterator[Any]:
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'archspace[ray]')")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if ray.is_initialized():  # another module's session: use it, leave it
+        yield ray
+        return
+    address = os.environ.get("ARCHSPACE_RAY_ADDRESS")
+    try:
+        if address:
+            ray.init(address=address)
+        else:
+            ray.init(num_cpus=2, include_dashboard=False)
+    except Exception as e:
+        pytest.skip(f"Ray could not start here: {type(e).__name__}: {e}")
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_records_what_inline_records(tmp_path: Path, ray_session: Any,
+                                         inline_nb201: list[tuple[Any, ...]]) -> None:
+    run_study(tmp_path / "r.db", nb201_config(), executor=make_executor("ray", workers=2))
+    assert records(tmp_path / "r.db") == inline_nb201
+    assert ray_session.is_initialized()  # the executor joined the session, so left it running
+
+
+def test_ray_worker_death_is_retried_then_recorded(tmp_path: Path, ray_session: Any,
+                                                   inline_killer: list[tuple[Any, ...]]) -> None:
+    ex = make_executor("ray", workers=2, max_retries=1)
+    assert killer_study(tmp_path, ex, None) == expect_killed(
+        inline_killer, "worker died (WorkerCrashedError) after 2 attempts")
+    marker = tmp_path / "killed-once"
+    ex = make_executor("ray", workers=2, max_retries=1)
+    assert killer_study(tmp_path, ex, str(marker)) == inline_killer
+    assert marker.exists()
+
+
+def test_ray_cancel_kills_in_flight_work(tmp_path: Path, ray_session: Any) -> None:
+    pid_file, done_file = tmp_path / "pid", tmp_path / "done"
+    ex = make_executor("ray", workers=2)
+    space = ToySpace()
+    ex.bind(space, SlowEstimator(str(pid_file), str(done_file)))
+    ex.submit(Job(0, space.parse_arch(ARCHS[0]), 0))
+    wait_for(pid_file.exists, "a Ray worker to start the job")
+    pid = int(pid_file.read_text())
+    ex.shutdown(cancel=True)
+    wait_for(lambda: not pid_alive(pid), "the cancelled worker to exit")
+    assert not done_file.exists()
