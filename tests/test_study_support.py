@@ -116,8 +116,22 @@ class FixedStrategy(Strategy):
         self.told.append((arch, score, tuple(objectives)))
 
 
+class SamplerStrategy(Strategy):
+    """Seeded uniform samples whatever it is told: its proposals don't depend on the order
+    results arrive in, so a parallel study is reproducible."""
+
+    name = "sampler"
+
+    def ask(self) -> Arch:
+        return self.space.sample(self.rng)
+
+    def tell(self, arch: Arch, score: float | None, objectives: Sequence[float] = ()) -> None:
+        pass
+
+
 STRATEGIES: dict[str, type[Strategy]] = {
-    "greedy": GreedyStrategy, "unseeded": UnseededStrategy, "fixed": FixedStrategy}
+    "greedy": GreedyStrategy, "unseeded": UnseededStrategy, "fixed": FixedStrategy,
+    "sampler": SamplerStrategy}
 
 
 def _strategy(name: str, space: Space, seed: int = 0, **options: Any) -> Strategy:
@@ -147,16 +161,25 @@ def comparable(study_path: str) -> list[tuple[Any, ...]]:
                  t.tell_order) for t in s.trials()]
 
 
-def child(path: str, budget: int, delay: float, resume: bool) -> None:
-    """Run (or resume) a toy study in this process: the SIGKILL tests' child."""
+def child(path: str, budget: int, delay: float, resume: bool, executor: str = "",
+          strategy: str = "greedy") -> None:
+    """Run (or resume) a toy study in this process: the SIGKILL tests' child. With
+    ``executor`` (a kind, 2 workers) the executor is chosen as the CLI does: given on
+    creation, taken from the study file on resume."""
+    from archspace.cli._executor import executor_settings, open_with_executor, stored_settings
+
+    given = {"executor": executor, "workers": 2} if executor and not resume else {}
+    settings = executor_settings(given, stored_settings(path) if resume else None)
     if resume:
-        study = Study.resume(path, FACTORIES)
+        study = open_with_executor(lambda ex: Study.resume(path, FACTORIES, ex), settings)
     else:
-        study = Study.create(path, config(budget, delay=delay, constraints=("macs<=400k",)),
-                             FACTORIES)
+        cfg = config(budget, strategy, delay=delay, constraints=("macs<=400k",))
+        study = open_with_executor(lambda ex: Study.create(path, cfg, FACTORIES, ex,
+                                                                  meta={"executor": settings}), settings)
     study.run()
     study.close()
 
 
 if __name__ == "__main__":
-    child(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "resume")
+    child(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "resume",
+          *sys.argv[5:])

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import click
 
+from archspace.cli._executor import (
+    executor_options,
+    executor_settings,
+    open_with_executor,
+    stored_settings,
+)
 from archspace.cli.search import finish, progress_bar
 from archspace.study import Study
 
@@ -22,14 +29,20 @@ __all__ = ["resume"]
 @click.argument("study_path", metavar="FILE.db", type=click.Path(dir_okay=False))
 @click.option("--budget", type=click.IntRange(min=1),
               help="New total number of trials (at least those recorded).")
+@executor_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar on stderr.")
-def resume(study_path: str, budget: int | None, as_json: bool, progress: bool) -> None:
-    """Continue the study in FILE.db until its budget (or --budget) is recorded."""
+def resume(study_path: str, budget: int | None, as_json: bool, progress: bool,
+           **executor: Any) -> None:
+    """Continue the study in FILE.db until its budget (or --budget) is recorded.
+
+    It runs on the executor the study last used unless executor options are given."""
+    settings = executor_settings(executor, stored_settings(study_path))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
-        study = Study.resume(Path(study_path), budget=budget)
+        study = open_with_executor(
+            lambda ex: Study.resume(Path(study_path), executor=ex, budget=budget), settings)
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
     done = study.storage.n_recorded()

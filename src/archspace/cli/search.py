@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from archspace.cli._common import param_option
+from archspace.cli._executor import executor_options, executor_settings, open_with_executor
 from archspace.errors import ArchspaceError
 from archspace.spaces import parse_params
 from archspace.study import Study, StudyConfig, StudyResult, TrialRecord
@@ -137,20 +138,25 @@ def _num(v: Any) -> str:
 @click.option("--reward", metavar="METRIC:TARGET:W",
               help="MnasNet reward ACC*(COST/TARGET)^W, e.g. 'macs:300M:-0.07' (or "
                    "METRIC:TARGET:ALPHA:BETA: W=ALPHA under the target, BETA over it).")
+@executor_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar on stderr.")
 def search(space_name: str, params: tuple[str, ...], estimator: str,
            estimator_options: tuple[str, ...], strategy: str, strategy_options: tuple[str, ...],
            budget: int, seed: int, study_path: str, constraints: tuple[str, ...],
-           objectives: tuple[str, ...], reward: str | None, as_json: bool, progress: bool) -> None:
+           objectives: tuple[str, ...], reward: str | None, as_json: bool, progress: bool,
+           **executor: Any) -> None:
     """Search SPACE with a strategy and an estimator for BUDGET trials, recording to FILE.db."""
     config = StudyConfig(
         space=space_name, space_params=parse_params(space_name, list(params)),
         estimator=estimator, estimator_options=option_pairs(estimator_options, "estimator"),
         strategy=strategy, strategy_options=option_pairs(strategy_options, "strategy"),
         seed=seed, budget=budget, constraints=constraints, objectives=objectives, reward=reward)
-    study = Study.create(Path(study_path), config)
+    settings = executor_settings(executor)
+    study = open_with_executor(lambda ex: Study.create(Path(study_path), config, executor=ex,
+                                                         meta={"executor": settings}),
+                               settings)
     if study.objectives.multi and not study.strategy.multi_objective:
         click.echo(f"note: strategy {strategy!r} is single-objective; it searches on "
                    f"{study.objectives.items[0].name!r} (the Pareto front is still reported)",

@@ -81,16 +81,18 @@ class Study:
     # -- construction ------------------------------------------------------------------------
     @classmethod
     def create(cls, path: str | os.PathLike[str], config: StudyConfig,
-               factories: Factories | None = None, executor: Executor | None = None) -> Study:
+               factories: Factories | None = None, executor: Executor | None = None,
+               meta: Mapping[str, Any] | None = None) -> Study:
         """A new study in ``path`` (refused if the file already holds one). Everything is
-        validated before the file is written."""
+        validated before the file is written; ``meta`` is kept with it (see
+        :meth:`StudyStorage.set_meta`)."""
         StudyStorage.check_new(path)
         parts = _build(config, factories)
         parse_constraints(config.constraints)
         Objectives.build(parts.estimator.metric, config.objectives, config.reward)
         if config.budget < 1:
             raise ArchspaceError(f"budget must be a positive number of trials, got {config.budget}")
-        storage = StudyStorage.create(path, config)
+        storage = StudyStorage.create(path, config, meta)
         return cls(storage, storage.load_config(), parts, executor)
 
     @classmethod

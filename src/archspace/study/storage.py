@@ -170,8 +170,10 @@ class StudyStorage:
             raise StorageError(f"cannot create study file {p}: directory {p.parent} does not exist")
 
     @classmethod
-    def create(cls, path: str | os.PathLike[str], config: StudyConfig) -> StudyStorage:
-        """Create the study in ``path``; refuses a file that already holds one."""
+    def create(cls, path: str | os.PathLike[str], config: StudyConfig,
+               meta: Mapping[str, Any] | None = None) -> StudyStorage:
+        """Create the study in ``path``; refuses a file that already holds one. ``meta``
+        (JSON values, see :meth:`set_meta`) is written in the same transaction."""
         p = Path(path)
         cls.check_new(p)
         try:
@@ -183,6 +185,8 @@ class StudyStorage:
         conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA)  # schema and study row commit together
         with store._transaction(begun=True) as c:
             c.execute("INSERT INTO meta VALUES ('archspace_schema', ?)", (str(SCHEMA_VERSION),))
+            for key, value in (meta or {}).items():
+                c.execute("INSERT INTO meta VALUES (?, ?)", (key, _dumps(value)))
             cur = c.execute(
                 "INSERT INTO study (space, space_params, estimator, estimator_options, strategy, "
                 "strategy_options, seed, budget, constraints, objectives, reward, created, status) "

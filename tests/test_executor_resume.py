@@ -1,0 +1,93 @@
+"""The driver killed with SIGKILL at several points of a study, on every executor, then
+resumed: every completed trial is kept, trials in flight are re-run, and the finished study
+equals an uninterrupted one (a strategy whose proposals don't depend on result order)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archspace import ArchspaceError
+from archspace.study import StudyStorage
+from test_study_support import child
+
+HERE = Path(__file__).parent
+BUDGET, DELAY = 24, 0.05
+
+
+def _child(path: Path, resume: bool, executor: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, str(HERE / "test_study_support.py"), str(path),
+                             str(BUDGET), str(DELAY), "resume" if resume else "new", executor,
+                             "sampler"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _recorded(path: Path) -> int:
+    try:
+        with StudyStorage.open(path) as s:
+            return s.n_recorded()
+    except ArchspaceError:
+        return -1
+
+
+def _running(path: Path) -> int:
+    try:
+        with StudyStorage.open(path) as s:
+            return len(s.trials("running"))
+    except ArchspaceError:
+        return 0
+
+
+def _kill_after(proc: subprocess.Popen[bytes], path: Path, n_recorded: int) -> tuple[int, int]:
+    """SIGKILL ``proc`` once the study holds ``n_recorded`` trials and (past the start) a trial
+    is being evaluated: (recorded, in flight)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        n = _recorded(path)
+        if n >= n_recorded and (n_recorded == 0 or _running(path)):
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return n, _running(path)
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else b""
+        time.sleep(0.005)
+    raise AssertionError("child made no progress")
+
+
+def _comparable(path: Path) -> list[tuple[Any, ...]]:
+    with StudyStorage.open(path) as s:
+        return [(t.number, t.arch, t.status, t.metrics, t.cost, t.score, t.error)
+                for t in s.trials()]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Any, ...]]:
+    path = tmp_path_factory.mktemp("reference") / "inline.db"
+    child(str(path), BUDGET, 0.0, resume=False, executor="inline", strategy="sampler")
+    return _comparable(path)
+
+
+@pytest.mark.parametrize("executor", ["inline", "process", "ray"])
+def test_sigkill_the_driver_then_resume(executor: str, reference: list[tuple[Any, ...]],
+                                        tmp_path: Path) -> None:
+    if executor == "ray":
+        pytest.importorskip("ray")
+    assert {r[2] for r in reference} == {"complete", "infeasible"}
+    path = tmp_path / "killed.db"
+    held = [_kill_after(_child(path, False, executor), path, 0)]  # just after creation
+    for at in (5, 14):                                             # and twice mid-study
+        held.append(_kill_after(_child(path, True, executor), path, at))
+    counts = [n for n, _ in held]
+    assert counts[0] < counts[1] < counts[2] < BUDGET
+    assert all(running for _, running in held[1:])  # killed with work in flight
+    with StudyStorage.open(path) as s:
+        assert s.meta("executor")["executor"] == executor  # resume kept the executor
+        assert s.load_config().status == "running"
+    done = _child(path, True, executor)
+    assert done.wait(timeout=120) == 0, done.stderr.read() if done.stderr else b""
+    assert _comparable(path) == reference
