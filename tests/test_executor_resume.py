@@ -91,3 +91,26 @@ def test_sigkill_the_driver_then_resume(executor: str, reference: list[tuple[Any
     done = _child(path, True, executor)
     assert done.wait(timeout=120) == 0, done.stderr.read() if done.stderr else b""
     assert _comparable(path) == reference
+
+
+@pytest.mark.parametrize("executor", ["process", "ray"])
+def test_ctrl_c_cancels_in_flight_trials_and_resume_finishes(
+        executor: str, reference: list[tuple[Any, ...]], tmp_path: Path) -> None:
+    if executor == "ray":
+        pytest.importorskip("ray")
+    path = tmp_path / "interrupted.db"
+    proc = _child(path, False, executor)
+    deadline = time.monotonic() + 60
+    while not (_recorded(path) >= 6 and _running(path)):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0  # the loop caught Ctrl-C, cancelled and returned
+    with StudyStorage.open(path) as s:
+        assert s.load_config().status == "interrupted"
+        assert not s.trials("running")  # cancelled trials are not left half-recorded
+        kept = [(t.number, t.arch, t.status, t.metrics) for t in s.trials()]
+    assert kept == [r[:4] for r in reference if r[0] in {k[0] for k in kept}]
+    done = _child(path, True, executor)
+    assert done.wait(timeout=120) == 0, done.stderr.read() if done.stderr else b""
+    assert _comparable(path) == reference
