@@ -135,6 +135,8 @@ def plot_progress(data: ReportData, path: str | Path) -> Path:
         low.set_ylabel(final)
         low.grid(alpha=0.3)
         low.legend(fontsize=8, loc="best", framealpha=0.9)
+    # the rug is drawn in axis coordinates, which don't widen the data limits
+    axes[-1].set_xlim(0.5, len(recorded) + 0.5)
     axes[-1].set_xlabel("trials recorded (in the order results came in)")
     return _save(fig, Path(path))
 
