@@ -65,3 +65,25 @@ class ThreadsEstimator(ToyEstimator):
         import torch
 
         return {**super().evaluate(space, arch, seed), "threads": float(torch.get_num_threads())}
+
+
+class SharedInputEstimator(ToyEstimator):
+    """Needs a shared input only the driver has (its process id): a worker that didn't get it
+    through :meth:`use_shared_inputs` fails the trial."""
+
+    def __init__(self, **toy: Any) -> None:
+        super().__init__(**toy)
+        self.driver: int | None = None
+        self.received: int | None = None
+
+    def shared_inputs(self) -> dict[str, Any]:
+        return {"driver": os.getpid()}
+
+    def use_shared_inputs(self, inputs: dict[str, Any]) -> None:
+        self.received = inputs["driver"]
+
+    def evaluate(self, space: Space, arch: Arch, seed: int = 0) -> dict[str, float]:
+        if self.received is None:
+            raise RuntimeError("no shared inputs")
+        return {**super().evaluate(space, arch, seed), "driver": float(self.received),
+                "worker": float(os.getpid())}

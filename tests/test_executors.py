@@ -308,3 +308,33 @@ def test_ray_cancel_kills_in_flight_work(tmp_path: Path, ray_session: Any) -> No
     ex.shutdown(cancel=True)
     wait_for(lambda: not pid_alive(pid), "the cancelled worker to exit")
     assert not done_file.exists()
+
+
+def test_large_inputs_are_shared_not_pickled_with_the_estimator() -> None:
+    import pickle
+
+    from archspace.estimators import get_estimator
+    from archspace.spaces import get_space
+
+    nb = get_estimator("nasbench201")
+    assert nb.evaluate(get_space("nb201"), get_space("nb201").sample(0))  # table loaded
+    assert len(pickle.dumps(nb)) < 10_000 < len(pickle.dumps(nb.shared_inputs()))
+    train = get_estimator("train", dataset="digits")
+    train.use_shared_inputs(train.shared_inputs())
+    assert train._native() is train.shared_inputs()["dataset"]
+    assert len(pickle.dumps(train)) < 10_000
+
+
+def test_ray_workers_get_the_shared_inputs_from_the_object_store(tmp_path: Path,
+                                                                 ray_session: Any) -> None:
+    from _executor_helpers import SharedInputEstimator
+
+    factories = Factories(space=FACTORIES.space, strategy=FACTORIES.strategy,
+                          estimator=lambda n, **o: SharedInputEstimator(**o))
+    run_study(tmp_path / "s.db", config(budget=4, strategy="sampler"), factories,
+              executor=make_executor("ray", workers=2))
+    with StudyStorage.open(tmp_path / "s.db") as s:
+        trials = s.trials()
+    assert [t.status for t in trials] == ["complete"] * 4, [t.error for t in trials]
+    assert {t.metrics["driver"] for t in trials if t.metrics} == {float(os.getpid())}
+    assert all(t.metrics and t.metrics["worker"] != os.getpid() for t in trials)

@@ -18,7 +18,7 @@ from pathlib import Path
 from archspace.datasets.core import Dataset, DatasetError, from_images
 from archspace.datasets.sources import TORCHVISION, load_digits, load_folder, load_torchvision
 
-__all__ = ["DATASETS", "Dataset", "DatasetError", "dataset_names", "load_dataset", "native"]
+__all__ = ["DATASETS", "Dataset", "DatasetError", "dataset_names", "load_dataset", "native", "prepared"]
 
 #: Every dataset name with a one-line description.
 DATASETS: dict[str, str] = {
@@ -78,6 +78,14 @@ def _prepared(base: Dataset, resolution: int, channels: int, device: str) -> Dat
     return base.resized(resolution).with_channels(channels).to(device)
 
 
+def prepared(base: Dataset, resolution: int, channels: int, device: str = "cpu") -> Dataset:
+    """``base`` (a :func:`native` dataset) at ``resolution`` with ``channels`` on ``device``
+    (cached)."""
+    if resolution < 1:
+        raise DatasetError(f"resolution {resolution} must be a positive integer")
+    return _prepared(base, resolution, channels, str(device))
+
+
 def load_dataset(name: str, resolution: int | None = None, channels: int | None = None,
                  device: str = "cpu", root: str | None = None, download: bool = False,
                  val_fraction: float = 0.2) -> Dataset:
@@ -85,6 +93,4 @@ def load_dataset(name: str, resolution: int | None = None, channels: int | None 
     grayscale is repeated to 3 for RGB networks) on ``device``."""
     base = native(name, root, download, val_fraction)
     r = base.resolution if resolution is None else resolution
-    if r < 1:
-        raise DatasetError(f"resolution {r} must be a positive integer")
-    return _prepared(base, r, base.in_channels if channels is None else channels, str(device))
+    return prepared(base, r, base.in_channels if channels is None else channels, device)

@@ -49,6 +49,16 @@ class Estimator(ABC):
     def evaluate(self, space: Space, arch: Arch, seed: int = 0) -> dict[str, float]:
         """Metrics of ``arch``; must contain :attr:`metric`."""
 
+    def shared_inputs(self) -> dict[str, Any]:
+        """Large read-only inputs every evaluation needs (a benchmark table, a dataset), loaded
+        here once. A distributed executor ships them to its workers once (Ray: through the
+        object store) and hands them to :meth:`use_shared_inputs`, instead of each worker
+        loading them again. Default: none."""
+        return {}
+
+    def use_shared_inputs(self, inputs: dict[str, Any]) -> None:  # noqa: B027 - optional hook
+        """Take the inputs :meth:`shared_inputs` gave (in a worker). Default: nothing."""
+
     def cost(self, space: Space, arch: Arch) -> Profile:
         """The analytic cost of the network this estimator evaluates for ``arch``; a study
         checks its constraints on it. Default: ``space.profile(arch)``. An estimator that

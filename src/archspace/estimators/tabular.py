@@ -9,11 +9,14 @@ no search ever sees a test number. Offline and torch-free; a lookup is a dict an
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from archspace.estimators.base import Estimator, EstimatorError
 from archspace.estimators.options import Option
 from archspace.space import Arch, Space
+
+if TYPE_CHECKING:
+    from archspace.tabular import NB201Table
 
 __all__ = ["FINAL_COLUMNS", "SEARCH_COLUMNS", "NB201Estimator"]
 
@@ -48,6 +51,22 @@ class NB201Estimator(Estimator):
         super().__init__(**options)
         self.metric = str(self.config["metric"])
         self._costs: dict[tuple[str, Arch], tuple[float, float]] = {}
+        self._table: NB201Table | None = None
+
+    def shared_inputs(self) -> dict[str, Any]:
+        """The benchmark table."""
+        return {"table": self._load()}
+
+    def use_shared_inputs(self, inputs: dict[str, Any]) -> None:
+        self._table = inputs.get("table", self._table)
+
+    def _load(self) -> NB201Table:
+        from archspace.tabular import load_nb201
+
+        return self._table if self._table is not None else load_nb201()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_table": None}  # workers get the table as a shared input
 
     def check_space(self, space: Space) -> None:
         """Only the ``nb201`` space (any restriction of it, any number of classes or
@@ -68,21 +87,17 @@ class NB201Estimator(Estimator):
 
     def evaluate(self, space: Space, arch: Arch, seed: int = 0) -> dict[str, float]:
         """The search column of ``arch`` plus its params and MACs."""
-        from archspace.tabular import load_nb201
-
         i = self._id(space, arch)
         key = (space.label, arch)
         cost = self._costs.get(key)
         if cost is None:
             prof = space.profile(arch)
             cost = self._costs[key] = (float(prof.params), float(prof.macs))
-        return {self.metric: float(load_nb201().metric(self.metric)[i]), "params": cost[0],
+        return {self.metric: float(self._load().metric(self.metric)[i]), "params": cost[0],
                 "macs": cost[1]}
 
     def final_metrics(self, space: Space, arch: Arch) -> dict[str, float]:
         """The 200-epoch test accuracies (%) on CIFAR-10, CIFAR-100 and ImageNet16-120."""
-        from archspace.tabular import load_nb201
-
         i = self._id(space, arch)
-        table = load_nb201()
+        table = self._load()
         return {c: float(table.metric(c)[i]) for c in FINAL_COLUMNS}

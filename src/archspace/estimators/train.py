@@ -143,6 +143,17 @@ class TrainEstimator(Estimator):
             raise EstimatorError("estimator train needs a budget: epochs=N and/or max_seconds=S "
                                  "(epochs=none needs max_seconds)")
         self._spaces: dict[int, tuple[Space, Space]] = {}
+        self._dataset: Dataset | None = None
+
+    def shared_inputs(self) -> dict[str, Any]:
+        """The dataset at its native resolution (a Ray cluster's nodes then need no copy)."""
+        return {"dataset": self._native()}
+
+    def use_shared_inputs(self, inputs: dict[str, Any]) -> None:
+        self._dataset = inputs.get("dataset", self._dataset)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_dataset": None}  # shipped once as a shared input instead
 
     @property
     def device(self) -> str:
@@ -162,6 +173,8 @@ class TrainEstimator(Estimator):
     def _native(self) -> Dataset:
         from archspace.datasets import native
 
+        if self._dataset is not None:
+            return self._dataset
         c = self.config
         return native(c["dataset"], c["root"], c["download"], c["val_fraction"])
 
@@ -206,15 +219,14 @@ class TrainEstimator(Estimator):
         eval mode on the training device, and the metrics :meth:`evaluate` reports for it."""
         import torch
 
-        from archspace.datasets import load_dataset
+        from archspace.datasets import prepared
         from archspace.estimators.loop import evaluate_model, fit, make_optimizer
         from archspace.nn import build_module
 
         c = self.config
         device = self.device
         fitted, r = self.adapted(space)
-        data = load_dataset(c["dataset"], r, fitted.in_channels, device, c["root"],
-                            c["download"], c["val_fraction"])
+        data = prepared(self._native(), r, fitted.in_channels, device)
         graph = fitted.lower(arch, r)
         with deterministic_mode(device):
             torch.manual_seed(seed)

@@ -2,8 +2,10 @@
 
 Ray (Moritz et al., "Ray: A Distributed Framework for Emerging AI Applications", OSDI 2018)
 schedules each :class:`~archspace.study.executor.Job` as a task reserving ``cpus_per_trial``
-CPUs and ``gpus_per_trial`` GPUs. The space and estimator go into Ray's object store once; a
-worker process loads them on its first task and keeps them for the tasks after it. Ray's own
+CPUs and ``gpus_per_trial`` GPUs. The space, the estimator and its large shared inputs (the
+benchmark table, the dataset: :meth:`~archspace.estimators.base.Estimator.shared_inputs`) go
+into Ray's object store once; a worker process loads them on its first task and keeps them for
+the tasks after it, so no node needs its own copy of the data. Ray's own
 task retries are off: a task whose worker died is resubmitted here, up to ``max_retries``
 times, so the failed trial can say why it failed.
 
@@ -42,7 +44,8 @@ _LOADED: dict[str, tuple[Space, Estimator]] = {}
 
 def _evaluate_task(token: str, payload: list[Any], paths: list[str], job: Job,
                    threads: int) -> Outcome:
-    """The Ray task: load the space and estimator (once per worker and study), evaluate."""
+    """The Ray task: load the space, the estimator and its shared inputs (once per worker and
+    study, from the object store), evaluate."""
     import ray
 
     for path in paths:  # the driver's own code directories, so its modules unpickle here
@@ -51,7 +54,9 @@ def _evaluate_task(token: str, payload: list[Any], paths: list[str], job: Job,
     pieces = _LOADED.get(token)
     if pieces is None:
         try:
-            pieces = ray.get(payload[0])
+            space, estimator, shared = ray.get(payload[0])
+            estimator.use_shared_inputs(shared)
+            pieces = (space, estimator)
         except ray.exceptions.RayError:
             raise
         except Exception as e:
@@ -162,7 +167,7 @@ class RayExecutor(Executor):
     def bind(self, space: Space, estimator: Estimator) -> None:
         super().bind(space, estimator)
         try:
-            self._payload = self._ray.put((space, estimator))
+            self._payload = self._ray.put((space, estimator, estimator.shared_inputs()))
         except Exception as e:
             raise ArchspaceError(
                 f"estimator {estimator.name!r} on space {space.label} can't be sent to Ray "
