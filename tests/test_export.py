@@ -131,6 +131,16 @@ def test_train_study_exports_the_trained_network(train_study: Path, tmp_path: Pa
     acc, _ = evaluate_model(model, data.x_val, data.y_val)
     assert acc == best.metrics["val_accuracy"]
     assert acc > 20.0  # trained: well above the 10% of chance
+    # the recorded preprocessing turns raw pixels into what the network was trained on
+    pre = net["preprocessing"]
+    assert len(pre["mean"]) == len(pre["std"]) == 3
+    import torch
+    from sklearn.datasets import load_digits
+    raw = torch.tensor(load_digits().images, dtype=torch.float32)[:, None] / 16.0
+    mean = torch.tensor(pre["mean"][:1]).view(1, 1, 1, 1)
+    std = torch.tensor(pre["std"][:1]).view(1, 1, 1, 1)
+    mine = ((raw - mean) / std).expand(-1, 3, -1, -1)
+    assert any(torch.allclose(mine[i], data.x_val[0], atol=1e-5) for i in range(len(mine)))
 
     init = export_study(train_study, tmp_path / "init", train=False)
     assert init.weights == "initialised"

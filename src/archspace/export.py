@@ -311,6 +311,14 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                              "prepares them: standardised per channel with the training split's "
                              f"statistics, resized to {resolution}x{resolution}, grayscale "
                              f"repeated to {net_space.in_channels} channels")
+    native = getattr(estimator, "native_dataset", None)
+    if dataset is not None and callable(native):
+        base = native()
+        network["preprocessing"] = {
+            "pixels": "scaled to [0, 1]", "resize": [resolution, resolution],
+            "mean": list(base.mean) * (net_space.in_channels // max(len(base.mean), 1)),
+            "std": list(base.std) * (net_space.in_channels // max(len(base.std), 1)),
+            "formula": "(x - mean) / std per channel (the training split's statistics)"}
     info["network"] = network
     notes: list[str] = []
     checks: list[str] = []

@@ -35,6 +35,10 @@ class Dataset:
     x_val: Tensor
     y_val: Tensor
     classes: tuple[str, ...]
+    #: The per-channel statistics the images were standardised with ((x - mean) / std, on
+    #: pixels scaled to [0, 1]); what a deployed model must apply to its inputs.
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
 
     @property
     def num_classes(self) -> int:
@@ -57,7 +61,8 @@ class Dataset:
         if resolution == self.resolution:
             return self
         return Dataset(self.name, _resize(self.x_train, resolution), self.y_train,
-                       _resize(self.x_val, resolution), self.y_val, self.classes)
+                       _resize(self.x_val, resolution), self.y_val, self.classes, self.mean,
+                       self.std)
 
     def with_channels(self, channels: int) -> Dataset:
         """Grayscale images repeated to ``channels`` (a broadcast view: no copy until a batch
@@ -72,7 +77,7 @@ class Dataset:
         def rep(x: Tensor) -> Tensor:
             return x.expand(-1, channels, -1, -1)
         return Dataset(self.name, rep(self.x_train), self.y_train, rep(self.x_val), self.y_val,
-                       self.classes)
+                       self.classes, self.mean * channels, self.std * channels)
 
     def to(self, device: torch.device | str) -> Dataset:
         """A copy whose tensors live on ``device``."""
@@ -80,7 +85,7 @@ class Dataset:
         if self.x_train.device == dev:
             return self
         return Dataset(self.name, self.x_train.to(dev), self.y_train.to(dev), self.x_val.to(dev),
-                       self.y_val.to(dev), self.classes)
+                       self.y_val.to(dev), self.classes, self.mean, self.std)
 
 
 def _resize(x: Tensor, resolution: int) -> Tensor:
@@ -122,4 +127,5 @@ def from_images(name: str, images: Tensor, labels: Tensor, classes: tuple[str, .
     std = x[tr].std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
     x = (x - mean) / std
     return Dataset(name, x[tr].contiguous(), labels[tr].contiguous(), x[va].contiguous(),
-                   labels[va].contiguous(), classes)
+                   labels[va].contiguous(), classes, tuple(mean.flatten().tolist()),
+                   tuple(std.flatten().tolist()))

@@ -170,6 +170,10 @@ class TrainEstimator(Estimator):
                                  "allowed: cpu or auto")
         return dev
 
+    def native_dataset(self) -> Dataset:
+        """The dataset at its native resolution and channels (standardised, split)."""
+        return self._native()
+
     def _native(self) -> Dataset:
         from archspace.datasets import native
 
