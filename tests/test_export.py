@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -230,3 +231,28 @@ def test_cli_errors(nb_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
                                  estimator_options={}, strategy="random", strategy_options={},
                                  seed=0, budget=2, constraints=("macs<=1",)))
     assert "has no complete trial to export" in _error([str(empty), "-o", out])
+
+
+def test_a_study_trained_in_one_thread_workers_exports_reproducibly(tmp_path: Path) -> None:
+    """CPU training depends on the torch thread count: a trial trained by a 1-thread process
+    worker is re-trained on 1 thread, whatever this process uses."""
+    import torch
+
+    from archspace.study.executor import make_executor
+
+    path = tmp_path / "proc.db"
+    run_study(path, replace(TRAIN, budget=2), executor=make_executor("process", workers=1,
+                                                                     cpus_per_trial=1))
+    with StudyStorage.open(path) as s:
+        best = s.best_trial()
+    assert best is not None and best.metrics is not None and best.metrics["threads"] == 1
+    was = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        res = export_study(path, tmp_path / "out")
+    finally:
+        torch.set_num_threads(was)
+    assert res.weights == "trained" and not res.warnings
+    again = json.loads((tmp_path / "out" / "arch.json").read_text())["network"]["metrics"]
+    assert (again["val_loss"], again["train_loss"]) == (best.metrics["val_loss"],
+                                                        best.metrics["train_loss"])

@@ -331,7 +331,13 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
             if log is not None:
                 log(f"re-training trial {rec.number} ({config.estimator} on "
                     f"{estimator.config['dataset']}, seed {config.seed})")
-            fitted, metrics = trainer.fit(space, arch, config.seed)
+            threads = int((rec.metrics or {}).get("threads") or torch.get_num_threads())
+            was = torch.get_num_threads()
+            torch.set_num_threads(threads)  # CPU training depends on it: as the trial ran
+            try:
+                fitted, metrics = trainer.fit(space, arch, config.seed)
+            finally:
+                torch.set_num_threads(was)
             model = fitted.cpu().eval()
             network["weights"], network["metrics"] = "trained", metrics
             key = estimator.metric

@@ -22,7 +22,7 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 SETTINGS = ("executor", "workers", "address", "cpus_per_trial", "gpus_per_trial", "max_retries")
 DEFAULTS: dict[str, Any] = {"executor": "inline", "workers": None, "address": None,
-                            "cpus_per_trial": 1.0, "gpus_per_trial": 0.0, "max_retries": 1}
+                            "cpus_per_trial": None, "gpus_per_trial": 0.0, "max_retries": 1}
 
 
 def executor_options(f: F) -> F:
@@ -38,7 +38,8 @@ def executor_options(f: F) -> F:
         click.option("--address", default=None, metavar="auto|HOST:PORT",
                      help="Ray cluster to join (default: start Ray in this process)."),
         click.option("--cpus-per-trial", type=click.FloatRange(min=0, min_open=True), default=None,
-                     help="CPUs each trial reserves (torch threads in the worker). [default: 1]"),
+                     help="CPUs each trial reserves: torch threads in the worker (default 1; "
+                          "inline: torch's default). Training results depend on it."),
         click.option("--gpus-per-trial", type=click.FloatRange(min=0), default=None,
                      help="GPUs each trial reserves (ray). [default: 0]"),
         click.option("--max-retries", type=click.IntRange(min=0), default=None,

@@ -245,4 +245,5 @@ class TrainEstimator(Estimator):
         return model, {"val_accuracy": acc, "val_loss": loss, "train_loss": res.train_loss,
                        "train_seconds": res.seconds, "epochs": res.epochs,
                        "steps": float(res.steps), "resolution": float(r),
+                       "threads": float(torch.get_num_threads()),
                        **{k: float(getattr(cost, k)) for k in COSTS}}

@@ -113,18 +113,24 @@ class Executor(ABC):
 
 
 class InlineExecutor(Executor):
-    """Evaluates each job in the calling process when the loop waits for it."""
+    """Evaluates each job in the calling process when the loop waits for it, on ``threads``
+    torch threads if given (else torch's default). Training on CPU depends on the thread count
+    (reduction order), so the same count gives the same trials as a worker of another
+    executor."""
 
     capacity = 1
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         self._queue: deque[Job] = deque()
+        self.threads = threads
 
     def submit(self, job: Job) -> None:
         self._queue.append(job)
 
     def wait(self) -> list[Outcome]:
         job = self._queue.popleft()
+        if self.threads is not None:
+            limit_threads(self.threads)
         return [evaluate_job(self.space, self.estimator, job)]
 
     def shutdown(self, cancel: bool = False) -> None:
@@ -132,14 +138,15 @@ class InlineExecutor(Executor):
 
 
 def make_executor(kind: str, *, workers: int | None = None, address: str | None = None,
-                  cpus_per_trial: float = 1, gpus_per_trial: float = 0,
+                  cpus_per_trial: float | None = None, gpus_per_trial: float = 0,
                   max_retries: int = 1) -> Executor:
     """The executor named ``kind`` (one of :data:`EXECUTORS`).
 
     ``workers``: trials evaluated at once (process: default the CPU count; ray: default the
     cluster's CPUs // ``cpus_per_trial``). ``address``: the Ray cluster to join ("auto" or
     HOST:PORT; default: start Ray in this process). ``cpus_per_trial``: CPUs each trial
-    reserves, and the torch threads a worker uses. ``gpus_per_trial``: GPUs each Ray task
+    reserves, and the torch threads a worker uses (default 1; inline: torch's default unless
+    given). ``gpus_per_trial``: GPUs each Ray task
     reserves. ``max_retries``: re-runs of a trial whose worker died. Settings a kind has no use
     for are ignored (a resumed study may switch kinds and keep the others' settings).
     """
@@ -147,7 +154,7 @@ def make_executor(kind: str, *, workers: int | None = None, address: str | None 
         raise ArchspaceError(f"unknown executor {kind!r}; allowed: {', '.join(EXECUTORS)}")
     if workers is not None and (not _is_int(workers) or workers < 1):
         raise ArchspaceError(f"workers must be a whole number >= 1 (or unset), got {workers!r}")
-    if not _is_number(cpus_per_trial) or not cpus_per_trial > 0:
+    if cpus_per_trial is not None and (not _is_number(cpus_per_trial) or not cpus_per_trial > 0):
         raise ArchspaceError(f"cpus_per_trial must be a number > 0, got {cpus_per_trial!r}")
     if not _is_number(gpus_per_trial) or not gpus_per_trial >= 0:
         raise ArchspaceError(f"gpus_per_trial must be a number >= 0, got {gpus_per_trial!r}")
@@ -156,7 +163,8 @@ def make_executor(kind: str, *, workers: int | None = None, address: str | None 
     if address is not None and (not isinstance(address, str) or not address.strip()):
         raise ArchspaceError(f"address must be 'auto' or HOST:PORT of a Ray head, got {address!r}")
     if kind == "inline":
-        return InlineExecutor()
+        return InlineExecutor(None if cpus_per_trial is None else torch_threads(cpus_per_trial))
+    cpus_per_trial = 1.0 if cpus_per_trial is None else cpus_per_trial
     if kind == "process":
         from archspace.study.process_executor import ProcessExecutor
 
