@@ -172,6 +172,7 @@ def child(path: str, budget: int, delay: float, resume: bool, executor: str = ""
     settings = executor_settings(given, stored_settings(path) if resume else None)
     if resume:
         study = open_with_executor(lambda ex: Study.resume(path, FACTORIES, ex), settings)
+        study.storage.set_meta("executor", settings)
     else:
         cfg = config(budget, strategy, delay=delay, constraints=("macs<=400k",))
         study = open_with_executor(lambda ex: Study.create(path, cfg, FACTORIES, ex,

@@ -263,7 +263,7 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
 
     Raises :class:`ExportError` on bad input and :class:`ExportCheckError` when a written
     model does not load back to the same network."""
-    from archspace.study.components import Factories
+    from archspace.study.components import Factories, build_evaluation
     from archspace.study.storage import StudyStorage
 
     fmts = parse_formats(formats)
@@ -277,10 +277,9 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
         config = store.load_config()
         best = store.best_trial()
         rec = _pick_trial(store.trials(), best, study, trial)
-    fac = factories or Factories()
-    space = fac.space(config.space, **{k: tuple(v) if isinstance(v, list) else v
-                                       for k, v in config.space_params.items()})
-    estimator = fac.estimator(config.estimator, **dict(config.estimator_options))
+    space, estimator = build_evaluation(factories or Factories(), config.space,
+                                        config.space_params, config.estimator,
+                                        config.estimator_options)
     arch = space.arch_from_json(rec.arch_json)
     net_space, resolution, dataset = _network_space(space, estimator)
     shape = (net_space.in_channels, resolution, resolution)

@@ -75,12 +75,12 @@ def stored_settings(path: str) -> dict[str, Any]:
 
 def open_with_executor(open_study: Callable[[Executor], Study], settings: dict[str, Any]) -> Study:
     """Build the executor, then the study on it (``open_study``); the executor is released if
-    the study cannot be opened, and the settings are kept in the study file."""
+    the study cannot be opened. Keeping ``settings`` in the file is the caller's part:
+    ``Study.create(meta=...)`` with the study, ``set_meta`` on resume."""
     executor = executor_from(settings)
     try:
-        study = open_study(executor)
+        return open_study(executor)
     except BaseException:
         executor.shutdown(cancel=True)
         raise
-    study.storage.set_meta("executor", settings)
-    return study
+

@@ -43,6 +43,7 @@ def resume(study_path: str, budget: int | None, as_json: bool, progress: bool,
         warnings.simplefilter("always", RuntimeWarning)
         study = open_with_executor(
             lambda ex: Study.resume(Path(study_path), executor=ex, budget=budget), settings)
+    study.storage.set_meta("executor", settings)
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
     done = study.storage.n_recorded()

@@ -17,7 +17,7 @@ from typing import Any
 
 from archspace.estimators.base import Estimator
 from archspace.space import Space
-from archspace.study.components import Factories
+from archspace.study.components import Factories, build_evaluation
 from archspace.study.constraints import Constraint, parse_constraints
 from archspace.study.objectives import Objective, Objectives
 from archspace.study.runner import StudyResult
@@ -109,10 +109,6 @@ class ReportData:
         return next((k for k in self.oracle if k.split("_")[0] == dataset), next(iter(self.oracle)))
 
 
-def _tuples(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
-
-
 def stored_result(storage: StudyStorage, trials: Sequence[TrialRecord] | None = None) -> StudyResult:
     """A study's standing from its file alone (as :meth:`Study.result` gives a live one)."""
     trials = storage.trials() if trials is None else trials
@@ -144,8 +140,8 @@ def gather(path: str | os.PathLike[str], top: int = 20,
     storage = StudyStorage.open(Path(path))
     try:
         config = storage.load_config()
-        space = factories.space(config.space, **_tuples(config.space_params))
-        estimator = factories.estimator(config.estimator, **dict(config.estimator_options))
+        space, estimator = build_evaluation(factories, config.space, config.space_params,
+                                            config.estimator, config.estimator_options)
         objectives = Objectives.build(estimator.metric, config.objectives, config.reward)
         constraints = parse_constraints(config.constraints)
         trials = storage.trials()

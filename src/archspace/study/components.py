@@ -14,7 +14,7 @@ from archspace.estimators.base import Estimator
 from archspace.space import Space
 from archspace.strategies.base import Strategy
 
-__all__ = ["Components", "Factories", "build_components"]
+__all__ = ["Components", "Factories", "build_components", "build_evaluation"]
 
 
 def _default_space(name: str, **params: Any) -> Space:
@@ -59,12 +59,19 @@ def _tuples(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
 
 
+def build_evaluation(factories: Factories, space: str, space_params: Mapping[str, Any],
+                     estimator: str, estimator_options: Mapping[str, Any]) -> tuple[Space, Estimator]:
+    """The space and estimator of a stored configuration (no strategy: what reading or
+    exporting a study needs)."""
+    return (factories.space(space, **_tuples(space_params)),
+            factories.estimator(estimator, **dict(estimator_options)))
+
+
 def build_components(factories: Factories, space: str, space_params: Mapping[str, Any],
                      estimator: str, estimator_options: Mapping[str, Any], strategy: str,
                      strategy_options: Mapping[str, Any], seed: int) -> Components:
     """Instantiate and cross-check the three pieces (raises ArchspaceError on bad input)."""
-    sp = factories.space(space, **_tuples(space_params))
-    est = factories.estimator(estimator, **dict(estimator_options))
+    sp, est = build_evaluation(factories, space, space_params, estimator, estimator_options)
     est.check_space(sp)
     strat = factories.strategy(strategy, sp, seed=seed, **dict(strategy_options))
     return Components(sp, est, strat)
