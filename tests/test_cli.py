@@ -72,6 +72,11 @@ def test_size_is_exact() -> None:
     assert ok("size", "mobilenetv2", "--param", "kernels=3,5") == f"{4**16}\n"
 
 
+def test_distinct_size_counts_functionally_different_archs() -> None:
+    assert ok("size", "nb201", "--distinct") == "4930\n"  # 15,625 cells, 4,930 functions
+    assert ok("size", "mobilenetv2", "--distinct") == f"{6**16}\n"  # no equivalences known
+
+
 @pytest.mark.skipif("nasnet" not in IMPORTABLE, reason="nasnet space not written yet")
 def test_lecture_size_formula() -> None:
     out = ok("size", "nasnet", "--param", "M=5", "--param", "N=2", "--param", "B=5", "--formula", "lecture")
@@ -194,6 +199,7 @@ BAD = {
     "malformed parameter": ("size", "mobilenetv2", "--param", "width"),
     "bad parameter value": ("size", "mobilenetv2", "--param", "width=wide"),
     "unknown formula": ("size", "mobilenetv2", "--formula", "nope"),
+    "distinct with a formula": ("size", "nb201", "--distinct", "--formula", "lecture"),
     "unknown op": ("profile", "mobilenetv2", "--arch", "b1.k=conv9x9"),
     "unknown decision": ("profile", "mobilenetv2", "--arch", "b99.k=3"),
     "outside choices": ("profile", "mobilenetv2", "--arch", "b1.e=9"),

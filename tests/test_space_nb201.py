@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archspace import ArchError, ArchspaceError, get_space
-from archspace.spaces.nb201 import NB201Space
+from archspace.spaces.nb201 import EDGES, NB201Space, cell_function
 from archspace.tabular import (
     NB201_OPS,
     build_nb201_npz,
@@ -167,6 +167,89 @@ def test_generic_name_value_form_still_parses(space: NB201Space) -> None:
     arch = space.named("resnet")
     generic = ",".join(f"{n}={v}" for n, v in arch.items())
     assert space.parse_arch(generic) == arch
+
+
+# -- equivalent cells --------------------------------------------------------------------------
+#: Stand-ins for the ops as functions of a number, each zero at zero like an op on a zero input.
+_OP_FUNCS = {
+    "none": lambda v: 0.0,
+    "skip_connect": lambda v: v,
+    "nor_conv_1x1": lambda v: np.sin(1.7 * v) + v * v,
+    "nor_conv_3x3": lambda v: 1.3 * np.tanh(2.1 * v) - 0.4 * v**3,
+    "avg_pool_3x3": lambda v: v * np.exp(-v),
+}
+
+
+def _evaluate(ops: tuple[str, ...], x: float) -> float:
+    """The cell run on a number: node i sums its edges' ops applied to the earlier nodes."""
+    nodes = [x, 0.0, 0.0, 0.0]
+    for (i, j), op in zip(EDGES, ops, strict=True):
+        nodes[i] += _OP_FUNCS[op](nodes[j])
+    return nodes[3]
+
+
+def _benchmark_unique_str(ops: tuple[str, ...]) -> str:
+    """NAS-Bench-201's ``to_unique_str(consider_zero=True)`` rule, re-stated: zero terms are
+    kept as '#', skip passes its input's string, other ops wrap it."""
+    nodes = ["0", "", "", ""]
+    for n in (1, 2, 3):
+        terms = []
+        for (i, j), op in zip(EDGES, ops, strict=True):
+            if i != n:
+                continue
+            if op == "none" or nodes[j] == "#":
+                terms.append("#")
+            elif op == "skip_connect":
+                terms.append(nodes[j])
+            else:
+                terms.append(f"({nodes[j]})@{op}")
+        nodes[n] = "+".join(sorted(terms))
+    return nodes[3]
+
+
+def test_equivalent_cells_are_those_that_compute_the_same_function(space: NB201Space) -> None:
+    archs = list(space.enumerate())
+    classes: dict[object, set[object]] = {}
+    for a in archs:
+        ops = tuple(str(v) for v in a.values)
+        numeric = tuple(round(_evaluate(ops, x), 9) for x in (0.37, -1.21, 0.83))
+        classes.setdefault(space.canonical(a), set()).add(numeric)
+    assert len(classes) == space.distinct_size() == 4930
+    assert all(len(values) == 1 for values in classes.values())  # one function per class
+    assert len({next(iter(v)) for v in classes.values()}) == 4930  # and distinct functions
+
+
+def test_canonical_refines_the_benchmark_s_own_unique_count(space: NB201Space) -> None:
+    ours: dict[str, object] = {}
+    for a in space.enumerate():
+        key = _benchmark_unique_str(tuple(str(v) for v in a.values))
+        assert ours.setdefault(key, space.canonical(a)) == space.canonical(a)
+    assert len(ours) == 6466
+
+
+def test_canonical_is_a_member_of_its_class_and_of_the_space(space: NB201Space) -> None:
+    resnet = space.parse_arch(RESNET)
+    # x + conv(conv(x)), written with the chain through node 2 alone: node 1 is unused
+    assert space.format_arch(space.canonical(resnet)) == (
+        "|none~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
+    dead = space.parse_arch(RESNET.replace("none~1|skip_connect~2", "avg_pool_3x3~1|none~2"))
+    swapped = space.parse_arch("|nor_conv_1x1~0|+|nor_conv_3x3~0|none~1|"
+                               "+|none~0|nor_conv_3x3~1|avg_pool_3x3~2|")
+    plain = space.parse_arch("|nor_conv_3x3~0|+|nor_conv_1x1~0|none~1|"
+                             "+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|")
+    assert space.canonical(swapped) == space.canonical(plain)
+    assert space.canonical(dead) != space.canonical(resnet)
+    for a in random.Random(0).sample(list(space.enumerate()), 300):
+        rep = space.canonical(a)
+        assert space.canonical(rep) == rep
+        assert cell_function([str(v) for v in rep.values]) == cell_function(
+            [str(v) for v in a.values])
+    sub = space.restrict(exclude={"*": ["none"]})
+    for a in random.Random(1).sample(list(sub.enumerate()), 100):
+        assert "none" not in {str(v) for v in sub.canonical(a).values}
+    assert sub.distinct_size() < sub.size() == 4**6
+    with pytest.raises(ArchError):
+        sub.canonical(space.parse_arch(RESNET))
 
 
 # -- the benchmark's network and its published costs --------------------------------------------

@@ -183,3 +183,85 @@ def test_hamming_gp_interpolates_and_is_unsure_far_away() -> None:
     best = np.zeros((1, 6), dtype=np.int64)  # all "a": better than anything seen
     m, s = gp.predict(best)
     assert m[0] > y.mean() and s[0] > sd.mean()
+
+
+class Branches(Space):
+    """64 archs, 20 functions: three parallel branches whose outputs are summed, so their
+    order does not matter (the class representative lists them sorted)."""
+
+    name = "branches"
+
+    def __init__(self) -> None:
+        self._set_decisions(Decision.of(f"b{i}", ("conv", "none", "pool", "skip"))
+                            for i in range(3))
+
+    def canonical(self, arch: Arch) -> Arch:
+        return Arch(self.names, tuple(sorted(str(v) for v in arch.values)))
+
+
+def branch_score(arch: Arch) -> float:
+    return float(sum({"conv": 3, "pool": 2, "skip": 1, "none": 0}[str(v)] for v in arch.values))
+
+
+def test_distinct_ledger_counts_an_arch_seen_once_its_class_was() -> None:
+    space = Branches()
+    assert space.has_equivalences() and space.distinct_size() == 20 and space.size() == 64
+    assert not Tiny().has_equivalences() and Tiny().distinct_size() == 27
+    ledger = Ledger(space, distinct=True)
+    a = space.make({"b0": "conv", "b1": "skip", "b2": "none"})
+    b = space.make({"b0": "none", "b1": "conv", "b2": "skip"})
+    ledger.asked(a)
+    assert ledger.seen(b) and ledger.key(b) == ledger.key(a)
+    ledger.told(a, 1.0)
+    restored = Ledger(space, distinct=True)
+    restored.load_state_dict(ledger.state_dict())
+    assert restored.seen(b)
+    assert not Ledger(space).seen(a) and not Ledger(Tiny(), distinct=True).distinct
+
+
+@pytest.mark.parametrize("name,options", [("guided", {}), ("local", {"distinct": True})])
+def test_distinct_climbers_propose_one_arch_per_class(name: str, options: dict[str, object]) -> None:
+    space = Branches()
+    s = get_strategy(name, space, seed=3, init=4, restart=2, **options)
+    keys = []
+    for step in range(20):
+        if step == 8:  # a resume from saved state keeps knowing the classes already proposed
+            state = s.state_dict()
+            s = get_strategy(name, space, seed=3, init=4, restart=2, **options)
+            s.load_state_dict(state)
+        a = s.ask()
+        keys.append(space.canonical(a))
+        s.tell(a, branch_score(a))
+    assert len(set(keys)) == 20  # every class once, no equivalent repeat
+    assert space.make({"b0": "conv", "b1": "conv", "b2": "conv"}) in keys
+
+
+def test_plain_local_search_does_propose_equivalent_archs() -> None:
+    space = Branches()
+    s = get_strategy("local", space, seed=3)
+    keys = [space.canonical(a) for a in (s.ask() for _ in range(20))]
+    assert len(set(keys)) < 20
+
+
+def test_guided_surrogate_sees_class_representatives() -> None:
+    space = Branches()
+    s = get_strategy("guided", space, seed=0)
+    a = space.make({"b0": "skip", "b1": "conv", "b2": "none"})
+    assert s._features(a) == space.to_indices(space.canonical(a))  # type: ignore[attr-defined]
+    plain = get_strategy("guided", space, seed=0, distinct=False)
+    assert plain._features(a) == space.to_indices(a)  # type: ignore[attr-defined]
+
+
+def test_guided_on_nb201_never_queries_an_equivalent_cell() -> None:
+    from archspace import get_space
+    from archspace.tabular import load_nb201
+
+    space = get_space("nb201")
+    valid = load_nb201().metric("cifar10_valid_12ep")
+    s = get_strategy("guided", space, seed=0)
+    asked = []
+    for _ in range(120):
+        a = s.ask()
+        asked.append(a)
+        s.tell(a, float(valid[space.index_of(a)]))
+    assert len({space.canonical(a) for a in asked}) == 120

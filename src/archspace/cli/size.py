@@ -15,9 +15,16 @@ __all__ = ["size"]
 @space_argument
 @param_option
 @click.option("--formula", metavar="NAME", help="Print the space's named size formula instead.")
-def size(space_name: str, params: tuple[str, ...], formula: str | None) -> None:
+@click.option("--distinct", is_flag=True,
+              help="Count functionally distinct architectures (equivalent encodings once).")
+def size(space_name: str, params: tuple[str, ...], formula: str | None, distinct: bool) -> None:
     """Print the exact size of SPACE (an integer, however large)."""
     space = load_space(space_name, params)
+    if distinct:
+        if formula is not None:
+            raise SpaceError("--distinct and --formula exclude each other; give one")
+        click.echo(space.distinct_size())
+        return
     if formula is None:
         click.echo(space.size())
         return

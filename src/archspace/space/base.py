@@ -404,6 +404,28 @@ class Space:
         nodes = tuple(DiagramNode(n, f"{n}\n{v}") for n, v in arch.items() if v is not None)
         return Diagram("strip", f"{self.label}", nodes)
 
+    # -- equivalence -----------------------------------------------------------------------
+    def canonical(self, arch: Arch) -> Arch:
+        """The representative of the archs that compute the same function as ``arch``.
+
+        Spaces whose encoding has redundancy (a cell edge whose output is never used, two
+        interchangeable nodes) override this; searching one representative per class saves the
+        evaluations that would train the same network twice. By default every arch is its own
+        class.
+        """
+        return arch
+
+    def has_equivalences(self) -> bool:
+        """Whether :meth:`canonical` merges archs in this space."""
+        return type(self).canonical is not Space.canonical
+
+    def distinct_size(self) -> int:
+        """Number of functionally distinct architectures: classes of :meth:`canonical` (the
+        space is enumerated when it has equivalences)."""
+        if not self.has_equivalences():
+            return self.size()
+        return len({self.canonical(a) for a in self.enumerate()})
+
     def size_formulas(self) -> dict[str, int]:
         """Alternative, published size formulas (e.g. a lecture's simplified count)."""
         return {}

@@ -22,6 +22,8 @@ count (it counts every parameter, batch norm included): 0.559386M for the ResNet
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from archspace.errors import ArchError, ParamError
@@ -30,7 +32,7 @@ from archspace.ir.graph import Graph, Node
 from archspace.space import Arch, Decision, Diagram, DiagramEdge, DiagramNode, Space
 from archspace.tabular import CELL_FORMAT, NB201_OPS, load_nb201, ops_to_str, parse_cell
 
-__all__ = ["EDGES", "NB201Space"]
+__all__ = ["EDGES", "NB201Space", "cell_function"]
 
 #: (node, input) of the six edges, in the order of the benchmark string.
 EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
@@ -47,6 +49,7 @@ class NB201Space(Space):
     paper = "Dong & Yang 2020, NAS-Bench-201 (ICLR)"
     min_resolution = 8
     resolution_step = 4
+    _reps: tuple[tuple[Decision, ...], dict[Arch, Arch]] | None = None
 
     def __init__(self, C: int = 16, N: int = 5, num_classes: int = 10,
                  resolution: int = 32) -> None:
@@ -102,6 +105,27 @@ class NB201Space(Space):
                 continue
         return out
 
+    # -- equivalent cells ------------------------------------------------------------------
+    def canonical(self, arch: Arch) -> Arch:
+        """The first cell (in enumeration order) computing the same function as ``arch``.
+
+        Two cells are equivalent when :func:`cell_function` gives them the same expression: an
+        edge whose input is never fed from node 0 or whose output never reaches node 3 is dead,
+        and nodes 1 and 2 are interchangeable when no edge joins them. 15,625 cells fall into
+        4,930 classes; the benchmark's own count, 6,466 (``to_unique_str(consider_zero=True)``
+        in the NAS-Bench-201 code), also tells ``a + 0`` from ``a``. The benchmark trained every
+        cell separately, so equivalent cells have different (noisy) accuracies.
+        """
+        cache = self._reps
+        if cache is None or cache[0] is not self.decisions:  # built per (restricted) space
+            first: dict[tuple[str, ...], Arch] = {}
+            reps: dict[Arch, Arch] = {}
+            for a in self.enumerate():
+                reps[a] = first.setdefault(cell_function([str(v) for v in a.values]), a)
+            cache = self._reps = (self.decisions, reps)
+        rep = cache[1].get(arch)
+        return rep if rep is not None else cache[1][self.validate(arch)]
+
     # -- network ---------------------------------------------------------------------------
     def _lower(self, arch: Arch, g: Graph, resolution: int) -> None:
         ops = [str(v) for v in arch.values]
@@ -147,6 +171,29 @@ class NB201Space(Space):
         edges = tuple(DiagramEdge(str(j), str(i), str(op))
                       for (i, j), op in zip(EDGES, arch.values, strict=True) if op != "none")
         return Diagram("dag", f"{self.label}: {self.format_arch(arch)}", nodes, edges)
+
+
+def cell_function(ops: Sequence[str]) -> tuple[str, ...]:
+    """What a cell computes, as the sorted terms of the sum at node 3 (empty: all zeros).
+
+    ``ops`` are the six edge ops in string order. Node 0 is the term ``x``; an edge adds nothing
+    when its op is 'none' or its input node is zero, passes its input's terms through when it is
+    'skip_connect' and adds one term ``op(input terms)`` otherwise. As in the benchmark's
+    ``to_unique_str``, an op applied to an all-zero input counts as zero (true of pooling; a
+    ReLU-Conv-BN edge adds only BN's learned bias).
+    """
+    nodes: list[tuple[str, ...]] = [("x",)]
+    for i in range(1, 4):
+        terms: list[str] = []
+        for (node, j), op in zip(EDGES, ops, strict=True):
+            if node != i or op == "none" or not nodes[j]:
+                continue
+            if op == "skip_connect":
+                terms.extend(nodes[j])
+            else:
+                terms.append(f"{op}({'+'.join(nodes[j])})")
+        nodes.append(tuple(sorted(terms)))
+    return nodes[3]
 
 
 def _edge(g: Graph, x: Node, op: str) -> Node:

@@ -8,6 +8,9 @@ when a ``patience`` is set, after that many neighbours in a row failed to improv
 strategy resumes the suspended climber with the best head if that is not the stalled one (it
 still has unseen neighbours), else starts a new climber from a fresh random batch.
 
+With ``distinct``, archs equivalent to one already proposed (:meth:`Space.canonical`) count as
+seen: neither sampled nor proposed as neighbours.
+
 Asks may run ahead of tells: a climber proposes further unseen neighbours of its head while
 results are pending, and a batch's remaining samples are proposed before any of them is told.
 Subclasses choose which neighbour to propose (:meth:`ClimbingStrategy._choose`).
@@ -66,12 +69,12 @@ class ClimbingStrategy(Strategy):
 
 
     def __init__(self, space: Space, seed: int, init: int, restart: int, improvement: str,
-                 patience: int = 0) -> None:
+                 patience: int = 0, distinct: bool = False) -> None:
         super().__init__(space, seed)
         if improvement not in ("first", "best"):
             raise StrategyError(f"improvement must be first or best, not {improvement!r}")
         self.init, self.restart, self.improvement, self.patience = init, restart, improvement, patience
-        self.ledger = Ledger(space)
+        self.ledger = Ledger(space, distinct)
         self.sampler = UniqueSampler(space, self.ledger.seen)
         self.climbers = [Climber(to_sample=init)]
         self.active = 0
@@ -84,7 +87,7 @@ class ClimbingStrategy(Strategy):
 
     def _candidates(self, climber: Climber) -> list[Arch]:
         assert climber.head is not None
-        return unseen(self.space.neighbours(climber.head), self.ledger.seen)
+        return unseen(self.space.neighbours(climber.head), self.ledger.seen, self.ledger.key)
 
     def _propose(self, arch: Arch, cid: int | None, kind: str) -> Arch:
         self.ledger.asked(arch)

@@ -6,7 +6,8 @@ Search", UAI 2021): start from the best of ``init`` random archs, evaluate neigh
 decision away, :meth:`Space.neighbours`) and move to a better one; at a local optimum restart
 from the best of ``restart`` new random archs. ``first`` improvement evaluates neighbours in
 random order and moves at the first better one; ``best`` evaluates the whole neighbourhood and
-moves to its best.
+moves to its best. ``distinct`` skips archs equivalent to one already proposed
+(:meth:`Space.canonical`); it is off by default, as in the paper.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ class LocalSearch(ClimbingStrategy):
         Option("restart", 10, int, "random archs drawn at each restart", minimum=1),
         Option("improvement", "first", str, "move at the first better neighbour, or after "
                "evaluating all of them to the best", choices=("first", "best")),
+        Option("distinct", False, bool, "propose one arch per class of functionally equivalent "
+               "archs (spaces that define them, e.g. nb201)"),
     )
 
     def __init__(self, space: Space, seed: int = 0, init: int = 10, restart: int = 10,
-                 improvement: str = "first") -> None:
-        super().__init__(space, seed, init, restart, improvement)
+                 improvement: str = "first", distinct: bool = False) -> None:
+        super().__init__(space, seed, init, restart, improvement, distinct=distinct)

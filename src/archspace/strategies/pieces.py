@@ -63,18 +63,27 @@ class Ledger:
     order, and the last score told for each arch.
 
     A tell for an arch that was never asked is accepted as an outside observation (a study
-    replaying a recorded history into a strategy that diverged does that).
+    replaying a recorded history into a strategy that diverged does that). With ``distinct``,
+    an arch counts as seen once any arch of its equivalence class (:meth:`Space.canonical`) was.
     """
 
-    def __init__(self, space: Space) -> None:
+    def __init__(self, space: Space, distinct: bool = False) -> None:
         self.space = space
+        self.distinct = distinct and space.has_equivalences()
         self.pending: Counter[Arch] = Counter()
         self.results: list[Result] = []
         self.scores: dict[Arch, float | None] = {}
+        self._classes: set[Arch] = set()
+
+    def key(self, arch: Arch) -> Arch:
+        """What :meth:`seen` compares: the arch, or with ``distinct`` its class representative."""
+        return self.space.canonical(arch) if self.distinct else arch
 
     def asked(self, arch: Arch) -> None:
         """Record that ``arch`` was proposed."""
         self.pending[arch] += 1
+        if self.distinct:
+            self._classes.add(self.key(arch))
 
     def told(self, arch: Arch, score: float | None, objectives: Sequence[float] = ()) -> None:
         """Record the result of ``arch``."""
@@ -85,9 +94,14 @@ class Ledger:
         score = None if score is None else float(score)
         self.results.append((arch, score, tuple(float(v) for v in objectives)))
         self.scores[arch] = score
+        if self.distinct:
+            self._classes.add(self.key(arch))
 
     def seen(self, arch: Arch) -> bool:
-        """Whether ``arch`` was told or is pending."""
+        """Whether ``arch`` (with ``distinct``: an arch equivalent to it) was told or is
+        pending."""
+        if self.distinct:
+            return self.key(arch) in self._classes
         return arch in self.scores or arch in self.pending
 
     @property
@@ -119,6 +133,8 @@ class Ledger:
             arch = decode(sp, a)
             self.results.append((arch, None if s is None else float(s), tuple(o)))
             self.scores[arch] = None if s is None else float(s)
+        self._classes = {self.key(a) for a in (*self.pending, *self.scores)} if self.distinct \
+            else set()
 
 
 class UniqueSampler:
@@ -155,14 +171,16 @@ class UniqueSampler:
         return arch
 
 
-def unseen(archs: Iterable[Arch], seen: Callable[[Arch], bool]) -> list[Arch]:
-    """The archs of ``archs`` not seen, order kept, duplicates dropped."""
+def unseen(archs: Iterable[Arch], seen: Callable[[Arch], bool],
+           key: Callable[[Arch], Arch] | None = None) -> list[Arch]:
+    """The archs of ``archs`` not seen, order kept, duplicates (the same ``key``) dropped."""
     out: list[Arch] = []
     done: set[Arch] = set()
     for a in archs:
-        if a not in done and not seen(a):
+        k = a if key is None else key(a)
+        if k not in done and not seen(a):
             out.append(a)
-            done.add(a)
+            done.add(k)
     return out
 
 
