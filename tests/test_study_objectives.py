@@ -91,3 +91,23 @@ def test_non_dominated_sort_matches_brute_force(points: list[tuple[int, int, int
         brute = sorted(i for i in remaining if not any(dominates(pts[j], pts[i]) for j in remaining))
         assert front == brute
         remaining -= set(front)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 4).flatmap(
+    lambda k: st.lists(st.tuples(*[st.integers(0, 4)] * k), max_size=40)))
+def test_pareto_front_is_the_first_non_dominated_front(points: list[tuple[int, ...]]) -> None:
+    pts = [tuple(float(x) for x in p) for p in points]
+    assert pareto_front(pts) == (non_dominated_sort(pts)[0] if pts else [])
+
+
+def test_pareto_front_scales_to_a_long_study() -> None:
+    import random
+
+    rng = random.Random(0)
+    pts = [(rng.random(), -rng.random()) for _ in range(20_000)]
+    front = pareto_front(pts)  # the pairwise sort would make 2e8 comparisons here
+    best = max(range(len(pts)), key=lambda i: pts[i][0])
+    assert best in front and all(not dominates(pts[j], pts[front[0]]) for j in range(len(pts)))
+    with pytest.raises(ValueError, match="same number of objectives"):
+        pareto_front([(1.0, 2.0), (1.0,)])

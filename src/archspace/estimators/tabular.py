@@ -16,6 +16,7 @@ from archspace.estimators.options import Option
 from archspace.space import Arch, Space
 
 if TYPE_CHECKING:
+    from archspace.cost import Profile
     from archspace.tabular import NB201Table
 
 __all__ = ["FINAL_COLUMNS", "SEARCH_COLUMNS", "NB201Estimator"]
@@ -50,7 +51,7 @@ class NB201Estimator(Estimator):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.metric = str(self.config["metric"])
-        self._costs: dict[tuple[str, Arch], tuple[float, float]] = {}
+        self._costs: dict[tuple[str, Arch], Profile] = {}
         self._table: NB201Table | None = None
 
     def shared_inputs(self) -> dict[str, Any]:
@@ -85,16 +86,21 @@ class NB201Estimator(Estimator):
         self.check_space(space)
         return int(space.index_of(arch))  # type: ignore[attr-defined]
 
+    def cost(self, space: Space, arch: Arch) -> Profile:
+        """``space.profile(arch)``, computed once per arch: a study screens its constraints
+        with it and :meth:`evaluate` then reports the same params and MACs."""
+        key = (space.label, arch)
+        prof = self._costs.get(key)
+        if prof is None:
+            prof = self._costs[key] = space.profile(arch)
+        return prof
+
     def evaluate(self, space: Space, arch: Arch, seed: int = 0) -> dict[str, float]:
         """The search column of ``arch`` plus its params and MACs."""
         i = self._id(space, arch)
-        key = (space.label, arch)
-        cost = self._costs.get(key)
-        if cost is None:
-            prof = space.profile(arch)
-            cost = self._costs[key] = (float(prof.params), float(prof.macs))
-        return {self.metric: float(self._load().metric(self.metric)[i]), "params": cost[0],
-                "macs": cost[1]}
+        prof = self.cost(space, arch)
+        return {self.metric: float(self._load().metric(self.metric)[i]),
+                "params": float(prof.params), "macs": float(prof.macs)}
 
     def final_metrics(self, space: Space, arch: Arch) -> dict[str, float]:
         """The 200-epoch test accuracies (%) on CIFAR-10, CIFAR-100 and ImageNet16-120."""

@@ -22,6 +22,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from archspace.errors import ArchspaceError
 from archspace.study.constraints import COST_METRICS
 
@@ -187,5 +189,25 @@ def non_dominated_sort(points: Sequence[Sequence[float]]) -> list[list[int]]:
 
 
 def pareto_front(points: Sequence[Sequence[float]]) -> list[int]:
-    """Indices of the non-dominated ``points`` (maximising), in input order."""
-    return non_dominated_sort(points)[0] if points else []
+    """Indices of the non-dominated ``points`` (maximising), in input order.
+
+    The first front of :func:`non_dominated_sort` without the rest: points are visited in
+    decreasing lexicographic order, where anything dominating a point comes before it, and each
+    is compared with the front found so far only (O(n log n + n * front size)).
+    """
+    if not len(points):
+        return []
+    if len({len(x) for x in points}) != 1:
+        raise ValueError("pareto_front needs points with the same number of objectives")
+    p = np.asarray(points, dtype=np.float64).reshape(len(points), len(points[0]))
+    if p.shape[1] == 0:  # no objective: nothing dominates anything
+        return list(range(len(points)))
+    order = np.lexsort(-p.T[::-1])  # by the first objective, ties by the next, decreasing
+    front: list[int] = []
+    kept = np.empty_like(p)
+    for i in order:
+        x, f = p[i], kept[:len(front)]
+        if not np.any(np.all(f >= x, axis=1) & np.any(f > x, axis=1)):
+            kept[len(front)] = x
+            front.append(int(i))
+    return sorted(front)
