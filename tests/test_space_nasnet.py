@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 
 import pytest
 import torch
@@ -135,3 +136,43 @@ def test_diagram_has_one_dag_panel_per_cell() -> None:
     assert ("c_{k-2}", "1", "sep_conv_5x5 | sep_conv_3x3") in {
         (e.src, e.dst, e.label) for e in normal.edges}
     assert {e.src for e in reduce.edges if e.dst == "out"} == {"2", "3", "4"}
+
+
+# -- equivalent archs: a block's two terms are unordered -----------------------------------------
+@pytest.mark.parametrize("params", [dict(B=1, M=2, N=2), dict(B=2, M=2, N=1)])
+def test_distinct_size_counts_the_classes_of_canonical(params: dict[str, int]) -> None:
+    space = _space(**params)
+    reps = {space.canonical(a) for a in space.enumerate()}
+    assert len(reps) == space.distinct_size() < space.size()
+    assert all(space.canonical(r) == r for r in reps)
+    # per block: unordered pairs of (input, op) terms, times the combine ops
+    expected = 1
+    for b in range(params["B"]):
+        pairs = (2 + b) * params["M"]
+        expected *= pairs * (pairs + 1) // 2 * params["N"]
+    assert space.distinct_size() == expected**2
+
+
+def test_swapping_a_block_s_terms_builds_the_same_network() -> None:
+    space = _space(B=3)
+    rng = random.Random(0)
+    for _ in range(20):
+        arch = space.sample(rng)
+        rep = space.canonical(arch)
+        swapped = dict(arch.items())
+        for t in ("normal", "reduce"):
+            for b in range(3):
+                k = f"{t}.b{b}"
+                swapped[f"{k}.in0"], swapped[f"{k}.in1"] = arch[f"{k}.in1"], arch[f"{k}.in0"]
+                swapped[f"{k}.op0"], swapped[f"{k}.op1"] = arch[f"{k}.op1"], arch[f"{k}.op0"]
+        other = space.make(swapped)
+        assert space.canonical(other) == rep
+        a, r = space.profile(arch), space.profile(rep)
+        assert (a.params, a.macs) == (r.params, r.macs)  # peak memory follows the term order
+
+
+def test_canonical_stays_inside_a_restricted_space() -> None:
+    space = _space(B=1, M=2, N=1).restrict({"*.b0.in0": [0]})
+    reps = {space.canonical(a) for a in space.enumerate()}
+    assert all(str(r["normal.b0.in0"]) == "0" for r in reps)
+    assert len(reps) == space.distinct_size()

@@ -64,6 +64,22 @@ def test_trials_round_trip_and_order(tmp_path: Path) -> None:
             t0.score = 5.0  # type: ignore[misc]
 
 
+def test_recorded_count_is_kept_and_follows_other_writers(tmp_path: Path) -> None:
+    with StudyStorage.create(tmp_path / "s.db", config()) as s:
+        s.start_trial(0, "w0=0", {})
+        assert s.n_recorded() == 0
+        assert s.finish_trial(_trial(0)).tell_order == 0 and s.n_recorded() == 1
+        again = s.finish_trial(_trial(0, score=2.0))  # re-finishing a recorded trial
+        assert again.tell_order == 1 and s.n_recorded() == 1
+        with StudyStorage.open(tmp_path / "s.db") as other:  # another connection writes
+            other.finish_trial(_trial(1, "failed"))
+        assert s.n_recorded() == 2 and s.finish_trial(_trial(2)).tell_order == 2
+        s.start_trial(3, "w0=3", {})
+        assert s.drop_running() == 1 and s.n_recorded() == 3
+    with StudyStorage.open(tmp_path / "s.db") as s:
+        assert s.n_recorded() == 3 == len(s.recorded())
+
+
 def test_best_pareto_and_drop_running(tmp_path: Path) -> None:
     with StudyStorage.create(tmp_path / "s.db", config()) as s:
         assert s.best_trial() is None and s.pareto_trials() == []

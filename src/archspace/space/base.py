@@ -411,7 +411,8 @@ class Space:
         Spaces whose encoding has redundancy (a cell edge whose output is never used, two
         interchangeable nodes) override this; searching one representative per class saves the
         evaluations that would train the same network twice. By default every arch is its own
-        class.
+        class. Equivalent archs compute the same function but need not cost the same: a dead
+        edge may still hold parameters, and the order of computation sets peak memory.
         """
         return arch
 

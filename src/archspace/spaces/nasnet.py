@@ -10,7 +10,8 @@ for each among the first ``M`` of ``ops``, and a combine op among the first ``N`
 Decisions, per cell type ``t`` in (``normal``, ``reduce``) and block ``b``: ``t.b<b>.in0``,
 ``t.b<b>.in1`` (state indices), ``t.b<b>.op0``, ``t.b<b>.op1`` and ``t.b<b>.comb``. The exact
 size counts these decision sequences, as the paper's controller emits them (two sequences that
-differ only by swapping the terms of an add build the same network):
+differ only by swapping a block's two terms build the same network; :meth:`NASNetSpace.canonical`
+and :meth:`NASNetSpace.distinct_size` count them once):
 ``(prod_{b<B} (2+b)**2 * M**2 * N)**2``. The lecture formula ``(2*2*M*M*N)**B`` (one cell,
 every block choosing among two inputs only) is in :meth:`NASNetSpace.size_formulas`.
 
@@ -42,7 +43,9 @@ concatenates h_{i-1} in the normal cell and block 1 in the reduction cell.)
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from archspace.errors import ArchError, ParamError
 from archspace.ir.blocks import factorized_reduce, relu_conv_bn, sep_conv
@@ -155,6 +158,61 @@ class NASNetSpace(Space):
         """Blocks whose output no later block uses: they form the cell output."""
         used = {s - 2 for blk in blocks for s in blk[:2]}
         return [b for b in range(len(blocks)) if b not in used]
+
+    # -- equivalent archs ------------------------------------------------------------------
+    def _block_positions(self) -> list[tuple[int, ...]]:
+        """Positions of (in0, in1, op0, op1, comb) of every block, in decision order."""
+        return [tuple(self._pos[f"{t}.b{b}.{k}"] for k in ("in0", "in1", "op0", "op1", "comb"))
+                for t in CELL_TYPES for b in range(self.B)]
+
+    def _block_rep(self, values: list[Any], where: tuple[int, ...]) -> None:
+        """Put the block at ``where`` in ``values`` into its representative order, in place."""
+        i0, i1, o0, o1 = where[:4]
+        ds = self.decisions
+        first, second = (values[i0], values[o0]), (values[i1], values[o1])
+
+        def order(a: tuple[Any, Any], b: tuple[Any, Any]) -> tuple[int, ...] | None:
+            """Choice indices of terms ``a``, ``b`` in slots 0, 1 (None: outside the space)."""
+            slots = ((i0, a[0]), (o0, a[1]), (i1, b[0]), (o1, b[1]))
+            if any(v not in ds[k].choices for k, v in slots):
+                return None
+            return tuple(ds[k].choices.index(v) for k, v in slots)
+
+        now, then = order(first, second), order(second, first)
+        if then is not None and now is not None and then < now:
+            values[i0], values[o0], values[i1], values[o1] = (*second, *first)
+
+    def canonical(self, arch: Arch) -> Arch:
+        """``arch`` with the two terms of every block in a fixed order: (in0, op0) before
+        (in1, op1) unless swapping them gives smaller choice indices (and stays in the space).
+
+        A block's two terms are unordered: ``add`` sums them, and after ``concat`` the 1x1
+        convolution that maps the block back to C channels takes the stacked terms in either
+        order (its weights permute with them). Blocks that could be reordered within a cell are
+        not merged, so archs of one class compute the same function but some functions still
+        have several classes. Swapped terms have the same parameters and MACs; the peak memory
+        can differ, as the terms are computed in the order given.
+        """
+        values = list(self.validate(arch).values)
+        for where in self._block_positions():
+            self._block_rep(values, where)
+        return Arch(self.names, tuple(values))
+
+    def distinct_size(self) -> int:
+        """Classes of :meth:`canonical`: per block, its (in0, in1, op0, op1, combine) choices
+        counted up to swapping the terms, multiplied over the blocks of both cells."""
+        total = 1
+        ds = self.decisions
+        for where in self._block_positions():
+            reps = set()
+            for combo in itertools.product(*(ds[k].choices for k in where)):
+                values: list[Any] = [None] * len(ds)
+                for k, v in zip(where, combo, strict=True):
+                    values[k] = v
+                self._block_rep(values, where)
+                reps.add(tuple(values[k] for k in where))
+            total *= len(reps)
+        return total
 
     # -- network ---------------------------------------------------------------------------
     def layout(self) -> list[str]:

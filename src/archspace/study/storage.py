@@ -142,6 +142,7 @@ class StudyStorage:
         self.path = Path(path)
         self._conn = conn
         self._study_id = 0
+        self._recorded: tuple[int, int] | None = None  # (data_version, finished trials)
 
     # -- opening -----------------------------------------------------------------------------
     @staticmethod
@@ -273,10 +274,18 @@ class StudyStorage:
         return sorted(done, key=lambda t: (t.tell_order if t.tell_order is not None else t.number))
 
     def n_recorded(self) -> int:
-        """How many trials have finished (the count the budget is measured against)."""
-        row = self._conn.execute("SELECT COUNT(*) FROM trials WHERE study_id=? AND status!='running'",
-                                 (self._study_id,)).fetchone()
-        return int(row[0])
+        """How many trials have finished (the count the budget is measured against).
+
+        Counted once, then kept up to date by :meth:`finish_trial`; counted again only when
+        another connection has written to the file since (SQLite's ``data_version``), so a long
+        study does not rescan its trials for every new one.
+        """
+        version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        if self._recorded is None or self._recorded[0] != version:
+            row = self._conn.execute("SELECT COUNT(*) FROM trials WHERE study_id=? AND "
+                                     "status!='running'", (self._study_id,)).fetchone()
+            self._recorded = (version, int(row[0]))
+        return self._recorded[1]
 
     def best_trial(self) -> TrialRecord | None:
         """The complete trial with the highest score (earliest on ties), or None."""
@@ -327,9 +336,10 @@ class StudyStorage:
         if record.status not in STATUSES[:3]:
             raise ValueError(f"finish_trial needs a final status, got {record.status!r}")
         with self._transaction() as c:
-            row = c.execute("SELECT COUNT(*) FROM trials WHERE study_id=? AND status!='running'",
-                            (self._study_id,)).fetchone()
-            rec = replace(record, tell_order=int(row[0]), finished=record.finished or time.time())
+            n = self.n_recorded()
+            old = c.execute("SELECT status FROM trials WHERE study_id=? AND number=?",
+                            (self._study_id, record.number)).fetchone()
+            rec = replace(record, tell_order=n, finished=record.finished or time.time())
             c.execute(
                 "INSERT OR REPLACE INTO trials (study_id, number, arch, arch_json, status, metrics, "
                 "cost, score, objectives, error, duration, started, finished, tell_order, asked) "
@@ -339,6 +349,8 @@ class StudyStorage:
                  None if rec.cost is None else _dumps(dict(rec.cost)), rec.score,
                  None if rec.objectives is None else _dumps(list(rec.objectives)), rec.error,
                  rec.duration, rec.started, rec.finished, rec.tell_order, rec.asked))
+        if self._recorded is not None and (old is None or old["status"] == "running"):
+            self._recorded = (self._recorded[0], n + 1)
         return rec
 
     def drop_running(self) -> int:
