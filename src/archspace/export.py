@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from archspace import __version__
 from archspace.errors import ArchspaceError
 from archspace.space import Arch, Space
+from archspace.spaces import space_target
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
@@ -297,7 +298,8 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     prof = net_space.profile(arch, resolution)
     out_shape = list(net_space.lower(arch, resolution).output.shape)
     network: dict[str, Any] = {
-        "space": net_space.name, "params": dict(net_space.params), "resolution": resolution,
+        "space": space_target(net_space), "params": dict(net_space.params),
+        "resolution": resolution,
         "input_shape": list(shape), "output_shape": out_shape,
         "cost": {k: float(getattr(prof, k)) for k in ("params", "macs", "peak_sram_bytes",
                                                        "flash_bytes")},

@@ -7,6 +7,8 @@ from archspace.spaces._registry import (
     parse_params,
     space_class,
     space_params,
+    space_target,
 )
 
-__all__ = ["CATALOG", "get_space", "list_spaces", "parse_params", "space_class", "space_params"]
+__all__ = ["CATALOG", "get_space", "list_spaces", "parse_params", "space_class", "space_params",
+           "space_target"]

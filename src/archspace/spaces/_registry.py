@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 from archspace.errors import ParamError, SpaceError
 from archspace.space.base import Space
 
-__all__ = ["CATALOG", "SpaceEntry", "get_space", "list_spaces", "parse_params", "space_class"]
+__all__ = ["CATALOG", "SpaceEntry", "get_space", "list_spaces", "parse_params", "space_class",
+           "space_params", "space_target"]
 
 
 @dataclass(frozen=True)
@@ -46,11 +49,45 @@ def list_spaces() -> list[str]:
 
 
 def space_class(name: str) -> type[Space]:
-    """The class implementing catalog space ``name``."""
-    if name not in CATALOG:
-        raise SpaceError(f"unknown space {name!r}; available: {', '.join(CATALOG)}")
-    module, cls = CATALOG[name].target.split(":")
-    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+    """The class implementing catalog space ``name``, or a user's space given as
+    ``module:Class`` (the module importable from the current directory or ``sys.path``)."""
+    if name in CATALOG:
+        module, cls = CATALOG[name].target.split(":")
+        return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+    if ":" in name:
+        return _user_space(name)
+    raise SpaceError(f"unknown space {name!r}; available: {', '.join(CATALOG)}, or your own "
+                     "as module:Class")
+
+
+def space_target(space: Space) -> str:
+    """What :func:`get_space` takes to rebuild ``space``'s class: its catalog name, or
+    ``module:Class`` for a space outside the catalog."""
+    cls = type(space)
+    entry = CATALOG.get(space.name)
+    if entry is not None and entry.target == f"{cls.__module__}:{cls.__qualname__}":
+        return space.name
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _user_space(target: str) -> type[Space]:
+    """Import ``module:Class``, a user-defined :class:`Space` subclass."""
+    module, _, attr = target.partition(":")
+    if not module or not attr:
+        raise SpaceError(f"malformed space {target!r}; a user's space is given as module:Class, "
+                         "e.g. myspaces:TinyNet")
+    if os.getcwd() not in sys.path and "" not in sys.path:  # as `python -m` would
+        sys.path.insert(0, os.getcwd())
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except ImportError as e:
+        raise SpaceError(f"space {target!r}: cannot import module {module!r} ({e}); run from "
+                         "its directory or put it on PYTHONPATH") from None
+    except AttributeError:
+        raise SpaceError(f"space {target!r}: module {module!r} has no {attr!r}") from None
+    if not (inspect.isclass(obj) and issubclass(obj, Space)):
+        raise SpaceError(f"space {target!r} is not a subclass of archspace.Space (or ChainSpace)")
+    return obj
 
 
 def space_params(name: str) -> dict[str, Any]:
