@@ -222,3 +222,24 @@ def test_golden_proposals(strategy: str) -> None:
     steps, tail = GOLDEN[strategy]
     asked = drive(get_strategy(strategy, space, seed=0), steps, toy_score)
     assert [space.format_arch(a) for a in asked[-len(tail):]] == tail
+
+
+def _shallow(arch: Arch) -> bool:
+    """A stand-in hard constraint: 20 of Toy's 84 archs have depth 1 or 2."""
+    return int(arch["depth"]) <= 2  # type: ignore[arg-type]
+
+
+def test_strategies_that_avoid_infeasible_archs_do(name: str) -> None:
+    space = Toy()
+    strategy = get_strategy(name, space, seed=2)
+    strategy.constrain(_shallow)
+    asked = drive(strategy, 18, toy_score)
+    if strategy.avoids_infeasible:
+        assert all(_shallow(a) for a in asked)
+        again = get_strategy(name, space, seed=2)
+        again.constrain(_shallow)
+        assert drive(again, 18, toy_score) == asked  # still deterministic
+    else:  # they learn from the None score the study tells for an infeasible arch
+        assert sum(not _shallow(a) for a in asked) > 0
+    assert {"random", "evolution", "local", "guided"} <= {
+        n for n in NAMES if get_strategy(n, space).avoids_infeasible}

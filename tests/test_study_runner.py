@@ -43,6 +43,16 @@ def test_runs_to_budget_and_records_every_trial(tmp_path: Path) -> None:
     assert best.score == max(t.score or 0 for t in trials)
 
 
+def test_the_strategy_gets_the_constraint_screen(tmp_path: Path) -> None:
+    study = _fixed(tmp_path, [SMALL, BIG, MID], constraints=("macs<=500k",))
+    parse = study.space.parse_arch
+    assert study.strategy.feasible is not None
+    assert study.strategy.feasible(parse(SMALL)) and not study.strategy.feasible(parse(BIG))
+    assert study.feasible(parse(BIG)) is False and parse(BIG) in study._feasible_cache
+    (tmp_path / "plain").mkdir()
+    assert _fixed(tmp_path / "plain", [SMALL]).strategy.feasible is None  # no constraints
+
+
 def test_infeasible_archs_are_never_evaluated(tmp_path: Path) -> None:
     study = _fixed(tmp_path, [SMALL, BIG, MID], constraints=("macs<=500k",))
     est: ToyEstimator = study.estimator  # type: ignore[assignment]

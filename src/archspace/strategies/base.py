@@ -12,6 +12,10 @@ The study loop owns evaluation; a strategy only proposes architectures and learn
   architectures: a study resumes by replaying its recorded history into a fresh strategy.
 * :meth:`state_dict` / :meth:`load_state_dict` save and restore the strategy's state as
   JSON-serialisable data (a faster alternative to replay for long studies).
+* :meth:`constrain` hands over the study's hard constraints as a predicate (the analytic cost
+  model: free to call). Strategies that can (:attr:`Strategy.avoids_infeasible`) then propose
+  only archs it accepts; the others keep proposing and learn from the ``None`` score the study
+  tells for an infeasible arch.
 
 Modelled on Optuna's sampler contract (optuna/samplers/_base.py) and pyglove's DNAGenerator.
 """
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from archspace.errors import ArchspaceError
@@ -41,11 +45,24 @@ class Strategy(ABC):
     paper: ClassVar[str] = ""
     #: True when the strategy uses ``objectives`` rather than the scalar score.
     multi_objective: ClassVar[bool] = False
+    #: True when the strategy proposes only archs the :meth:`constrain` predicate accepts
+    #: (as far as a bounded number of draws finds one).
+    avoids_infeasible: ClassVar[bool] = False
 
     def __init__(self, space: Space, seed: int = 0) -> None:
         self.space = space
         self.seed = seed
         self.rng = random.Random(seed)
+        self.feasible: Callable[[Arch], bool] | None = None
+
+    def constrain(self, feasible: Callable[[Arch], bool] | None) -> None:
+        """Whether an arch meets the study's hard constraints (None: no constraints). Set
+        before the first ask; it must be deterministic, so a replay proposes the same archs."""
+        self.feasible = feasible
+
+    def is_feasible(self, arch: Arch) -> bool:
+        """What the :meth:`constrain` predicate says of ``arch`` (True without one)."""
+        return self.feasible is None or self.feasible(arch)
 
     @abstractmethod
     def ask(self) -> Arch:

@@ -9,7 +9,8 @@ strategy resumes the suspended climber with the best head if that is not the sta
 still has unseen neighbours), else starts a new climber from a fresh random batch.
 
 With ``distinct``, archs equivalent to one already proposed (:meth:`Space.canonical`) count as
-seen: neither sampled nor proposed as neighbours.
+seen: neither sampled nor proposed as neighbours. Archs that break the study's hard constraints
+(:meth:`Strategy.constrain`) are skipped the same way.
 
 Asks may run ahead of tells: a climber proposes further unseen neighbours of its head while
 results are pending, and a batch's remaining samples are proposed before any of them is told.
@@ -67,6 +68,7 @@ def _score(c: Climber) -> float:
 class ClimbingStrategy(Strategy):
     """Hill climbing with restarts (see the module docstring); subclasses pick the neighbour."""
 
+    avoids_infeasible = True
 
     def __init__(self, space: Space, seed: int, init: int, restart: int, improvement: str,
                  patience: int = 0, distinct: bool = False) -> None:
@@ -74,8 +76,8 @@ class ClimbingStrategy(Strategy):
         if improvement not in ("first", "best"):
             raise StrategyError(f"improvement must be first or best, not {improvement!r}")
         self.init, self.restart, self.improvement, self.patience = init, restart, improvement, patience
-        self.ledger = Ledger(space, distinct)
-        self.sampler = UniqueSampler(space, self.ledger.seen)
+        self.ledger = Ledger(space, distinct, self.is_feasible)
+        self.sampler = UniqueSampler(space, self.ledger.skip)
         self.climbers = [Climber(to_sample=init)]
         self.active = 0
         self.origin: dict[Arch, list[tuple[int, str]]] = {}
@@ -87,7 +89,7 @@ class ClimbingStrategy(Strategy):
 
     def _candidates(self, climber: Climber) -> list[Arch]:
         assert climber.head is not None
-        return unseen(self.space.neighbours(climber.head), self.ledger.seen, self.ledger.key)
+        return unseen(self.space.neighbours(climber.head), self.ledger.skip, self.ledger.key)
 
     def _propose(self, arch: Arch, cid: int | None, kind: str) -> Arch:
         self.ledger.asked(arch)

@@ -5,8 +5,9 @@ AAAI 2019 (Algorithm 1): the first ``population`` proposals are random; then eac
 mutates the best of ``sample`` members drawn from the population, and every told result joins the
 population while its oldest member dies. Mutation is :meth:`Space.mutate` (one active decision
 changed). A failed or infeasible child (score None) still joins and ages out, but never wins a
-tournament against a scored member. A child proposed before is re-mutated a few times, so the
-budget is not spent on repeats while fresh children exist.
+tournament against a scored member. A child proposed before, or one that breaks the study's
+hard constraints (:meth:`Strategy.constrain`), is re-mutated a few times, so the budget is not
+spent on repeats or infeasible archs while others exist; random proposals meet the constraints.
 
 Defaults (population 20, sample 5) suit tabular budgets of 25-300 trials; the paper's
 large-budget settings are population 100, sample 25 (NASNet space, 20k trials).
@@ -37,7 +38,8 @@ _MUTATION_TRIES = 10
 
 
 def fresh_mutation(space: Space, parent: Arch, strategy: Strategy, seen: Any) -> Arch:
-    """A mutation of ``parent`` not ``seen`` before if a few tries find one, else the last."""
+    """A mutation of ``parent`` that ``seen`` does not reject, if a few tries find one, else
+    the last."""
     child = space.mutate(parent, strategy.rng)
     for _ in range(_MUTATION_TRIES - 1):
         if not seen(child):
@@ -57,13 +59,14 @@ class RegularizedEvolution(Strategy):
                minimum=2),
         Option("sample", 5, int, "tournament size: members drawn to pick each parent", minimum=1),
     )
+    avoids_infeasible = True
 
     def __init__(self, space: Space, seed: int = 0, population: int = 20, sample: int = 5) -> None:
         super().__init__(space, seed)
         self.population_size = population
         self.sample_size = sample
-        self.ledger = Ledger(space)
-        self.sampler = UniqueSampler(space, self.ledger.seen)
+        self.ledger = Ledger(space, feasible=self.is_feasible)
+        self.sampler = UniqueSampler(space, self.ledger.skip)
         self.population: deque[tuple[Arch, float | None]] = deque(maxlen=population)
         self.n_asked = 0
 
@@ -80,7 +83,7 @@ class RegularizedEvolution(Strategy):
         if parent is None:
             arch = self.sampler.sample(self.rng)
         else:
-            arch = fresh_mutation(self.space, parent, self, self.ledger.seen)
+            arch = fresh_mutation(self.space, parent, self, self.ledger.skip)
         self.n_asked += 1
         self.ledger.asked(arch)
         return arch

@@ -65,10 +65,14 @@ class Ledger:
     A tell for an arch that was never asked is accepted as an outside observation (a study
     replaying a recorded history into a strategy that diverged does that). With ``distinct``,
     an arch counts as seen once any arch of its equivalence class (:meth:`Space.canonical`) was.
+    :meth:`skip` adds ``feasible`` (the strategy's constraint check): what a strategy that
+    avoids infeasible archs must not propose.
     """
 
-    def __init__(self, space: Space, distinct: bool = False) -> None:
+    def __init__(self, space: Space, distinct: bool = False,
+                 feasible: Callable[[Arch], bool] | None = None) -> None:
         self.space = space
+        self.feasible = feasible
         self.distinct = distinct and space.has_equivalences()
         self.pending: Counter[Arch] = Counter()
         self.results: list[Result] = []
@@ -103,6 +107,10 @@ class Ledger:
         if self.distinct:
             return self.key(arch) in self._classes
         return arch in self.scores or arch in self.pending
+
+    def skip(self, arch: Arch) -> bool:
+        """Whether ``arch`` was seen or fails the ``feasible`` check."""
+        return self.seen(arch) or (self.feasible is not None and not self.feasible(arch))
 
     @property
     def n_seen(self) -> int:

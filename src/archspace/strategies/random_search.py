@@ -4,6 +4,8 @@ Uniform sampling over each active decision (:meth:`Space.sample`), never proposi
 until the space is exhausted. Random search is the baseline every NAS method must beat (Li &
 Talwalkar, "Random Search and Reproducibility for Neural Architecture Search", UAI 2019;
 Yu et al., "Evaluating the Search Phase of Neural Architecture Search", ICLR 2020).
+Under hard constraints (:meth:`Strategy.constrain`) the draws are rejection-sampled, uniform
+over the archs that meet them.
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ class RandomSearch(Strategy):
     summary = "Uniform sampling without repeats (the baseline)."
     paper = "Li & Talwalkar 2019, Random Search and Reproducibility for NAS (UAI)"
     options: ClassVar[tuple[Option, ...]] = ()
+    avoids_infeasible = True
 
     def __init__(self, space: Space, seed: int = 0) -> None:
         super().__init__(space, seed)
-        self.ledger = Ledger(space)
-        self.sampler = UniqueSampler(space, self.ledger.seen)
+        self.ledger = Ledger(space, feasible=self.is_feasible)
+        self.sampler = UniqueSampler(space, self.ledger.skip)
 
     def ask(self) -> Arch:
         arch = self.sampler.sample(self.rng)

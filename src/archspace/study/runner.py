@@ -77,6 +77,9 @@ class Study:
         self.diverged_at: int | None = None
         self._next_number = 0
         self._pending: list[tuple[int, Arch]] = []  # asked before a crash, never told
+        self._feasible_cache: dict[Arch, bool] = {}
+        if self.constraints:
+            self.strategy.constrain(self.feasible)
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -189,6 +192,24 @@ class Study:
             self.storage.drop_running()
         self.storage.set_status("interrupted" if interrupted else "finished")
         return self.result(interrupted=interrupted, exhausted=exhausted)
+
+    def feasible(self, arch: Arch) -> bool:
+        """Whether ``arch`` passes the constraint screen (given to the strategy, which may then
+        skip infeasible archs instead of spending trials on them). Remembered for the last
+        100,000 archs asked about."""
+        hit = self._feasible_cache.get(arch)
+        if hit is None:
+            try:
+                profile = self.estimator.cost(self.space, arch)
+            except Exception:  # the screen would fail this arch
+                hit = False
+            else:
+                hit = not violated(self.constraints,
+                                   {k: float(getattr(profile, k)) for k in COST_KEYS})
+            if len(self._feasible_cache) >= 100_000:
+                self._feasible_cache.clear()
+            self._feasible_cache[arch] = hit
+        return hit
 
     def _screen(self, arch: Arch, number: int) -> TrialRecord:
         """Profile and constraint-check trial ``number``: a final ``failed``/``infeasible``
