@@ -56,12 +56,14 @@ def get_strategy(name: str, space: Space, seed: int = 0, **options: Any) -> Stra
 
 
 def list_strategies() -> list[dict[str, Any]]:
-    """Every strategy as JSON-ready data: name, summary, paper, whether it is multi-objective,
-    and its options (name, default, type, help, allowed values)."""
+    """Every strategy as JSON-ready data: name, summary, paper, whether it is multi-objective
+    and whether it avoids infeasible archs, and its options (name, default, type, help, allowed
+    values)."""
     out = []
     for name in STRATEGIES:
         cls = strategy_class(name)
         out.append({"name": name, "summary": cls.summary, "paper": cls.paper,
-                    "multi_objective": cls.multi_objective, "default": name == DEFAULT_STRATEGY,
+                    "multi_objective": cls.multi_objective,
+                    "avoids_infeasible": cls.avoids_infeasible, "default": name == DEFAULT_STRATEGY,
                     "options": [o.to_dict() for o in _options(cls)]})
     return out
