@@ -97,14 +97,14 @@ def test_search_text_summary_and_progress(tmp_path: Path) -> None:
     assert "5/5" in res.stderr  # the progress bar's count
 
 
-@pytest.mark.parametrize("strategy", ["random", "tpe"])
+@pytest.mark.parametrize("strategy", ["random", "reinforce"])
 def test_constraints_are_screened_before_evaluation(tmp_path: Path, strategy: str) -> None:
     s = _search(tmp_path / "s.db", 30, "-c", "macs<=60M", "--constraint", "params<1.5M",
                 "--strategy", strategy)
     assert s["constraints"] == ["macs<=60M", "params<1.5M"]
     if strategy == "random":  # it skips what the constraints reject: every trial is trained
         assert s["counts"] == {"complete": 30, "failed": 0, "infeasible": 0}
-    else:  # TPE proposes them; they are recorded infeasible and never evaluated
+    else:  # REINFORCE proposes them; they are recorded infeasible and never evaluated
         assert s["counts"]["infeasible"] > 0 and s["counts"]["complete"] > 0
     with StudyStorage.open(tmp_path / "s.db") as st:
         for t in st.trials():

@@ -25,9 +25,9 @@ from archspace.export import ExportCheckError, ExportError, export_study, load_m
 from archspace.spaces import get_space
 from archspace.study import StudyConfig, StudyStorage, run_study
 
-#: TPE over nb201 scored by the table; a MACs bound makes some of its trials infeasible.
+#: REINFORCE over nb201 scored by the table; a MACs bound makes some of its trials infeasible.
 NB = StudyConfig(space="nb201", space_params={}, estimator="nasbench201", estimator_options={},
-                 strategy="tpe", strategy_options={}, seed=5, budget=10,
+                 strategy="reinforce", strategy_options={}, seed=5, budget=10,
                  constraints=("macs<=50M",))
 #: The smallest trainable setting: a 1-cell, 4-channel nb201 network on 8x8 digits, one epoch.
 TRAIN = StudyConfig(space="nb201", space_params={"C": 4, "N": 1}, estimator="train",

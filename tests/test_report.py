@@ -44,10 +44,10 @@ def _rows(page: str) -> int:
 
 @pytest.fixture(scope="module")
 def constrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Half of nb201's cells break macs<=40M: a study with complete and infeasible trials (TPE
-    proposes infeasible archs; random search would skip them)."""
+    """Half of nb201's cells break macs<=40M: a study with complete and infeasible trials
+    (REINFORCE proposes infeasible archs; the other strategies skip them)."""
     path = tmp_path_factory.mktemp("constrained") / "s.db"
-    run_study(path, _config(constraints=("macs<=40M",), strategy="tpe"))
+    run_study(path, _config(constraints=("macs<=40M",), strategy="reinforce"))
     return path
 
 

@@ -241,5 +241,5 @@ def test_strategies_that_avoid_infeasible_archs_do(name: str) -> None:
         assert drive(again, 18, toy_score) == asked  # still deterministic
     else:  # they learn from the None score the study tells for an infeasible arch
         assert sum(not _shallow(a) for a in asked) > 0
-    assert {"random", "evolution", "local", "guided"} <= {
+    assert {"random", "evolution", "local", "guided", "tpe", "nsga2"} <= {
         n for n in NAMES if get_strategy(n, space).avoids_infeasible}

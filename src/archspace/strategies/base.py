@@ -56,8 +56,9 @@ class Strategy(ABC):
         self.feasible: Callable[[Arch], bool] | None = None
 
     def constrain(self, feasible: Callable[[Arch], bool] | None) -> None:
-        """Whether an arch meets the study's hard constraints (None: no constraints). Set
-        before the first ask; it must be deterministic, so a replay proposes the same archs."""
+        """Whether an arch meets the study's hard constraints (None: no constraints). Set it
+        before the first ask or :meth:`load_state_dict`; it must be deterministic, so a replay
+        proposes the same archs."""
         self.feasible = feasible
 
     def is_feasible(self, arch: Arch) -> bool:

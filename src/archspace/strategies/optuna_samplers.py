@@ -4,11 +4,12 @@ Each strategy keeps an in-memory Optuna study and uses Optuna's own ask/tell API
 (https://optuna.readthedocs.io/en/stable/tutorial/20_recipes/009_ask_and_tell.html). A proposal
 is built define-by-run: decisions are suggested in the space's order as categorical parameters,
 and a conditional decision only when it is active given the earlier ones, so Optuna sees exactly
-the active decisions of each arch. An arch that breaks a constraint of the space is told to Optuna
-as failed and asked again. When Optuna proposes an arch that already has a result, that result is
-told to the new trial at once and Optuna is asked again; after a few such repeats Optuna is given
-a random unseen arch (an enqueued trial), so queries are not spent on repeats. Failed results
-(score None) are told as failed trials.
+the active decisions of each arch. An arch that breaks a constraint of the space, or the study's
+hard constraints (:meth:`Strategy.constrain`), is told to Optuna as failed and asked again. When
+Optuna proposes an arch that already has a result, that result is told to the new trial at once
+and Optuna is asked again; after a few such repeats Optuna is given a random unseen (and
+feasible) arch (an enqueued trial), so queries are not spent on repeats or infeasible archs.
+Failed results (score None) are told as failed trials.
 
 Resuming: these strategies' ``state_dict`` is their ask/tell history, and ``load_state_dict``
 replays it into the fresh strategy (Optuna's samplers keep state in the study, which is rebuilt
@@ -55,10 +56,11 @@ def _quiet() -> Iterator[None]:
 class OptunaStrategy(Strategy):
     """An Optuna sampler driven through ask/tell on an in-memory study."""
 
+    avoids_infeasible = True
     def __init__(self, space: Space, seed: int = 0) -> None:
         super().__init__(space, seed)
-        self.ledger = Ledger(space)
-        self.sampler = UniqueSampler(space, self.ledger.seen)
+        self.ledger = Ledger(space, feasible=self.is_feasible)
+        self.sampler = UniqueSampler(space, self.ledger.skip)
         self.events: list[list[Any]] = []
         self.known: dict[Arch, tuple[float | None, tuple[float, ...]]] = {}
         self.trials: dict[Arch, list[int]] = {}
@@ -118,6 +120,10 @@ class OptunaStrategy(Strategy):
                 continue
             if arch in self.known:
                 self._tell(trial.number, self.known[arch])
+                continue
+            if not self.is_feasible(arch):
+                self.known[arch] = (None, ())
+                self._tell(trial.number, (None, ()))
                 continue
             return self._asked(arch, trial.number)
         # Optuna keeps proposing known (or invalid) archs: hand it a random unseen one instead
