@@ -60,6 +60,19 @@ def test_mutate_and_neighbours_move_one_decision(space) -> None:
         space.validate(nb)
 
 
+def test_canonical_picks_a_member_of_the_class(space) -> None:
+    rng = random.Random(2)
+    for _ in range(20):
+        a = space.sample(rng)
+        rep = space.canonical(a)
+        assert space.validate(rep) == rep and space.canonical(rep) == rep
+        prof_a, prof_rep = space.profile(a), space.profile(rep)
+        assert prof_rep.params <= prof_a.params  # a representative drops dead parameters
+        assert prof_rep.output_shape == prof_a.output_shape
+    if not space.has_equivalences():
+        assert space.canonical(a) is a and space.distinct_size() == space.size()
+
+
 def test_validate_names_the_bad_decision(space) -> None:
     a = space.sample(3)
     name = next(n for n, v in a.items() if v is not None)

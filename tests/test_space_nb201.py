@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import random
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archspace import ArchError, ArchspaceError, get_space
-from archspace.spaces.nb201 import EDGES, NB201Space, cell_function
+from archspace.spaces.nb201 import EDGES, NB201Space, cell_signature
 from archspace.tabular import (
     NB201_OPS,
     build_nb201_npz,
@@ -170,80 +171,82 @@ def test_generic_name_value_form_still_parses(space: NB201Space) -> None:
 
 
 # -- equivalent cells --------------------------------------------------------------------------
-#: Stand-ins for the ops as functions of a number, each zero at zero like an op on a zero input.
-_OP_FUNCS = {
-    "none": lambda v: 0.0,
-    "skip_connect": lambda v: v,
-    "nor_conv_1x1": lambda v: np.sin(1.7 * v) + v * v,
-    "nor_conv_3x3": lambda v: 1.3 * np.tanh(2.1 * v) - 0.4 * v**3,
-    "avg_pool_3x3": lambda v: v * np.exp(-v),
-}
-
-
-def _evaluate(ops: tuple[str, ...], x: float) -> float:
-    """The cell run on a number: node i sums its edges' ops applied to the earlier nodes."""
+def _evaluate(ops: tuple[str, ...], x: float, coef: tuple[float, ...]) -> float:
+    """The cell run on a number, edge k's op getting its own weight ``coef[k]``; every op is
+    zero at zero, like an op on a zero input."""
     nodes = [x, 0.0, 0.0, 0.0]
-    for (i, j), op in zip(EDGES, ops, strict=True):
-        nodes[i] += _OP_FUNCS[op](nodes[j])
-    return nodes[3]
+    for k, ((i, j), op) in enumerate(zip(EDGES, ops, strict=True)):
+        v, c = nodes[j], coef[k]
+        nodes[i] += {"none": 0.0, "skip_connect": v, "nor_conv_1x1": np.tanh(c * v) + c * v * v,
+                     "nor_conv_3x3": np.sin(c * v) - 0.3 * c * v**3,
+                     "avg_pool_3x3": v * np.exp(-v)}[op]
+    return float(nodes[3])
 
 
-def _benchmark_unique_str(ops: tuple[str, ...]) -> str:
-    """NAS-Bench-201's ``to_unique_str(consider_zero=True)`` rule, re-stated: zero terms are
-    kept as '#', skip passes its input's string, other ops wrap it."""
-    nodes = ["0", "", "", ""]
-    for n in (1, 2, 3):
-        terms = []
-        for (i, j), op in zip(EDGES, ops, strict=True):
-            if i != n:
-                continue
-            if op == "none" or nodes[j] == "#":
-                terms.append("#")
-            elif op == "skip_connect":
-                terms.append(nodes[j])
-            else:
-                terms.append(f"({nodes[j]})@{op}")
-        nodes[n] = "+".join(sorted(terms))
-    return nodes[3]
+_XS = (0.37, -1.21, 0.83)
 
 
-def test_equivalent_cells_are_those_that_compute_the_same_function(space: NB201Space) -> None:
-    archs = list(space.enumerate())
-    classes: dict[object, set[object]] = {}
-    for a in archs:
-        ops = tuple(str(v) for v in a.values)
-        numeric = tuple(round(_evaluate(ops, x), 9) for x in (0.37, -1.21, 0.83))
-        classes.setdefault(space.canonical(a), set()).add(numeric)
-    assert len(classes) == space.distinct_size() == 4930
-    assert all(len(values) == 1 for values in classes.values())  # one function per class
-    assert len({next(iter(v)) for v in classes.values()}) == 4930  # and distinct functions
+def _same_up_to_renaming(a: tuple[str, ...], b: tuple[str, ...], rng: random.Random) -> bool:
+    """Whether some renaming of a's edges makes it compute what b computes (random weights)."""
+    coef = tuple(rng.uniform(0.5, 2.0) for _ in EDGES)
+    want = [_evaluate(b, x, coef) for x in _XS]
+    for perm in itertools.permutations(range(len(EDGES))):
+        mine = tuple(coef[p] for p in perm)
+        if all(abs(_evaluate(a, x, mine) - w) < 1e-9 for x, w in zip(_XS, want, strict=True)):
+            return True
+    return False
 
 
-def test_canonical_refines_the_benchmark_s_own_unique_count(space: NB201Space) -> None:
-    ours: dict[str, object] = {}
+def test_classes_are_cells_computing_the_same_function(space: NB201Space) -> None:
+    classes: dict[object, list[tuple[str, ...]]] = {}
+    shared: dict[object, set[tuple[float, ...]]] = {}  # every conv of a kind sharing one weight
     for a in space.enumerate():
-        key = _benchmark_unique_str(tuple(str(v) for v in a.values))
-        assert ours.setdefault(key, space.canonical(a)) == space.canonical(a)
-    assert len(ours) == 6466
+        ops = tuple(str(v) for v in a.values)
+        rep = space.canonical(a)
+        classes.setdefault(rep, []).append(ops)
+        shared.setdefault(rep, set()).add(tuple(round(_evaluate(ops, x, (1.3,) * 6), 9)
+                                                for x in _XS))
+    assert len(classes) == space.distinct_size() == 5260
+    assert all(len(v) == 1 for v in shared.values())
+    rng = random.Random(0)
+    members = [m for m in classes.values() if len(m) > 1]
+    for group in rng.sample(members, 40):  # same class: equal after renaming the edges
+        a, b = rng.sample(group, 2)
+        assert _same_up_to_renaming(a, b, rng), (a, b)
+    by_value: dict[tuple[float, ...], list[object]] = {}
+    for rep, values in shared.items():
+        by_value.setdefault(next(iter(values)), []).append(rep)
+    close = [reps for reps in by_value.values() if len(reps) > 1]
+    assert len(close) > 100  # classes that shared weights could not tell apart
+    for reps in rng.sample(close, 40):  # different classes: no renaming makes them equal
+        a, b = (classes[r][0] for r in rng.sample(reps, 2))
+        assert not _same_up_to_renaming(a, b, rng), (a, b)
 
 
-def test_canonical_is_a_member_of_its_class_and_of_the_space(space: NB201Space) -> None:
-    resnet = space.parse_arch(RESNET)
+def test_cell_signature_examples(space: NB201Space) -> None:
+    def rep(text: str) -> str:
+        return space.format_arch(space.canonical(space.parse_arch(text)))
+
     # x + conv(conv(x)), written with the chain through node 2 alone: node 1 is unused
-    assert space.format_arch(space.canonical(resnet)) == (
-        "|none~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
-    dead = space.parse_arch(RESNET.replace("none~1|skip_connect~2", "avg_pool_3x3~1|none~2"))
-    swapped = space.parse_arch("|nor_conv_1x1~0|+|nor_conv_3x3~0|none~1|"
-                               "+|none~0|nor_conv_3x3~1|avg_pool_3x3~2|")
-    plain = space.parse_arch("|nor_conv_3x3~0|+|nor_conv_1x1~0|none~1|"
-                             "+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|")
-    assert space.canonical(swapped) == space.canonical(plain)
-    assert space.canonical(dead) != space.canonical(resnet)
-    for a in random.Random(0).sample(list(space.enumerate()), 300):
+    assert rep(RESNET) == "|none~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+    swapped = "|nor_conv_1x1~0|+|nor_conv_3x3~0|none~1|+|none~0|nor_conv_3x3~1|avg_pool_3x3~2|"
+    plain = "|nor_conv_3x3~0|+|nor_conv_1x1~0|none~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|"
+    assert rep(swapped) == rep(plain)
+    dead = RESNET.replace("none~1|skip_connect~2", "avg_pool_3x3~1|none~2")
+    assert rep(dead) != rep(RESNET)
+    twice = "|nor_conv_1x1~0|+|none~0|skip_connect~1|+|none~0|skip_connect~1|skip_connect~2|"
+    two = "|none~0|+|skip_connect~0|none~1|+|nor_conv_1x1~0|none~1|nor_conv_1x1~2|"
+    assert rep(twice) != rep(two)  # 2 * conv(x) is not conv(x) + conv'(x)
+    assert cell_signature(["none"] * 6) == ((), ())  # all zeros
+
+
+def test_canonical_stays_in_the_space_and_drops_dead_weights(space: NB201Space) -> None:
+    for a in random.Random(0).sample(list(space.enumerate()), 200):
         rep = space.canonical(a)
         assert space.canonical(rep) == rep
-        assert cell_function([str(v) for v in rep.values]) == cell_function(
+        assert cell_signature([str(v) for v in rep.values]) == cell_signature(
             [str(v) for v in a.values])
+        assert space.profile(rep).params <= space.profile(a).params
     sub = space.restrict(exclude={"*": ["none"]})
     for a in random.Random(1).sample(list(sub.enumerate()), 100):
         assert "none" not in {str(v) for v in sub.canonical(a).values}

@@ -22,6 +22,9 @@ count (it counts every parameter, batch norm included): 0.559386M for the ResNet
 
 from __future__ import annotations
 
+import functools
+import itertools
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -32,7 +35,7 @@ from archspace.ir.graph import Graph, Node
 from archspace.space import Arch, Decision, Diagram, DiagramEdge, DiagramNode, Space
 from archspace.tabular import CELL_FORMAT, NB201_OPS, load_nb201, ops_to_str, parse_cell
 
-__all__ = ["EDGES", "NB201Space", "cell_function"]
+__all__ = ["EDGES", "NB201Space", "cell_signature"]
 
 #: (node, input) of the six edges, in the order of the benchmark string.
 EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
@@ -49,7 +52,6 @@ class NB201Space(Space):
     paper = "Dong & Yang 2020, NAS-Bench-201 (ICLR)"
     min_resolution = 8
     resolution_step = 4
-    _reps: tuple[tuple[Decision, ...], dict[Arch, Arch]] | None = None
 
     def __init__(self, C: int = 16, N: int = 5, num_classes: int = 10,
                  resolution: int = 32) -> None:
@@ -107,24 +109,21 @@ class NB201Space(Space):
 
     # -- equivalent cells ------------------------------------------------------------------
     def canonical(self, arch: Arch) -> Arch:
-        """The first cell (in enumeration order) computing the same function as ``arch``.
-
-        Two cells are equivalent when :func:`cell_function` gives them the same expression: an
-        edge whose input is never fed from node 0 or whose output never reaches node 3 is dead,
-        and nodes 1 and 2 are interchangeable when no edge joins them. 15,625 cells fall into
-        4,930 classes; the benchmark's own count, 6,466 (``to_unique_str(consider_zero=True)``
-        in the NAS-Bench-201 code), also tells ``a + 0`` from ``a``. The benchmark trained every
-        cell separately, so equivalent cells have different (noisy) accuracies.
+        """The first cell (in enumeration order) whose computation graph is isomorphic to
+        ``arch``'s (:func:`cell_signature`): dead edges, nodes 1 and 2 swapped when no edge
+        joins them, and paths merged by skip connections give the same network function. The
+        15,625 cells form 5,260 classes. (The benchmark's ``to_unique_str`` counts 6,466: its
+        expressions keep ``a + 0`` apart from ``a`` but merge two convs with separate weights
+        with one conv reached twice.) The benchmark trained every cell separately, so
+        equivalent cells have different (noisy) accuracies.
         """
-        cache = self._reps
-        if cache is None or cache[0] is not self.decisions:  # built per (restricted) space
-            first: dict[tuple[str, ...], Arch] = {}
-            reps: dict[Arch, Arch] = {}
-            for a in self.enumerate():
-                reps[a] = first.setdefault(cell_function([str(v) for v in a.values]), a)
-            cache = self._reps = (self.decisions, reps)
-        rep = cache[1].get(arch)
-        return rep if rep is not None else cache[1][self.validate(arch)]
+        reps = _representatives(tuple(d.choices for d in self.decisions))
+        key = tuple(str(v) for v in arch.values) if len(arch.values) == len(EDGES) else None
+        rep = reps.get(key) if key is not None else None
+        if rep is None:
+            self.validate(arch)
+            raise ArchError(f"{self.format_arch(arch)} is not in {self.label}")
+        return Arch(self.names, rep)
 
     # -- network ---------------------------------------------------------------------------
     def _lower(self, arch: Arch, g: Graph, resolution: int) -> None:
@@ -173,27 +172,86 @@ class NB201Space(Space):
         return Diagram("dag", f"{self.label}: {self.format_arch(arch)}", nodes, edges)
 
 
-def cell_function(ops: Sequence[str]) -> tuple[str, ...]:
-    """What a cell computes, as the sorted terms of the sum at node 3 (empty: all zeros).
+@functools.lru_cache(maxsize=8)
+def _representatives(choices: tuple[tuple[object, ...], ...]) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """Each cell of the space with these edge choices -> the first cell of its class."""
+    first: dict[Signature, tuple[str, ...]] = {}
+    return {ops: first.setdefault(cell_signature(ops), ops)
+            for ops in itertools.product(*([str(c) for c in cs] for cs in choices))}
 
-    ``ops`` are the six edge ops in string order. Node 0 is the term ``x``; an edge adds nothing
-    when its op is 'none' or its input node is zero, passes its input's terms through when it is
-    'skip_connect' and adds one term ``op(input terms)`` otherwise. As in the benchmark's
-    ``to_unique_str``, an op applied to an all-zero input counts as zero (true of pooling; a
-    ReLU-Conv-BN edge adds only BN's learned bias).
+
+#: A cell's computation up to renaming its edges: see :func:`cell_signature`.
+Signature = tuple[tuple[tuple[str, tuple[tuple[int, int], ...]], ...], tuple[tuple[int, int], ...]]
+#: What a node's value sums: the cell input ("x",), a convolution edge ("conv", edge index: its
+#: own weights) or a pooling ("pool", its input's terms: no weights, so equal inputs, equal value).
+_Term = tuple[object, ...]
+_INPUT: _Term = ("x",)
+_POOLS = ("avg_pool_3x3",)
+
+
+def cell_signature(ops: Sequence[str]) -> Signature:
+    """What a cell computes, as a canonical form of its computation graph.
+
+    ``ops`` are the six edge ops in string order. A node's value is a multiset of terms: the
+    cell input, convolutions (each edge its own weights) and poolings (no weights: two poolings
+    of the same value are the same term). 'none' adds nothing and 'skip_connect' passes its
+    input node's terms through. As in the benchmark's ``to_unique_str``, an op applied to an
+    all-zero input counts as zero (true of pooling; a ReLU-Conv-BN edge would add only BN's
+    learned bias). The signature lists the terms node 3 depends on, each as its op and the
+    (term, multiplicity) pairs it reads, numbered in a canonical order, then node 3's own pairs;
+    two cells have the same signature exactly when they compute the same function up to
+    renaming their weights. So ``2 * conv(x)`` (one conv reached twice through skips) differs
+    from ``conv(x) + conv'(x)`` (two convs with separate weights), while a dead edge or swapping
+    nodes 1 and 2 changes nothing.
     """
-    nodes: list[tuple[str, ...]] = [("x",)]
+    reads: dict[_Term, tuple[str, Counter[_Term]]] = {}
+    nodes: list[Counter[_Term]] = [Counter({_INPUT: 1})]
     for i in range(1, 4):
-        terms: list[str] = []
-        for (node, j), op in zip(EDGES, ops, strict=True):
+        value: Counter[_Term] = Counter()
+        for k, ((node, j), op) in enumerate(zip(EDGES, ops, strict=True)):
             if node != i or op == "none" or not nodes[j]:
                 continue
             if op == "skip_connect":
-                terms.extend(nodes[j])
-            else:
-                terms.append(f"{op}({'+'.join(nodes[j])})")
-        nodes.append(tuple(sorted(terms)))
-    return nodes[3]
+                value.update(nodes[j])
+                continue
+            term: _Term = (("pool", op, tuple(sorted(nodes[j].items(), key=repr)))
+                           if op in _POOLS else ("conv", k))
+            reads[term] = (op, nodes[j])
+            value[term] += 1
+        nodes.append(value)
+    out = nodes[3]
+    live: set[_Term] = set()
+    todo = [t for t in out if t != _INPUT]
+    while todo:
+        t = todo.pop()
+        if t not in live:
+            live.add(t)
+            todo.extend(s for s in reads[t][1] if s != _INPUT)
+    shape: dict[_Term, str] = {_INPUT: "x"}  # a term's expression tree: invariant under renaming
+
+    def tree(t: _Term) -> str:
+        if t not in shape:
+            op, src = reads[t]
+            shape[t] = f"{op}({'+'.join(sorted(f'{m}*{tree(s)}' for s, m in src.items()))})"
+        return shape[t]
+
+    # Number terms by their trees; equal trees may or may not share inputs, so try every order
+    # within each group of equal trees and keep the smallest encoding.
+    groups = [list(g) for _, g in itertools.groupby(sorted(live, key=tree), key=tree)]
+    best: Signature | None = None
+    for order in itertools.product(*(itertools.permutations(g) for g in groups)):
+        pos = {t: n for n, t in enumerate(t for group in order for t in group)}
+        pos[_INPUT] = -1
+
+        def pairs(value: Counter[_Term], pos: dict[_Term, int] = pos) -> tuple[tuple[int, int], ...]:
+            return tuple(sorted((pos[s], m) for s, m in value.items()))
+
+        seq = sorted(live, key=pos.__getitem__)
+        code: Signature = (tuple((reads[t][0], pairs(reads[t][1])) for t in seq), pairs(out))
+        if best is None or code < best:
+            best = code
+    assert best is not None
+    return best
 
 
 def _edge(g: Graph, x: Node, op: str) -> Node:

@@ -15,7 +15,7 @@ random archs, and comes back to a suspended climb once the others stall below it
 In a space whose encoding is redundant (:meth:`Space.canonical`, e.g. NAS-Bench-201's dead
 edges and interchangeable nodes), ``distinct`` proposes one arch per equivalence class and the
 surrogate sees every arch as its class representative, so equivalent cells are one point of the
-GP. On NAS-Bench-201 that alone is worth about 0.1 points of test accuracy at 100 queries
+GP. On NAS-Bench-201 that alone is worth 0.05-0.09 points of test accuracy at 100 queries
 (docs/benchmarks.md).
 """
 
