@@ -40,6 +40,11 @@ def test_factorised_costs_match_profile_mobilenetv2() -> None:
     _exact(get_space("mobilenetv2", width=0.5, resolution=64, **SMALL), 60, 1)  # type: ignore[arg-type]
 
 
+def test_factorised_costs_match_profile_nb201() -> None:
+    # every cell block depends on all six decisions: one table of 5**6 codes per slot
+    _exact(get_space("nb201", N=2), 60, 3)  # type: ignore[arg-type]
+
+
 def test_factorised_costs_match_profile_with_conditional_depths() -> None:
     try:
         space = get_space("mcunet", width=0.3, resolution=64, **SMALL)

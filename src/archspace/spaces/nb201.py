@@ -26,13 +26,14 @@ import functools
 import itertools
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from archspace.errors import ArchError, ParamError
-from archspace.ir.blocks import relu_conv_bn
+from archspace.ir.blocks import Block, relu_conv_bn
 from archspace.ir.graph import Graph, Node
-from archspace.space import Arch, Decision, Diagram, DiagramEdge, DiagramNode, Space
+from archspace.space import Arch, ChainSpace, Decision, Diagram, DiagramEdge, DiagramNode
 from archspace.tabular import CELL_FORMAT, NB201_OPS, load_nb201, ops_to_str, parse_cell
 
 __all__ = ["EDGES", "NB201Space", "cell_signature"]
@@ -44,7 +45,7 @@ _RESNET_ID = 11472
 _SEARCH_METRIC = "cifar10_valid_12ep"
 
 
-class NB201Space(Space):
+class NB201Space(ChainSpace):
     """The 15,625 cells of NAS-Bench-201 on the benchmark's network."""
 
     name = "nb201"
@@ -126,22 +127,25 @@ class NB201Space(Space):
         return Arch(self.names, rep)
 
     # -- network ---------------------------------------------------------------------------
-    def _lower(self, arch: Arch, g: Graph, resolution: int) -> None:
-        ops = [str(v) for v in arch.values]
-        x = g.input((self.in_channels, resolution, resolution))
-        with g.scope("stem"):
-            x = g.bn(g.conv(x, self.C, 3))
+    def _chain(self, arch: Arch) -> list[tuple[str, Block]]:
+        """The network as (scope, block) pairs: every cell is one block, so the chain profiler
+        profiles each distinct cell once."""
+        cell = _Cell(tuple(str(v) for v in arch.values))
+        chain: list[tuple[str, Block]] = [("stem", _Stem(self.C))]
         for stage in range(3):
-            ch = self.C * 2**stage
             if stage:
-                with g.scope(f"reduce{stage}"):
-                    x = _resnet_block(g, x, ch)
-            for k in range(self.N):
-                with g.scope(f"s{stage}c{k}"):
-                    x = _cell(g, x, ops)
-        with g.scope("head"):
-            x = g.flatten(g.gap(g.relu(g.bn(x))))
-            g.linear(x, self.num_classes, name="classifier")
+                chain.append((f"reduce{stage}", _Reduce(self.C * 2**stage)))
+            chain += [(f"s{stage}c{k}", cell) for k in range(self.N)]
+        return [*chain, ("head", _Head(self.num_classes))]
+
+    def blocks(self, arch: Arch, resolution: int) -> list[Block]:
+        return [block for _, block in self._chain(arch)]
+
+    def _lower(self, arch: Arch, g: Graph, resolution: int) -> None:
+        x = g.input((self.in_channels, resolution, resolution))
+        for scope, block in self._chain(arch):  # the benchmark's module names, not b0, b1, ...
+            with g.scope(scope):
+                x = block.lower(g, x)
 
     def benchmark_flops(self, arch: Arch, resolution: int | None = None) -> int:
         """FLOPs as NAS-Bench-201 counts them (its ``get_model_infos``, reported / 1e6).
@@ -252,6 +256,46 @@ def cell_signature(ops: Sequence[str]) -> Signature:
             best = code
     assert best is not None
     return best
+
+
+@dataclass(frozen=True)
+class _Stem(Block):
+    """3x3 conv to ``C`` channels and BN."""
+
+    C: int
+
+    def lower(self, g: Graph, x: Node) -> Node:
+        return g.bn(g.conv(x, self.C, 3))
+
+
+@dataclass(frozen=True)
+class _Cell(Block):
+    """One cell: the six edge ops in string order."""
+
+    ops: tuple[str, ...]
+
+    def lower(self, g: Graph, x: Node) -> Node:
+        return _cell(g, x, list(self.ops))
+
+
+@dataclass(frozen=True)
+class _Reduce(Block):
+    """The benchmark's ``ResNetBasicblock`` with stride 2 to ``ch`` channels."""
+
+    ch: int
+
+    def lower(self, g: Graph, x: Node) -> Node:
+        return _resnet_block(g, x, self.ch)
+
+
+@dataclass(frozen=True)
+class _Head(Block):
+    """BN, ReLU, global pooling and the classifier."""
+
+    num_classes: int
+
+    def lower(self, g: Graph, x: Node) -> Node:
+        return g.linear(g.flatten(g.gap(g.relu(g.bn(x)))), self.num_classes, name="classifier")
 
 
 def _edge(g: Graph, x: Node, op: str) -> Node:
