@@ -8,6 +8,7 @@ repeats included. Mean and standard deviation over seeds, one row per strategy.
     python benchmarks/nb201_strategies.py                      # every strategy, 100 seeds
     python benchmarks/nb201_strategies.py --strategies guided,local --seeds 20
     python benchmarks/nb201_strategies.py --overhead           # per-trial cost vs Optuna
+    python benchmarks/nb201_strategies.py --strategies local:distinct=true,guided:distinct=false
 
 ``--seeds-for reinforce=30`` runs fewer seeds for a slow strategy (the table says so).
 """
@@ -46,15 +47,22 @@ def _table() -> dict[str, Any]:
     return _TABLE
 
 
+def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """``"local:distinct=true:init=5"`` -> ``("local", {"distinct": "true", "init": "5"})``."""
+    name, *pairs = spec.split(":")
+    return name, dict(p.split("=", 1) for p in pairs if "=" in p)
+
+
 def run_one(job: tuple[str, int, int]) -> tuple[str, int, list[float], float]:
-    """One search: (strategy, seed, budget) -> the reported accuracy at each budget of BUDGETS
-    up to ``budget``, and the seconds the strategy itself spent (ask + tell)."""
+    """One search: (strategy spec, seed, budget) -> the reported accuracy at each budget of
+    BUDGETS up to ``budget``, and the seconds the strategy itself spent (ask + tell)."""
     from archspace.strategies import get_strategy
 
-    name, seed, budget = job
+    spec, seed, budget = job
     t = _table()
     space, search, report = t["space"], t["search"], t["report"]
-    strategy = get_strategy(name, space, seed=seed)
+    name, options = parse_spec(spec)
+    strategy = get_strategy(name, space, seed=seed, **options)
     best_val, best_id, out, spent = -1.0, -1, [], 0.0
     for n in range(1, budget + 1):
         t0 = time.perf_counter()
@@ -69,7 +77,7 @@ def run_one(job: tuple[str, int, int]) -> tuple[str, int, list[float], float]:
             best_val, best_id = value, i
         if n in BUDGETS:
             out.append(float(report[best_id]))
-    return name, seed, out, spent
+    return spec, seed, out, spent
 
 
 def _init_worker() -> None:
@@ -173,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--strategies", default=",".join(STRATEGIES),
-                   help="comma-separated strategy names (default: all)")
+                   help="comma-separated strategy names, each optionally with options as "
+                        "NAME:KEY=VALUE[:KEY=VALUE] (default: all, default options)")
     p.add_argument("--seeds", type=int, default=100, help="seeds per strategy (default 100)")
     p.add_argument("--seeds-for", action="append", default=[], metavar="NAME=N",
                    help="fewer seeds for one strategy, e.g. reinforce=30 (repeatable)")
@@ -187,9 +196,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(overhead())
         return
     names = [n.strip() for n in args.strategies.split(",") if n.strip()]
-    unknown = [n for n in names if n not in STRATEGIES]
+    unknown = [n for n in names if parse_spec(n)[0] not in STRATEGIES]
     if unknown:
         p.error(f"unknown strategies {unknown}; available: {', '.join(STRATEGIES)}")
+    from archspace.errors import ArchspaceError
+    from archspace.strategies import get_strategy
+
+    for spec in names:  # bad options fail here, not in a worker
+        try:
+            get_strategy(parse_spec(spec)[0], _table()["space"], **parse_spec(spec)[1])
+        except ArchspaceError as e:
+            p.error(f"{spec}: {e}")
     seeds = dict.fromkeys(names, args.seeds)
     for pair in args.seeds_for:
         name, _, n = pair.partition("=")
