@@ -144,6 +144,9 @@ def test_nsga2_follows_the_number_of_objectives() -> None:
 
 
 def test_optuna_strategies_restore_logging_and_refuse_state_when_used() -> None:
+    import optuna
+
+    optuna.logging.get_verbosity()  # optuna sets up its logger on first use: do that first
     logger = logging.getLogger("optuna")
     level = logger.level
     s = get_strategy("tpe", Tiny(), seed=0)

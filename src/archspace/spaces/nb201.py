@@ -119,10 +119,9 @@ class NB201Space(ChainSpace):
         equivalent cells have different (noisy) accuracies.
         """
         reps = _representatives(tuple(d.choices for d in self.decisions))
-        key = tuple(str(v) for v in arch.values) if len(arch.values) == len(EDGES) else None
-        rep = reps.get(key) if key is not None else None
+        rep = reps.get(tuple(str(v) for v in arch.values)) if arch.names == self.names else None
         if rep is None:
-            self.validate(arch)
+            self.validate(arch)  # raises, naming the problem
             raise ArchError(f"{self.format_arch(arch)} is not in {self.label}")
         return Arch(self.names, rep)
 
