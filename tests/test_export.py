@@ -24,10 +24,12 @@ from archspace.estimators.loop import evaluate_model
 from archspace.export import ExportCheckError, ExportError, export_study, load_model, parse_formats
 from archspace.spaces import get_space
 from archspace.study import StudyConfig, StudyStorage, run_study
+from test_study_support import UNCONSTRAINED
 
-#: REINFORCE over nb201 scored by the table; a MACs bound makes some of its trials infeasible.
+#: Random search over nb201 scored by the table, not told its MACs bound (UNCONSTRAINED): some
+#: trials are infeasible.
 NB = StudyConfig(space="nb201", space_params={}, estimator="nasbench201", estimator_options={},
-                 strategy="reinforce", strategy_options={}, seed=5, budget=10,
+                 strategy="random", strategy_options={}, seed=5, budget=10,
                  constraints=("macs<=50M",))
 #: The smallest trainable setting: a 1-cell, 4-channel nb201 network on 8x8 digits, one epoch.
 TRAIN = StudyConfig(space="nb201", space_params={"C": 4, "N": 1}, estimator="train",
@@ -38,7 +40,7 @@ TRAIN = StudyConfig(space="nb201", space_params={"C": 4, "N": 1}, estimator="tra
 @pytest.fixture(scope="module")
 def nb_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("nb") / "nb.db"
-    run_study(path, NB)
+    run_study(path, NB, UNCONSTRAINED)
     return path
 
 

@@ -15,6 +15,7 @@ from archspace.cli import cli
 from archspace.errors import ArchspaceError
 from archspace.report import FILES, gather, write_report
 from archspace.study import Study, StudyConfig, StudyStorage, TrialRecord, run_study
+from test_study_support import UNCONSTRAINED
 
 PNG = b"\x89PNG\r\n\x1a\n"
 FIGURES = ("progress.png", "front.png", "costs.png", "best_arch.png")
@@ -45,9 +46,9 @@ def _rows(page: str) -> int:
 @pytest.fixture(scope="module")
 def constrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Half of nb201's cells break macs<=40M: a study with complete and infeasible trials
-    (REINFORCE proposes infeasible archs; the other strategies skip them)."""
+    (random search that is not told the constraints, as catalog strategies are)."""
     path = tmp_path_factory.mktemp("constrained") / "s.db"
-    run_study(path, _config(constraints=("macs<=40M",), strategy="reinforce"))
+    run_study(path, _config(constraints=("macs<=40M",)), UNCONSTRAINED)
     return path
 
 

@@ -268,3 +268,22 @@ def test_guided_on_nb201_never_queries_an_equivalent_cell() -> None:
         asked.append(a)
         s.tell(a, float(valid[space.index_of(a)]))
     assert len({space.canonical(a) for a in asked}) == 120
+
+
+def test_reinforce_learns_from_infeasible_draws_without_proposing_them() -> None:
+    s = get_strategy("reinforce", Tiny(4), seed=0)
+    s.constrain(lambda a: a["d0"] != "a")  # about a third of the draws break it
+    updates = 0
+    update = s._update  # type: ignore[attr-defined]
+
+    def counted() -> None:
+        nonlocal updates
+        updates += 1
+        update()
+
+    s._update = counted  # type: ignore[attr-defined]
+    for _ in range(15):
+        a = s.ask()
+        assert a["d0"] != "a"
+        s.tell(a, count_a(a))
+    assert updates > 15  # one per told result, and one per rejected draw after the first result

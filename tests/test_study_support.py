@@ -142,6 +142,19 @@ FACTORIES = Factories(space=lambda name, **p: ToySpace(**p),
                       estimator=lambda name, **o: ToyEstimator(**o), strategy=_strategy)
 
 
+def _unconstrained(name: str, space: Space, seed: int = 0, **options: Any) -> Strategy:
+    from archspace.strategies import get_strategy
+
+    strategy = get_strategy(name, space, seed=seed, **options)
+    strategy.constrain = lambda feasible: None  # type: ignore[method-assign]
+    return strategy
+
+
+#: Catalog pieces, but the strategy never hears of the constraints: it proposes archs that
+#: break them, which the study records as infeasible (every catalog strategy avoids them).
+UNCONSTRAINED = Factories(strategy=_unconstrained)
+
+
 def config(budget: int = 20, strategy: str = "greedy", seed: int = 0, delay: float = 0.0,
            **kw: Any) -> StudyConfig:
     """A toy study configuration."""

@@ -130,8 +130,8 @@ def _num(v: Any) -> str:
               metavar="FILE.db", help="SQLite file to record the study in (must not hold one).")
 @click.option("-c", "--constraint", "constraints", multiple=True, metavar="C",
               help="Hard cost constraint, e.g. 'peak_sram<=320kB', 'macs<=60M' (kB=1000 bytes, "
-                   "KiB=1024); strategies propose only archs that meet them (reinforce: violating "
-                   "archs are recorded as infeasible, never evaluated).")
+                   "KiB=1024); strategies propose only archs that meet them; any violating arch is "
+                   "recorded as infeasible, never evaluated.")
 @click.option("-o", "--objective", "objectives", multiple=True, metavar="NAME",
               help="Objective, repeatable: an estimator metric ('accuracy': the search metric) "
                    "is maximised, a cost (macs, params, peak_sram, flash) minimised; NAME:min / "

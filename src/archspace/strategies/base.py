@@ -13,9 +13,9 @@ The study loop owns evaluation; a strategy only proposes architectures and learn
 * :meth:`state_dict` / :meth:`load_state_dict` save and restore the strategy's state as
   JSON-serialisable data (a faster alternative to replay for long studies).
 * :meth:`constrain` hands over the study's hard constraints as a predicate (the analytic cost
-  model: free to call). Strategies that can (:attr:`Strategy.avoids_infeasible`) then propose
-  only archs it accepts; the others keep proposing and learn from the ``None`` score the study
-  tells for an infeasible arch.
+  model: free to call). Strategies that can (:attr:`Strategy.avoids_infeasible`, every catalog
+  strategy) then propose only archs it accepts; others keep proposing and learn from the
+  ``None`` score the study tells for an infeasible arch.
 
 Modelled on Optuna's sampler contract (optuna/samplers/_base.py) and pyglove's DNAGenerator.
 """

@@ -13,7 +13,10 @@ controller takes one Adam step on ``-(r - b) / s * log p(arch) - entropy * H``, 
 exponential moving average of the rewards and ``s`` one of their absolute deviation from it (so
 the step does not depend on the score's units). A failed result is rewarded with the worst score
 seen so far. A proposal that was made before is redrawn a few times, so the budget goes to new
-archs while the policy still offers them.
+archs while the policy still offers them. Under the study's hard constraints
+(:meth:`Strategy.constrain`) a draw that breaks them is redrawn too, and the controller learns
+from it at once as from a failed result, without spending a trial; when the redraws run out on
+infeasible archs, a random feasible one is proposed.
 
 Randomness comes from a private ``torch.Generator`` (initial weights uniform in +-0.1 as in ENAS,
 and sampling), so the strategy is deterministic given its seed and never touches torch's global
@@ -108,13 +111,14 @@ class Reinforce(Strategy):
         Option("entropy", 0.0001, float, "weight of the entropy bonus", minimum=0.0),
         Option("hidden", 64, int, "LSTM hidden size", minimum=1),
     )
+    avoids_infeasible = True
 
     def __init__(self, space: Space, seed: int = 0, lr: float = 0.01, batch: int = 1,
                  baseline_decay: float = 0.9, entropy: float = 0.0001, hidden: int = 64) -> None:
         super().__init__(space, seed)
         self.batch, self.decay, self.entropy = batch, baseline_decay, entropy
-        self.ledger = Ledger(space)
-        self.sampler = UniqueSampler(space, self.ledger.seen)
+        self.ledger = Ledger(space, feasible=self.is_feasible)
+        self.sampler = UniqueSampler(space, self.ledger.skip)
         self.generator = torch.Generator().manual_seed(seed)
         with torch.random.fork_rng(devices=[]):
             self.controller = Controller(space, hidden)
@@ -137,14 +141,23 @@ class Reinforce(Strategy):
     def ask(self) -> Arch:
         arch = self._draw()
         for _ in range(_REDRAWS - 1):
-            if not self.ledger.seen(arch):
+            if not self.ledger.skip(arch):
                 break
+            if not self.is_feasible(arch):
+                self._reward(arch, None)  # as if told infeasible, without a trial
             arch = self._draw()
+        if not self.is_feasible(arch):
+            arch = self.sampler.sample(self.rng)
         self.ledger.asked(arch)
         return arch
 
     def tell(self, arch: Arch, score: float | None, objectives: Sequence[float] = ()) -> None:
         self.ledger.told(arch, score, objectives)
+        self._reward(arch, score)
+
+    def _reward(self, arch: Arch, score: float | None) -> None:
+        """Queue ``arch``'s reward (a failure: the worst score so far) and update when a batch
+        is full."""
         done = [s for _, s in self.ledger.completed()]
         reward = score if score is not None else (min(done) if done else None)
         if reward is None:
