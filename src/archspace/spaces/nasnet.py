@@ -88,6 +88,8 @@ class NASNetSpace(Space):
     min_resolution = 8
     resolution_step = 4
 
+    _plan: tuple[tuple[Decision, ...], list[tuple[tuple[int, ...], tuple[dict[Any, int], ...]]]] | None = None
+
     def __init__(self, ops: tuple[str, ...] = NASNET_OPS, M: int = 0,
                  combine: tuple[str, ...] = COMBINE_OPS, N: int = 0, B: int = 5,
                  channels: int = 16, cells: int = 1, num_classes: int = 10,
@@ -160,27 +162,34 @@ class NASNetSpace(Space):
         return [b for b in range(len(blocks)) if b not in used]
 
     # -- equivalent archs ------------------------------------------------------------------
-    def _block_positions(self) -> list[tuple[int, ...]]:
-        """Positions of (in0, in1, op0, op1, comb) of every block, in decision order."""
-        return [tuple(self._pos[f"{t}.b{b}.{k}"] for k in ("in0", "in1", "op0", "op1", "comb"))
-                for t in CELL_TYPES for b in range(self.B)]
+    def _swap_plan(self) -> list[tuple[tuple[int, ...], tuple[dict[Any, int], ...]]]:
+        """Per block: positions of (in0, in1, op0, op1, comb) and, for the first four, each
+        choice's index (computed once per set of decisions)."""
+        cached = self._plan
+        if cached is None or cached[0] is not self.decisions:
+            plan = []
+            for t in CELL_TYPES:
+                for b in range(self.B):
+                    where = tuple(self._pos[f"{t}.b{b}.{k}"]
+                                  for k in ("in0", "in1", "op0", "op1", "comb"))
+                    index = tuple({c: n for n, c in enumerate(self.decisions[k].choices)}
+                                  for k in where[:4])
+                    plan.append((where, index))
+            cached = self._plan = (self.decisions, plan)
+        return cached[1]
 
-    def _block_rep(self, values: list[Any], where: tuple[int, ...]) -> None:
-        """Put the block at ``where`` in ``values`` into its representative order, in place."""
+    @staticmethod
+    def _block_rep(values: list[Any], where: tuple[int, ...],
+                   index: tuple[dict[Any, int], ...]) -> None:
+        """Put the block at ``where`` in ``values`` into its representative order, in place:
+        swap its terms when that gives smaller choice indices and stays in the space."""
         i0, i1, o0, o1 = where[:4]
-        ds = self.decisions
-        first, second = (values[i0], values[o0]), (values[i1], values[o1])
-
-        def order(a: tuple[Any, Any], b: tuple[Any, Any]) -> tuple[int, ...] | None:
-            """Choice indices of terms ``a``, ``b`` in slots 0, 1 (None: outside the space)."""
-            slots = ((i0, a[0]), (o0, a[1]), (i1, b[0]), (o1, b[1]))
-            if any(v not in ds[k].choices for k, v in slots):
-                return None
-            return tuple(ds[k].choices.index(v) for k, v in slots)
-
-        now, then = order(first, second), order(second, first)
-        if then is not None and now is not None and then < now:
-            values[i0], values[o0], values[i1], values[o1] = (*second, *first)
+        in0, in1, op0, op1 = index
+        now = (in0[values[i0]], op0[values[o0]], in1[values[i1]], op1[values[o1]])
+        then = (in0.get(values[i1]), op0.get(values[o1]), in1.get(values[i0]), op1.get(values[o0]))
+        if None not in then and then < now:  # type: ignore[operator]
+            values[i0], values[o0], values[i1], values[o1] = (values[i1], values[o1],
+                                                              values[i0], values[o0])
 
     def canonical(self, arch: Arch) -> Arch:
         """``arch`` with the two terms of every block in a fixed order: (in0, op0) before
@@ -193,9 +202,15 @@ class NASNetSpace(Space):
         have several classes. Swapped terms have the same parameters and MACs; the peak memory
         can differ, as the terms are computed in the order given.
         """
-        values = list(self.validate(arch).values)
-        for where in self._block_positions():
-            self._block_rep(values, where)
+        if arch.names != self.names:
+            self.validate(arch)  # raises, naming the problem
+        values = list(arch.values)
+        try:
+            for where, index in self._swap_plan():
+                self._block_rep(values, where, index)
+        except KeyError:  # a value outside the choices
+            self.validate(arch)
+            raise
         return Arch(self.names, tuple(values))
 
     def distinct_size(self) -> int:
@@ -203,13 +218,13 @@ class NASNetSpace(Space):
         counted up to swapping the terms, multiplied over the blocks of both cells."""
         total = 1
         ds = self.decisions
-        for where in self._block_positions():
+        for where, index in self._swap_plan():
             reps = set()
             for combo in itertools.product(*(ds[k].choices for k in where)):
                 values: list[Any] = [None] * len(ds)
                 for k, v in zip(where, combo, strict=True):
                     values[k] = v
-                self._block_rep(values, where)
+                self._block_rep(values, where, index)
                 reps.add(tuple(values[k] for k in where))
             total *= len(reps)
         return total
