@@ -196,15 +196,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(overhead())
         return
     names = [n.strip() for n in args.strategies.split(",") if n.strip()]
-    unknown = [n for n in names if parse_spec(n)[0] not in STRATEGIES]
-    if unknown:
-        p.error(f"unknown strategies {unknown}; available: {', '.join(STRATEGIES)}")
     from archspace.errors import ArchspaceError
     from archspace.strategies import get_strategy
 
-    for spec in names:  # bad options fail here, not in a worker
+    for spec in names:  # an unknown strategy or option fails here, not in a worker
+        name, options = parse_spec(spec)
         try:
-            get_strategy(parse_spec(spec)[0], _table()["space"], **parse_spec(spec)[1])
+            get_strategy(name, _table()["space"], **options)
         except ArchspaceError as e:
             p.error(f"{spec}: {e}")
     seeds = dict.fromkeys(names, args.seeds)

@@ -57,6 +57,7 @@ class OptunaStrategy(Strategy):
     """An Optuna sampler driven through ask/tell on an in-memory study."""
 
     avoids_infeasible = True
+
     def __init__(self, space: Space, seed: int = 0) -> None:
         super().__init__(space, seed)
         self.ledger = Ledger(space, feasible=self.is_feasible)

@@ -77,7 +77,7 @@ class Study:
         self.diverged_at: int | None = None
         self._next_number = 0
         self._pending: list[tuple[int, Arch]] = []  # asked before a crash, never told
-        self._feasible_cache: dict[Arch, bool] = {}
+        self._feasible_cache: dict[Arch, dict[str, float] | str] = {}  # see _cost
         if self.constraints:
             self.strategy.constrain(self.feasible)
 
@@ -193,23 +193,28 @@ class Study:
         self.storage.set_status("interrupted" if interrupted else "finished")
         return self.result(interrupted=interrupted, exhausted=exhausted)
 
-    def feasible(self, arch: Arch) -> bool:
-        """Whether ``arch`` passes the constraint screen (given to the strategy, which may then
-        skip infeasible archs instead of spending trials on them). Remembered for the last
-        100,000 archs asked about."""
+    def _cost(self, arch: Arch) -> dict[str, float] | str:
+        """``arch``'s cost under the estimator (or why the cost model failed), computed once:
+        the strategy's feasibility checks and the screen of the trial share it. Remembered for
+        the last 100,000 archs."""
         hit = self._feasible_cache.get(arch)
         if hit is None:
             try:
                 profile = self.estimator.cost(self.space, arch)
-            except Exception:  # the screen would fail this arch
-                hit = False
+            except Exception as e:  # a space that cannot build this arch
+                hit = f"cost model: {describe_error(e)}"
             else:
-                hit = not violated(self.constraints,
-                                   {k: float(getattr(profile, k)) for k in COST_KEYS})
+                hit = {k: float(getattr(profile, k)) for k in COST_KEYS}
             if len(self._feasible_cache) >= 100_000:
                 self._feasible_cache.clear()
             self._feasible_cache[arch] = hit
         return hit
+
+    def feasible(self, arch: Arch) -> bool:
+        """Whether ``arch`` passes the constraint screen (given to the strategy, which may then
+        skip infeasible archs instead of spending trials on them)."""
+        cost = self._cost(arch)
+        return not isinstance(cost, str) and not violated(self.constraints, cost)
 
     def _screen(self, arch: Arch, number: int) -> TrialRecord:
         """Profile and constraint-check trial ``number``: a final ``failed``/``infeasible``
@@ -217,16 +222,14 @@ class Study:
         text, js = self.space.format_arch(arch), self.space.arch_to_json(arch)
         base = TrialRecord(number, text, js, "failed", None, None, None, None, None, 0.0,
                            time.time(), None, None)
-        try:
-            profile = self.estimator.cost(self.space, arch)
-        except Exception as e:  # a space that cannot build this arch: the trial fails
-            return replace(base, error=f"cost model: {describe_error(e)}")
-        cost = {k: float(getattr(profile, k)) for k in COST_KEYS}
+        cost = self._cost(arch)
+        if isinstance(cost, str):  # the trial fails
+            return replace(base, error=cost)
         broken = violated(self.constraints, cost)
         if broken:
             why = "violates " + ", ".join(c.text for c in broken)
-            return replace(base, status="infeasible", cost=cost, error=why)
-        return replace(base, status="running", cost=cost)
+            return replace(base, status="infeasible", cost=dict(cost), error=why)
+        return replace(base, status="running", cost=dict(cost))
 
     def _judge(self, outcome: Outcome, running: TrialRecord) -> TrialRecord:
         """Turn an executor outcome into a final record (complete or failed)."""
