@@ -173,7 +173,7 @@ def test_a_failed_reload_check_is_an_error(nb_study: Path, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     real = ex.load_model
 
-    def corrupted(directory: Path, space: object = None) -> torch.nn.Module:
+    def corrupted(directory: Path, space: object = None, trust: object = False) -> torch.nn.Module:
         model = real(directory)
         with torch.no_grad():
             next(model.parameters()).add_(1.0)
@@ -186,6 +186,7 @@ def test_a_failed_reload_check_is_an_error(nb_study: Path, tmp_path: Path,
     assert r.exit_code == 1
     assert r.output.strip().splitlines()[-1].startswith(
         "archspace: error: export check failed: model.pt does not reproduce the network")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no partial export, no temporary folder
 
 
 def test_cli_export(nb_study: Path, tmp_path: Path) -> None:

@@ -17,6 +17,15 @@ The network is then the one the estimator trained: the space fitted to the datas
 the training resolution. Estimators that keep no weights (the NAS-Bench-201 table, zero-cost
 proxies) give the network as the seed initialises it; ``arch.json`` says which.
 
+Writing. Everything is written to a temporary folder first and moved into ``out_dir`` only
+when all of it is written and checked (:mod:`archspace._atomic`): a failure leaves no partial
+output, other files in an existing ``out_dir`` are left alone, and no write follows a symbolic
+link planted there.
+
+Trust. The study's space is rebuilt from the file; a user space (``module:Class``) it names is
+imported only with ``trust`` (see :func:`archspace.spaces.check_trusted`), and so is the space
+:func:`load_model` reads from an export's ``arch.json``.
+
 Every written model is checked by loading it back: ``model.pt`` through :func:`load_model`,
 ``model.onnx`` through ``onnx.checker`` and ONNX Runtime, each compared with the in-memory
 network on a fixed input. A mismatch raises :class:`ExportCheckError`.
@@ -35,9 +44,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archspace import __version__
+from archspace._atomic import check_output, staged_output
 from archspace.errors import ArchspaceError
 from archspace.space import Arch, Space
-from archspace.spaces import space_target
+from archspace.spaces import Trust, check_trusted, space_target
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
@@ -58,6 +68,8 @@ ARCH_FILE, WEIGHTS_FILE, LOADER_FILE, ONNX_FILE = "arch.json", "model.pt", "load
 PT_TOL = {"rtol": 1e-5, "atol": 1e-6}
 ONNX_TOL = {"rtol": 1e-3, "atol": 1e-4}
 CHECK_SEED, CHECK_BATCH = 0, 2
+#: Every file an export writes, in the order they are moved into the folder (arch.json last).
+OWNED = (WEIGHTS_FILE, LOADER_FILE, ONNX_FILE, ARCH_FILE)
 
 LOADER = '''"""Rebuild the exported network: `python load.py` runs it on a zero input.
 
@@ -75,7 +87,7 @@ HERE = Path(__file__).resolve().parent
 
 def load() -> torch.nn.Module:
     """The network of this folder, weights loaded, in eval mode."""
-    return load_model(HERE)
+    return load_model(HERE, trust=True)  # running this script trusts this folder
 
 
 if __name__ == "__main__":
@@ -216,8 +228,8 @@ def _save_pt(model: nn.Module, out: Path, x: Tensor, want: Tensor, space: Space 
 
     torch.save(model.state_dict(), out / WEIGHTS_FILE)
     (out / LOADER_FILE).write_text(LOADER)
-    with torch.no_grad():
-        got = load_model(out, space)(x)
+    with torch.no_grad():  # the space's module is imported already (with consent)
+        got = load_model(out, space, trust=True)(x)
     return _compare(WEIGHTS_FILE, got, want, PT_TOL)
 
 
@@ -255,12 +267,14 @@ def _save_onnx(model: nn.Module, out: Path, x: Tensor, want: Tensor) -> str:
 def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                  formats: Iterable[str] | None = None, trial: int | None = None,
                  train: bool = True, factories: Factories | None = None,
-                 log: Callable[[str], None] | None = None) -> ExportResult:
+                 log: Callable[[str], None] | None = None, trust: Trust = False) -> ExportResult:
     """Export trial ``trial`` (default: the best complete one) of the study in ``path`` to
     ``out_dir`` in ``formats`` (see the module doc). ``train=False`` skips re-training and
     exports the initialised network. ``log`` receives progress lines (e.g. before training).
     Files an earlier export left in ``out_dir`` (``model.pt``, ``load.py``, ``model.onnx``) are
-    replaced or removed, so the folder never pairs ``arch.json`` with another trial's weights.
+    replaced or removed, so the folder never pairs ``arch.json`` with another trial's weights;
+    nothing is written unless the whole export succeeds. A user space the study names is
+    imported only with ``trust`` (``True``, or its ``module:Class`` named again).
 
     Raises :class:`ExportError` on bad input and :class:`ExportCheckError` when a written
     model does not load back to the same network."""
@@ -271,8 +285,7 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     if "onnx" in fmts:
         _require_onnx()
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"output {out} exists and is not a directory; give a folder for -o")
+    check_output(out, OWNED, "export folder")
     study = Path(path)
     with StudyStorage.open(study) as store:
         config = store.load_config()
@@ -280,7 +293,8 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
         rec = _pick_trial(store.trials(), best, study, trial)
     space, estimator = build_evaluation(factories or Factories(), config.space,
                                         config.space_params, config.estimator,
-                                        config.estimator_options)
+                                        config.estimator_options, trust=trust,
+                                        source=f"study {os.fspath(path)}")
     arch = space.arch_from_json(rec.arch_json)
     net_space, resolution, dataset = _network_space(space, estimator)
     shape = (net_space.in_channels, resolution, resolution)
@@ -358,28 +372,29 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
             want = model(x)
         if not bool(torch.isfinite(want).all()):
             raise ExportCheckError("the network outputs non-finite values on the check input")
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in (WEIGHTS_FILE, LOADER_FILE, ONNX_FILE):  # of an earlier export to the folder
-        (out / stale).unlink(missing_ok=True)
     files = [ARCH_FILE]
-    (out / ARCH_FILE).write_text(json.dumps(_json_ready(info), indent=2) + "\n")
-    if model is not None and "pt" in fmts:
-        custom = net_space if factories is not None else None  # else through the catalog
-        checks.append(_save_pt(model, out, x, want, custom))
-        files += [WEIGHTS_FILE, LOADER_FILE]
-    if model is not None and "onnx" in fmts:
-        checks.append(_save_onnx(model, out, x, want))
-        files.append(ONNX_FILE)
+    with staged_output(out, OWNED, "export folder") as stage:  # an earlier export's stale files go
+        (stage / ARCH_FILE).write_text(json.dumps(_json_ready(info), indent=2) + "\n")
+        if model is not None and "pt" in fmts:
+            custom = net_space if factories is not None else None  # else through the catalog
+            checks.append(_save_pt(model, stage, x, want, custom))
+            files += [WEIGHTS_FILE, LOADER_FILE]
+        if model is not None and "onnx" in fmts:
+            checks.append(_save_onnx(model, stage, x, want))
+            files.append(ONNX_FILE)
     for note in notes:
         warnings.warn(note, RuntimeWarning, stacklevel=2)
     return ExportResult(out, tuple(files), rec.number, network["weights"], info, tuple(checks),
                         tuple(notes))
 
 
-def load_model(directory: str | os.PathLike[str], space: Space | None = None) -> nn.Module:
+def load_model(directory: str | os.PathLike[str], space: Space | None = None,
+               trust: Trust = False) -> nn.Module:
     """The network exported to ``directory`` (``arch.json`` and ``model.pt``), in eval mode.
     Its space (``network`` in ``arch.json``) is rebuilt from the catalog unless ``space`` (a
-    custom space, already fitted to the data) is given."""
+    custom space, already fitted to the data) is given. A user space (``module:Class``) named
+    in ``arch.json`` is code: it is imported only with ``trust=True`` (or ``trust`` equal to
+    it), else :class:`~archspace.spaces.UntrustedSpaceError` before anything is imported."""
     import torch
 
     from archspace.spaces import get_space
@@ -393,6 +408,8 @@ def load_model(directory: str | os.PathLike[str], space: Space | None = None) ->
     if not (d / WEIGHTS_FILE).is_file():
         raise ExportError(f"{d} has no {WEIGHTS_FILE}; export with --format pt")
     if space is None:
+        check_trusted(str(net["space"]), trust, f"export folder {d}",
+                      hint="pass trust=True to load_model (or its space) to allow it")
         params = {k: tuple(v) if isinstance(v, list) else v for k, v in net["params"].items()}
         space = get_space(net["space"], **params)
     model = space.build(space.arch_from_json(info["arch_json"]), net["resolution"])

@@ -13,19 +13,36 @@ import click
 
 from archspace.errors import ArchError, SpaceError
 from archspace.space import Arch, Space
-from archspace.spaces import get_space, parse_params
+from archspace.spaces import Trust, get_space, parse_params
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 __all__ = ["arch_options", "console", "load_space", "param_option", "read_archs", "sci",
-           "select_archs", "space_argument"]
+           "select_archs", "space_argument", "trust_options", "trust_value"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 space_argument = click.argument("space_name", metavar="SPACE")
 param_option = click.option("-p", "--param", "params", multiple=True, metavar="K=V",
                             help="Space parameter, repeatable (e.g. --param B=5).")
+
+
+def trust_options(f: F) -> F:
+    """--space and --trust-code: consent to import the user space (``module:Class``) that a
+    study file names; a catalog space needs neither."""
+    f = click.option("--trust-code", is_flag=True,
+                     help="Import the user space (module:Class) the study file names: its "
+                          "module's code runs. Only for files you trust.")(f)
+    return click.option("--space", "space_name", metavar="MODULE:CLASS",
+                        help="The study's space, named again: allows importing it when it is a "
+                             "user space; must equal the stored one.")(f)
+
+
+def trust_value(space_name: str | None, trust_code: bool) -> Trust:
+    """What the library's ``trust`` argument gets from --space / --trust-code (--space wins:
+    it also has to match the stored space)."""
+    return space_name if space_name else trust_code
 
 
 def arch_options(sample_flag: bool) -> Callable[[F], F]:

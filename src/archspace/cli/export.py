@@ -13,6 +13,7 @@ import warnings
 import click
 
 from archspace.cli._app import error_line
+from archspace.cli._common import trust_options, trust_value
 from archspace.export import FORMATS, ExportCheckError, export_study
 
 __all__ = ["export"]
@@ -23,7 +24,9 @@ __all__ = ["export"]
 @click.option("--best", is_flag=True, help="Export the best complete trial (the default).")
 @click.option("--trial", type=int, metavar="N", help="Export trial N instead of the best.")
 @click.option("-o", "--output", "out_dir", required=True, metavar="DIR",
-              type=click.Path(file_okay=False), help="Folder to write (created if missing).")
+              type=click.Path(file_okay=False),
+              help="Folder to write (created if missing; other files in it are left alone). "
+                   "Nothing is written unless the whole export succeeds.")
 @click.option("-f", "--format", "formats", multiple=True, metavar="FMT",
               help=f"{', '.join(FORMATS)}: repeatable or comma-separated (default json,pt); "
                    "arch.json is always written.")
@@ -31,16 +34,21 @@ __all__ = ["export"]
               help="Re-train the arch when the study's estimator trains (else export the "
                    "seeded initial weights).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")
+@trust_options
 def export(study_path: str, best: bool, trial: int | None, out_dir: str,
-           formats: tuple[str, ...], train: bool, as_json: bool) -> None:
-    """Export the best trial (or --trial N) of the study in FILE.db to DIR."""
+           formats: tuple[str, ...], train: bool, as_json: bool, space_name: str | None,
+           trust_code: bool) -> None:
+    """Export the best trial (or --trial N) of the study in FILE.db to DIR.
+
+    A study of a user space (module:Class) needs --space or --trust-code: its module is code."""
     if best and trial is not None:
         raise click.UsageError("give --best or --trial N, not both")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         try:
             result = export_study(study_path, out_dir, formats, trial=trial, train=train,
-                                  log=lambda line: click.echo(line, err=True))
+                                  log=lambda line: click.echo(line, err=True),
+                                  trust=trust_value(space_name, trust_code))
         except ExportCheckError as e:
             click.echo(error_line(f"export check failed: {e}"), err=True)
             raise click.exceptions.Exit(1) from None

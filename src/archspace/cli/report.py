@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from archspace.cli._common import trust_options, trust_value
+
 __all__ = ["report"]
 
 
@@ -14,13 +16,18 @@ __all__ = ["report"]
 @click.option("-o", "--output", "out_dir", required=True, metavar="DIR",
               type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write index.html, summary.json and the PNG figures in (created if "
-                   "missing; other files in it are left alone).")
+                   "missing; other files in it are left alone). Nothing is written unless the "
+                   "whole report is made.")
 @click.option("--top", default=20, show_default=True, type=click.IntRange(min=1), metavar="N",
               help="Trials in the table of best trials.")
-def report(study_path: Path, out_dir: Path, top: int) -> None:
+@trust_options
+def report(study_path: Path, out_dir: Path, top: int, space_name: str | None,
+           trust_code: bool) -> None:
     """Report on the study in FILE.db (running, interrupted or finished) and print the path of
     its index.html: best-so-far curve, trade-offs, cost histograms, the best architecture and
-    a table of the top trials."""
+    a table of the top trials. A study of a user space (module:Class) needs --space or
+    --trust-code: its module is code."""
     from archspace.report import write_report
 
-    click.echo(write_report(study_path, out_dir, top=top))
+    click.echo(write_report(study_path, out_dir, top=top,
+                            trust=trust_value(space_name, trust_code)))

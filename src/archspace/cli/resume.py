@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from archspace.cli._common import trust_options, trust_value
 from archspace.cli._executor import (
     executor_options,
     executor_settings,
@@ -20,7 +21,8 @@ from archspace.cli._executor import (
     stored_settings,
 )
 from archspace.cli.search import finish, progress_bar
-from archspace.study import Study
+from archspace.spaces import check_trusted
+from archspace.study import Study, StudyStorage
 
 __all__ = ["resume"]
 
@@ -33,16 +35,22 @@ __all__ = ["resume"]
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bar on stderr.")
+@trust_options
 def resume(study_path: str, budget: int | None, as_json: bool, progress: bool,
-           **executor: Any) -> None:
+           space_name: str | None, trust_code: bool, **executor: Any) -> None:
     """Continue the study in FILE.db until its budget (or --budget) is recorded.
 
-    It runs on the executor the study last used unless executor options are given."""
+    It runs on the executor the study last used unless executor options are given. A study of
+    a user space (module:Class) needs --space or --trust-code: its module is code."""
+    trust = trust_value(space_name, trust_code)
+    with StudyStorage.open(study_path) as storage:  # refused before an executor starts
+        check_trusted(storage.load_config().space, trust, f"study {study_path}")
     settings = executor_settings(executor, stored_settings(study_path))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         study = open_with_executor(
-            lambda ex: Study.resume(Path(study_path), executor=ex, budget=budget), settings)
+            lambda ex: Study.resume(Path(study_path), executor=ex, budget=budget, trust=trust),
+            settings)
     study.storage.set_meta("executor", settings)
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)

@@ -2,7 +2,10 @@
 
 Only the report's own file names (:data:`FILES`) are written in the folder; a figure that makes
 no sense for the study (e.g. no complete trial yet) is left out with a note on the page, and a
-stale copy of it from an earlier report is removed.
+stale copy of it from an earlier report is removed. The files are made in a temporary folder and
+moved in only when all of them are written (:mod:`archspace._atomic`): a failure leaves no
+partial report, other files in the folder are left alone, and no write follows a symbolic link
+planted there.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from archspace._atomic import check_output, staged_output
 from archspace.errors import ArchspaceError
 from archspace.report.data import ReportData, gather
 from archspace.report.figures import (
@@ -22,6 +26,7 @@ from archspace.report.figures import (
     plot_progress,
 )
 from archspace.report.page import Figure, render
+from archspace.spaces import Trust
 from archspace.study.components import Factories
 
 __all__ = ["FIGURES", "FILES", "write_report"]
@@ -35,35 +40,28 @@ FIGURES: tuple[tuple[str, str, Callable[[ReportData, Path], Path]], ...] = (
 )
 #: Every file a report writes.
 FILES = ("index.html", "summary.json", *(f for f, _, _ in FIGURES))
-
-
-def _out_dir(path: Path) -> Path:
-    if path.exists() and not path.is_dir():
-        raise ArchspaceError(f"report folder {path} is a file; give a folder (created if missing)")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ArchspaceError(f"cannot create report folder {path}: {e.strerror or e}") from None
-    return path
+_MOVE_ORDER = (*(f for f, _, _ in FIGURES), "summary.json", "index.html")  # the page last
 
 
 def write_report(study_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
-                 top: int = 20, factories: Factories | None = None) -> Path:
+                 top: int = 20, factories: Factories | None = None,
+                 trust: Trust = False) -> Path:
     """Write the report of the study in ``study_path`` into ``out_dir`` (created if missing)
-    with the ``top`` best trials in its table; returns the path of ``index.html``."""
+    with the ``top`` best trials in its table; returns the path of ``index.html``. A user
+    space the study names is imported only with ``trust`` (see :func:`gather`)."""
     if top < 1:
         raise ArchspaceError(f"top must be a positive number of trials, got {top}")
-    data = gather(study_path, top=top, factories=factories)
-    out = _out_dir(Path(out_dir))
+    out = Path(out_dir)
+    check_output(out, FILES, "report folder")
+    data = gather(study_path, top=top, factories=factories, trust=trust)
     figures = []
-    for name, title, draw in FIGURES:
-        try:
-            draw(data, out / name)
-            figures.append(Figure(name, title))
-        except NothingToPlot as e:
-            (out / name).unlink(missing_ok=True)
-            figures.append(Figure(name, title, skipped=str(e)))
-    (out / "summary.json").write_text(json.dumps(data.summary, indent=2) + "\n")
-    index = out / "index.html"
-    index.write_text(render(data, figures), encoding="utf-8")
-    return index
+    with staged_output(out, _MOVE_ORDER, "report folder") as stage:
+        for name, title, draw in FIGURES:
+            try:
+                draw(data, stage / name)
+                figures.append(Figure(name, title))
+            except NothingToPlot as e:
+                figures.append(Figure(name, title, skipped=str(e)))
+        (stage / "summary.json").write_text(json.dumps(data.summary, indent=2) + "\n")
+        (stage / "index.html").write_text(render(data, figures), encoding="utf-8")
+    return out / "index.html"

@@ -17,6 +17,7 @@ from typing import Any
 
 from archspace.estimators.base import Estimator
 from archspace.space import Space
+from archspace.spaces import Trust
 from archspace.study.components import Factories, build_evaluation
 from archspace.study.constraints import Constraint, parse_constraints
 from archspace.study.objectives import Objective, Objectives
@@ -131,17 +132,20 @@ def _incumbents(space: Space, estimator: Estimator, recorded: Sequence[TrialReco
 
 
 def gather(path: str | os.PathLike[str], top: int = 20,
-           factories: Factories | None = None) -> ReportData:
+           factories: Factories | None = None, trust: Trust = False) -> ReportData:
     """Read the study in ``path`` for a report with the ``top`` best trials. Raises
     :class:`~archspace.study.storage.StorageError` for a missing file or one that is not a
     study, and :class:`~archspace.errors.ArchspaceError` if its space or estimator cannot be
-    rebuilt (``factories`` as given to :meth:`Study.create`, default the registries)."""
+    rebuilt (``factories`` as given to :meth:`Study.create`, default the registries). A user
+    space (``module:Class``) the file names is imported only with ``trust`` (``True``, or the
+    same space named again): else :class:`~archspace.spaces.UntrustedSpaceError`."""
     factories = factories or Factories()
     storage = StudyStorage.open(Path(path))
     try:
         config = storage.load_config()
         space, estimator = build_evaluation(factories, config.space, config.space_params,
-                                            config.estimator, config.estimator_options)
+                                            config.estimator, config.estimator_options,
+                                            trust=trust, source=f"study {os.fspath(path)}")
         objectives = Objectives.build(estimator.metric, config.objectives, config.reward)
         constraints = parse_constraints(config.constraints)
         trials = storage.trials()

@@ -2,7 +2,11 @@
 
 from archspace.spaces._registry import (
     CATALOG,
+    Trust,
+    UntrustedSpaceError,
+    check_trusted,
     get_space,
+    is_catalog_space,
     list_spaces,
     parse_params,
     space_class,
@@ -10,5 +14,6 @@ from archspace.spaces._registry import (
     space_target,
 )
 
-__all__ = ["CATALOG", "get_space", "list_spaces", "parse_params", "space_class", "space_params",
+__all__ = ["CATALOG", "Trust", "UntrustedSpaceError", "check_trusted", "get_space",
+           "is_catalog_space", "list_spaces", "parse_params", "space_class", "space_params",
            "space_target"]

@@ -1,6 +1,13 @@
 """The catalog: a table of every built-in space, imported lazily by name.
 
 Adding a space means adding one row here; nothing registers itself on import.
+
+**User spaces.** Any command also takes a space of the user's own as ``module:Class``. The
+module is imported from ``sys.path``, with the current directory searched *last* (appended, never
+put first): a file in the working directory named like a standard-library or installed module
+(``json.py``, ``numpy.py``, ``archspace.py``) never shadows it, here or in spawned workers, which
+inherit this ``sys.path``. A space named in a *file* (a study's configuration, an export's
+``arch.json``) is data: :func:`check_trusted` refuses to import it unless the caller consents.
 """
 
 from __future__ import annotations
@@ -15,8 +22,13 @@ from typing import Any
 from archspace.errors import ParamError, SpaceError
 from archspace.space.base import Space
 
-__all__ = ["CATALOG", "SpaceEntry", "get_space", "list_spaces", "parse_params", "space_class",
-           "space_params", "space_target"]
+__all__ = ["CATALOG", "SpaceEntry", "Trust", "UntrustedSpaceError", "check_trusted", "get_space",
+           "is_catalog_space", "list_spaces", "parse_params", "space_class", "space_params",
+           "space_target"]
+
+#: Consent to import a user space that a file names: ``True`` (any), the ``module:Class`` the
+#: user named again (that one only; another is refused), or ``False`` (catalog spaces only).
+Trust = bool | str
 
 
 @dataclass(frozen=True)
@@ -70,14 +82,42 @@ def space_target(space: Space) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
+class UntrustedSpaceError(SpaceError):
+    """A file names a user space (code) that the caller did not consent to import."""
+
+
+def is_catalog_space(target: str) -> bool:
+    """Whether ``target`` is a catalog space (a name, or a catalog row's ``module:Class``):
+    archspace's own code, safe to import whatever file names it."""
+    return target in CATALOG or any(e.target == target for e in CATALOG.values())
+
+
+def check_trusted(target: str, trust: Trust, source: str, hint: str | None = None) -> None:
+    """Refuse, before anything is imported, to rebuild space ``target`` read from ``source``
+    (e.g. ``"study s.db"``) unless it is a catalog space or ``trust`` consents to it (see
+    :data:`Trust`). A ``trust`` naming another space is refused whatever ``target`` is.
+    ``hint`` says how to consent (default: the command-line options)."""
+    if isinstance(trust, str) and trust != target:
+        raise SpaceError(f"{source} uses the space {target!r}, not {trust!r} given by --space; "
+                         f"give --space {target} or leave --space out")
+    if trust is True or isinstance(trust, str) or is_catalog_space(target):
+        return
+    module = target.partition(":")[0]
+    how = hint or f"pass --space {target} or --trust-code to allow it"
+    raise UntrustedSpaceError(f"{source} uses the user space {target!r} (module {module} would "
+                              f"be imported); {how}")
+
+
 def _user_space(target: str) -> type[Space]:
-    """Import ``module:Class``, a user-defined :class:`Space` subclass."""
+    """Import ``module:Class``, a user-defined :class:`Space` subclass (the current directory
+    searched after everything else on ``sys.path``: see the module doc)."""
     module, _, attr = target.partition(":")
     if not module or not attr:
         raise SpaceError(f"malformed space {target!r}; a user's space is given as module:Class, "
                          "e.g. myspaces:TinyNet")
-    if os.getcwd() not in sys.path and "" not in sys.path:  # as `python -m` would
-        sys.path.insert(0, os.getcwd())
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:  # "" (python -m, python -c) is cwd already
+        sys.path.append(cwd)
     try:
         obj = getattr(importlib.import_module(module), attr)
     except ImportError as e:

@@ -2,6 +2,11 @@
 
 The catalog and the two registries are the default sources; :class:`Factories` lets tests and
 library users plug in their own (a resumed study must be rebuilt with the same factories).
+
+A stored configuration is data: with the default space factory, a user space it names
+(``module:Class``) is imported only with the caller's consent, the ``trust`` argument (see
+:func:`archspace.spaces.check_trusted`). Custom factories are the caller's own code and decide
+for themselves what they build.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Any
 
 from archspace.estimators.base import Estimator
 from archspace.space import Space
+from archspace.spaces import Trust, check_trusted
 from archspace.strategies.base import Strategy
 
 __all__ = ["Components", "Factories", "build_components", "build_evaluation"]
@@ -60,18 +66,26 @@ def _tuples(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def build_evaluation(factories: Factories, space: str, space_params: Mapping[str, Any],
-                     estimator: str, estimator_options: Mapping[str, Any]) -> tuple[Space, Estimator]:
+                     estimator: str, estimator_options: Mapping[str, Any], *, trust: Trust = False,
+                     source: str = "the study") -> tuple[Space, Estimator]:
     """The space and estimator of a stored configuration (no strategy: what reading or
-    exporting a study needs)."""
+    exporting a study needs). A configuration read from a file (``source``, e.g.
+    ``"study s.db"``) is rebuilt with ``trust=False`` unless the user consented; a user space is
+    then refused before it is imported."""
+    if factories.space is _default_space or isinstance(trust, str):
+        check_trusted(space, trust, source)
     return (factories.space(space, **_tuples(space_params)),
             factories.estimator(estimator, **dict(estimator_options)))
 
 
 def build_components(factories: Factories, space: str, space_params: Mapping[str, Any],
                      estimator: str, estimator_options: Mapping[str, Any], strategy: str,
-                     strategy_options: Mapping[str, Any], seed: int) -> Components:
-    """Instantiate and cross-check the three pieces (raises ArchspaceError on bad input)."""
-    sp, est = build_evaluation(factories, space, space_params, estimator, estimator_options)
+                     strategy_options: Mapping[str, Any], seed: int, *, trust: Trust = False,
+                     source: str = "the study") -> Components:
+    """Instantiate and cross-check the three pieces (raises ArchspaceError on bad input;
+    ``trust`` and ``source`` as for :func:`build_evaluation`)."""
+    sp, est = build_evaluation(factories, space, space_params, estimator, estimator_options,
+                               trust=trust, source=source)
     est.check_space(sp)
     strat = factories.strategy(strategy, sp, seed=seed, **dict(strategy_options))
     return Components(sp, est, strat)

@@ -36,6 +36,7 @@ from typing import Any
 
 from archspace.errors import ArchspaceError
 from archspace.space import Arch
+from archspace.spaces import Trust
 from archspace.study.components import Components, Factories, build_components
 from archspace.study.constraints import parse_constraints, violated
 from archspace.study.executor import Executor, InlineExecutor, Job, Outcome, describe_error
@@ -90,7 +91,7 @@ class Study:
         validated before the file is written; ``meta`` is kept with it (see
         :meth:`StudyStorage.set_meta`)."""
         StudyStorage.check_new(path)
-        parts = _build(config, factories)
+        parts = _build(config, factories, True, "the configuration")  # the caller's own
         parse_constraints(config.constraints)
         Objectives.build(parts.estimator.metric, config.objectives, config.reward)
         if config.budget < 1:
@@ -100,13 +101,17 @@ class Study:
 
     @classmethod
     def resume(cls, path: str | os.PathLike[str], factories: Factories | None = None,
-               executor: Executor | None = None, budget: int | None = None) -> Study:
+               executor: Executor | None = None, budget: int | None = None,
+               trust: Trust = False) -> Study:
         """Reopen ``path``, rebuild its pieces and replay its recorded trials (see module doc).
-        ``budget`` changes the stored budget (it may not drop below the trials recorded)."""
+        ``budget`` changes the stored budget (it may not drop below the trials recorded).
+        A user space (``module:Class``) the file names is imported only with ``trust=True``
+        or ``trust="module:Class"`` (the same space named again); else
+        :class:`~archspace.spaces.UntrustedSpaceError`, before anything is imported."""
         storage = StudyStorage.open(path)
         try:
             config = storage.load_config()
-            parts = _build(config, factories)
+            parts = _build(config, factories, trust, f"study {os.fspath(path)}")
             done = storage.n_recorded()
             if budget is not None:
                 if budget < done:
@@ -273,10 +278,11 @@ def _fmt_metrics(metrics: Mapping[str, float]) -> str:
     return ", ".join(f"{k}={v}" for k, v in list(metrics.items())[:6])
 
 
-def _build(config: StudyConfig, factories: Factories | None) -> Components:
+def _build(config: StudyConfig, factories: Factories | None, trust: Trust,
+           source: str) -> Components:
     return build_components(factories or Factories(), config.space, config.space_params,
                             config.estimator, config.estimator_options, config.strategy,
-                            config.strategy_options, config.seed)
+                            config.strategy_options, config.seed, trust=trust, source=source)
 
 
 def run_study(path: str | os.PathLike[str], config: StudyConfig, factories: Factories | None = None,
