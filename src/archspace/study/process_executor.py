@@ -10,7 +10,10 @@ fresh worker, up to ``max_retries`` times, while the other workers' jobs go on u
 Workers ignore SIGINT, so Ctrl-C reaches only the loop, which then cancels them with
 :meth:`ProcessExecutor.shutdown`. As with any "spawn" pool, workers import the main module
 afresh: a script that runs a study with this executor needs the ``if __name__ == "__main__":``
-guard (the ``archspace`` command has it).
+guard (the ``archspace`` command has it). A worker starts as ``python -c``, which would search
+the current directory first before taking the driver's ``sys.path``; it is started with
+``PYTHONSAFEPATH=1``, so a file planted in the working directory (``multiprocessing.py``) is
+never imported in its place.
 """
 
 from __future__ import annotations
@@ -199,7 +202,15 @@ class ProcessExecutor(Executor):
         conn, child = self._ctx.Pipe()
         process = self._ctx.Process(target=_worker_main, args=(child, self._payload, self.threads),
                                     name="archspace-worker")
-        process.start()
+        was = os.environ.get("PYTHONSAFEPATH")
+        os.environ["PYTHONSAFEPATH"] = "1"  # see the module doc
+        try:
+            process.start()
+        finally:
+            if was is None:
+                del os.environ["PYTHONSAFEPATH"]
+            else:
+                os.environ["PYTHONSAFEPATH"] = was
         child.close()
         worker = _Worker(process, conn)
         self._workers.append(worker)
