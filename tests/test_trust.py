@@ -92,8 +92,8 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
     mp = pytest.MonkeyPatch()
     try:
         mp.chdir(folder)
-        _console_script_path(mp)  # type: ignore[arg-type]
-        _forget(mp, MODULE)  # type: ignore[arg-type]
+        _console_script_path(mp)
+        _forget(mp, MODULE)
         res = CliRunner().invoke(cli, ["search", "--space", TARGET, "--estimator", "naswot",
                                        "-e", "dataset=digits", "-e", "batch_size=16",
                                        "--strategy", "random", "--budget", "2", "--seed", "0",
