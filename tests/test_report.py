@@ -281,14 +281,15 @@ def test_output_that_is_a_file_is_one_line_exit_2(constrained: Path, tmp_path: P
         write_report(constrained, tmp_path / "taken")
 
 
-def _train_study(path: Path, **options: Any) -> Path:
-    """A study of the train estimator with one complete trial recorded (nothing trained)."""
+def _train_study(path: Path, estimator: str = "train", **options: Any) -> Path:
+    """A study of a dataset estimator (train by default) with one complete trial recorded
+    (nothing trained)."""
     from archspace.spaces import get_space
 
     space = get_space("mcunet", width=0.35, resolution=32)
     arch = space.sample(0)
     config = _config(space="mcunet", space_params={"width": 0.35, "resolution": 32},
-                     estimator="train", estimator_options={"epochs": 1, **options}, budget=1)
+                     estimator=estimator, estimator_options=options, budget=1)
     with StudyStorage.create(path, config) as s:
         s.finish_trial(TrialRecord(0, space.format_arch(arch), space.arch_to_json(arch), "complete",
                                    {"val_accuracy": 50.0}, {"macs": 1.0}, 50.0, None, None,
@@ -306,16 +307,18 @@ def _drawn(study: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     return diagram
 
 
-def test_best_network_is_drawn_as_trained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """mcunet's classifier has 1000 classes; the train estimator fits it to digits' 10."""
+@pytest.mark.parametrize("estimator, verb", [("train", "trained"), ("synflow", "scored")])
+def test_best_network_is_drawn_as_trained(estimator: str, verb: str, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """mcunet's classifier has 1000 classes; the dataset estimators fit it to digits' 10."""
     from archspace.report.data import trained_network
 
-    study = _train_study(tmp_path / "t.db", dataset="digits")
+    study = _train_study(tmp_path / "t.db", estimator, dataset="digits")
     net = trained_network(gather(study))
     assert getattr(net.space, "num_classes", None) == 10 and net.resolution == 32
     diagram = _drawn(study, monkeypatch, tmp_path)
     assert diagram.nodes[-1].label == "Pool, FC\n10"
-    assert diagram.title == ("trial #0: mcunet(width=0.35,resolution=32) as trained on digits "
+    assert diagram.title == (f"trial #0: mcunet(width=0.35,resolution=32) as {verb} on digits "
                              "(10 classes, 32x32 input)")
 
 

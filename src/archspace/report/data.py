@@ -140,7 +140,8 @@ def trained_network(data: ReportData) -> TrainedNetwork:
                               f"as configured: the dataset could not be loaded here ({e})")
     classes = getattr(fitted, "num_classes", None)
     what = f"{classes} classes, " if isinstance(classes, int) else ""
-    return TrainedNetwork(fitted, r, f"{space.label} as trained on {dataset} ({what}{r}x{r} input)")
+    verb = "trained" if type(est).evaluate is TrainEstimator.evaluate else "scored"  # zero-cost
+    return TrainedNetwork(fitted, r, f"{space.label} as {verb} on {dataset} ({what}{r}x{r} input)")
 
 
 def stored_result(storage: StudyStorage, trials: Sequence[TrialRecord] | None = None) -> StudyResult:
