@@ -195,7 +195,8 @@ def test_every_value_from_the_study_is_escaped(constrained: Path, tmp_path: Path
     study.write_bytes(constrained.read_bytes())
     evil = "<script>alert('x')</script>"
     with sqlite3.connect(study) as db:
-        db.execute("UPDATE study SET strategy_options = ?", (json.dumps({"note": evil}),))
+        db.execute("UPDATE study SET strategy_options = ?, seed = ?, status = 'interrupted'",
+                   (json.dumps({"note": evil}), evil))
     with StudyStorage.open(study) as s:
         best = s.best_trial()
         assert best is not None
@@ -212,7 +213,8 @@ def test_every_value_from_the_study_is_escaped(constrained: Path, tmp_path: Path
     assert f"note={escaped}" in text  # the option value, in the study table
     assert f"remark={escaped}" in text  # the string metric: folded (same in the top two rows)
     assert f"|{escaped}~0|+|x~1|" in text  # the arch string
-    assert text.count(escaped) >= 5  # and the failed trial's error, in the problems table
+    assert f"<tr><th>seed</th><td>{escaped}</td></tr>" in text  # a column of the wrong type
+    assert text.count(escaped) >= 6  # and the failed trial's error, in the problems table
 
 
 @pytest.mark.usefixtures("no_figures")

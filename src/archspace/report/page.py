@@ -114,9 +114,9 @@ def _notes(data: ReportData) -> list[str]:
     notes = []
     if cfg.status == "running":
         notes.append(f"The study is running (or its process was killed): {s['trials']} of "
-                     f"{cfg.budget} trials recorded so far, {data.running} being evaluated.")
+                     f"{escape(str(cfg.budget))} trials recorded so far, {data.running} being evaluated.")
     elif cfg.status == "interrupted":
-        notes.append(f"The study was interrupted after {s['trials']} of {cfg.budget} trials; "
+        notes.append(f"The study was interrupted after {s['trials']} of {escape(str(cfg.budget))} trials; "
                      f"continue it with <code>archspace resume {escape(str(data.path))}</code>.")
     elif cfg.status == "created":
         notes.append("The study has not started.")
@@ -138,7 +138,7 @@ def _config(data: ReportData) -> str:
                       f"<code>{escape(s['metric'])}</code>"),
         ("strategy", f"{escape(cfg.strategy)} ({_pairs(cfg.strategy_options)})"),
         ("seed", escape(str(cfg.seed))),
-        ("budget", f"{s['trials']} of {cfg.budget} trials recorded"),
+        ("budget", f"{s['trials']} of {escape(str(cfg.budget))} trials recorded"),
         ("constraints", escape(", ".join(cfg.constraints)) or "<span class='skip'>none</span>"),
         ("objectives", escape(", ".join(s["objectives"]))
          + ("" if not cfg.reward else f"; reward <code>{escape(cfg.reward)}</code>")),
