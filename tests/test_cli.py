@@ -258,3 +258,60 @@ def test_console_script_end_to_end() -> None:
                          text=True, timeout=60, check=False)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.splitlines() == [bad.stderr.strip()] and bad.stderr.startswith("archspace: error:")
+
+
+# -- tables in an 80-column terminal -----------------------------------------------------------
+def narrow(*args: str) -> list[str]:
+    """The output lines of a command run with COLUMNS=80; every one fits (except the ``#i ARCH``
+    lines of profile, printed whole so that they can be copied)."""
+    res = CliRunner(env={"COLUMNS": "80"}).invoke(cli, list(args), catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    too_long = [line for line in lines if len(line) > 80 and not line.startswith("#")]
+    assert not too_long, too_long
+    return lines
+
+
+def cells(lines: list[str]) -> set[str]:
+    """Every cell's text, line by line (a table cell never spans a column separator)."""
+    return {c.strip() for line in lines for c in line.replace("┃", "│").split("│")}
+
+
+def test_spaces_table_fits_80_columns_with_whole_sizes() -> None:
+    lines = narrow("spaces")
+    text = "\n".join(lines)
+    for row in json.loads(ok("spaces", "--json")):
+        assert any(str(row["size"]) in line.split() or str(row["size"]) in cells([line])
+                   for line in lines), row["name"]  # on one line, never split
+        assert row["name"] in text
+
+
+def test_profile_detail_fits_80_columns_with_whole_numbers() -> None:
+    rec = json.loads(ok("profile", *MBV2, "--json", "--detail"))
+    rows = {line.split()[0]: line.split() for line in narrow("profile", *MBV2, "--detail")
+            if line.split()}
+    for layer in rec["layers"]:
+        row = rows[layer["name"]]
+        assert "x".join(map(str, layer["shape"])) in row, layer["name"]
+        for key in ("params", "macs", "flash_bytes", "sram_bytes"):
+            assert f"{layer[key]:,}" in row, (layer["name"], key)
+    summary = cells(narrow("profile", *MBV2))
+    assert {f"{rec[k]:,}" for k in ("params", "macs", "peak_sram_bytes", "flash_bytes")} <= summary
+
+
+def test_profile_detail_of_a_cell_space_fits_80_columns() -> None:
+    rec = json.loads(ok("profile", "autodeeplab", "--sample", "1", "--seed", "0", "--json",
+                        "--detail"))
+    words = {w for line in narrow("profile", "autodeeplab", "--sample", "1", "--seed", "0",
+                                  "--detail") for w in line.split()}
+    for layer in rec["layers"]:
+        assert {f"{layer['macs']:,}", f"{layer['sram_bytes']:,}"} <= words, layer["name"]
+
+
+@pytest.mark.parametrize("command", ["estimators", "strategies"])
+def test_listings_fit_80_columns_with_whole_options(command: str) -> None:
+    found = cells(narrow(command))
+    for row in json.loads(ok(command, "--json")):
+        assert row["name"] in found
+        for o in row.get("options", ()):
+            assert f"{o['name']}={o['default']}" in found, (row["name"], o["name"])

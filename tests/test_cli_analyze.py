@@ -94,3 +94,23 @@ def test_bad_input_exits_2(args: tuple[str, ...], tmp_path: Path) -> None:
     assert res.exit_code == 2, res.output
     assert "error" in res.output.lower()
     assert not (tmp_path / "x").exists()
+
+
+def test_edf_tables_fit_80_columns_with_whole_numbers(tmp_path: Path) -> None:
+    """Long space labels fold (they are names); numbers never split; labels print as given
+    (``[...]`` is not taken for markup)."""
+    specs = ("nb201", "nb201[n1.in0=nor_conv_3x3,-none]", "nb201[-none,-skip_connect]")
+    args = ("analyze", "edf", *specs, "--estimator", "nasbench201", "--samples", "20",
+            "--bootstrap", "10", "-o", str(tmp_path))
+    summary = json.loads(run(*args, "--json").output)
+    res = CliRunner(env={"COLUMNS": "80"}).invoke(cli, list(args), catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    lines = [line for line in res.stdout.splitlines() if not line.startswith("wrote ")]
+    assert max(map(len, lines)) <= 80  # (the "wrote PATH" line is printed whole)
+    words = {c.strip() for line in lines for c in line.split("│")}
+    for s in summary["spaces"]:
+        assert {f"{s['min_error']:.2f}%", f"{s['mean_error']:.2f}%"} <= words, s["label"]
+    for p in summary["ks"]:
+        assert {f"{p['ks']:.3f}", f"{p['kept'][0]}/{p['kept'][1]}", f"{p['pvalue_raw']:.2g}"} <= words
+    wide = CliRunner(env={"COLUMNS": "200"}).invoke(cli, list(args), catch_exceptions=False)
+    assert all(f" {spec} " in wide.stdout for spec in specs)

@@ -144,3 +144,33 @@ def test_long_titles_wrap() -> None:
     lines = _wrap(title, 6.0).split("\n")
     assert len(lines) > 1 and "".join(lines).replace(" ", "") == title.replace(" ", "")
     assert _wrap("short", 6.0) == "short"
+
+
+def _labels(diagram: Diagram) -> list[str]:
+    return [n.label for n in diagram.nodes]
+
+
+def test_mobilenetv2_draws_short_labels_like_mcunet() -> None:
+    from archspace.spaces import get_space
+
+    mnv2 = get_space("mobilenetv2")
+    labels = _labels(mnv2.diagram(mnv2.named_archs()["mobilenetv2"]))
+    assert labels[0] == "Conv 3x3\n32 s2" and labels[1] == "MB1 k3\n16"
+    assert labels[2] == "MB6 k3\n24 s2" and labels[3] == "MB6 k3\n24"
+    assert labels[-2:] == ["Conv 1x1\n1280", "Pool, FC\n1000"]
+    assert not any("=" in t for t in labels)  # no field dumps (se_gate=, skip=, act=)
+    mcunet = get_space("mcunet")
+    groups = {n.group for n in mnv2.diagram(mnv2.sample(0)).nodes}
+    assert {"MB3", "MB6"} <= groups  # coloured by op, as mcunet's chain
+    assert all(t.count("\n") == 1 for t in _labels(mcunet.diagram(mcunet.sample(0))) + labels)
+
+
+def test_generic_chain_labels_leave_out_fields_that_do_not_apply() -> None:
+    from archspace.ir.blocks import ClassifierHead, MBConv
+    from archspace.space.base import _block_label
+
+    plain = _block_label(MBConv(24, 3, 6, stride=2))
+    assert "se_gate" not in plain and "skip" not in plain and "stride=2" in plain
+    assert "skip=True" in _block_label(MBConv(24, 3, 6, stride=1))
+    assert "se_gate=sigmoid" in _block_label(MBConv(24, 3, 6, se_ratio=0.25))
+    assert _block_label(ClassifierHead(10)) == "ClassifierHead\nnum_classes=10"

@@ -3,8 +3,10 @@ table (a lookup each, so a study of 20 trials takes a fraction of a second)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +77,8 @@ def test_report_of_a_finished_study(constrained: Path, tmp_path: Path) -> None:
         complete = s.trials("complete")
         infeasible = s.trials("infeasible")
     assert best is not None and complete and infeasible
-    assert best.arch in page and "macs&lt;=40M" in page and "Not drawn" not in page
+    assert best.arch in page.replace("<wbr>", "") and "macs&lt;=40M" in page
+    assert "Not drawn" not in page
     assert _rows(page) == min(20, len(complete))
     assert "oracle" in page and "94.373" in page  # the NAS-Bench-201 CIFAR-10 optimum
     assert "Failed and infeasible trials" in page and "violates macs&lt;=40M" in page
@@ -184,6 +187,81 @@ def test_the_page_escapes_what_the_file_holds(constrained: Path, tmp_path: Path)
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
+@pytest.mark.usefixtures("no_figures")
+def test_every_value_from_the_study_is_escaped(constrained: Path, tmp_path: Path) -> None:
+    """A string metric (best and top trials), an arch string, an option value and an error
+    message holding markup: the page shows them as text and runs nothing of the file's."""
+    study = tmp_path / "s.db"
+    study.write_bytes(constrained.read_bytes())
+    evil = "<script>alert('x')</script>"
+    with sqlite3.connect(study) as db:
+        db.execute("UPDATE study SET strategy_options = ?, seed = ?, status = 'interrupted'",
+                   (json.dumps({"note": evil}), evil))
+    with StudyStorage.open(study) as s:
+        best = s.best_trial()
+        assert best is not None
+        metrics = {**(best.metrics or {}), "remark": evil}
+        for n, score in ((60, 1e3), (61, 999.0)):
+            s.finish_trial(dataclasses.replace(best, number=n, arch=f"|{evil}~0|+|x~1|",
+                                               metrics=metrics, score=score, tell_order=None))
+        s.finish_trial(TrialRecord(62, evil, {}, "failed", None, None, None, None, evil,
+                                   0.0, 0.0, None, None))
+    page = _report(study, tmp_path / "r")
+    assert "<script" not in page.lower()
+    text = page.replace("<wbr>", "")
+    escaped = "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"
+    assert f"note={escaped}" in text  # the option value, in the study table
+    assert f"remark={escaped}" in text  # the string metric: folded (same in the top two rows)
+    assert f"|{escaped}~0|+|x~1|" in text  # the arch string
+    assert f"<tr><th>seed</th><td>{escaped}</td></tr>" in text  # a column of the wrong type
+    assert text.count(escaped) >= 6  # and the failed trial's error, in the problems table
+
+
+@pytest.mark.usefixtures("no_figures")
+def test_string_metric_cells_are_escaped(constrained: Path, tmp_path: Path) -> None:
+    study = tmp_path / "s.db"
+    study.write_bytes(constrained.read_bytes())
+    with StudyStorage.open(study) as s:
+        best = s.best_trial()
+        assert best is not None
+        for n, remark in ((60, "<script>a</script>"), (61, "<img src=x onerror=alert(1)>")):
+            s.finish_trial(dataclasses.replace(best, number=n, score=1e3 - n, tell_order=None,
+                                               metrics={**(best.metrics or {}), "remark": remark}))
+    page = _report(study, tmp_path / "r")
+    assert "<script" not in page and "<img src=x" not in page
+    assert "<td class='num'>&lt;script&gt;a&lt;/script&gt;</td>" in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+@pytest.mark.usefixtures("no_figures")
+def test_top_table_wraps_and_shortens_arch_strings_and_folds_constant_columns(
+        constrained: Path, tmp_path: Path) -> None:
+    from archspace.report.page import ARCH_CHARS
+    from archspace.report.page import arch_html as page_arch
+
+    page = _report(constrained, tmp_path / "r", "--top", "5")
+    data = gather(constrained, top=5)
+    arch = data.top[0].arch  # |op~0|+|op~0|op~1|+|...: wraps after each '|', never inside an op
+    wrapped = re.sub(r"([|+])(?=.)", r"\1<wbr>", arch)
+    assert f"<td class='arch'><code class='arch'>{wrapped}</code></td>" in page
+    assert "nor_<wbr>conv" not in page and "<td class='arch'>" in page
+    head = page[page.index("<div class='wide'>"):].split("</tr>")[0]
+    folded = []
+    for key in ("flash_bytes", "macs", "params", "peak_sram_bytes"):
+        same = len({(t.cost or {})[key] for t in data.top}) == 1
+        assert (key.replace("_", "_<wbr>") in head) is not same, key
+        folded += [key] if same else []
+    assert folded == ["peak_sram_bytes"]  # the same in every top row of this study: shown once
+    assert "<tr><th>same in all 5 top trials</th><td>peak_sram_bytes=65.5 kB</td></tr>" in page
+    long = "-".join(f"k{i % 7}e{i % 5}" for i in range(60))
+    short = page_arch(long, ARCH_CHARS)
+    assert f"title='{long}'" in short and short.endswith("…</code>")
+    shown = short.split(">", 1)[1].removesuffix("…</code>").replace("<wbr>", "")
+    assert long.startswith(shown) and len(shown) <= ARCH_CHARS and shown.endswith("-")
+    assert page_arch("k3e3-k5e6") == "<code class='arch'>k3e3-<wbr>k5e6</code>"
+    assert page_arch("s1.layers=-1,s2.k=3") == "<code class='arch'>s1.layers=-1,<wbr>s2.k=3</code>"
+
+
 @pytest.mark.parametrize("make, needle", [
     (lambda p: None, "does not exist"),
     (lambda p: p.write_text("not sqlite"), "not an archspace study"),
@@ -203,3 +281,52 @@ def test_output_that_is_a_file_is_one_line_exit_2(constrained: Path, tmp_path: P
     assert res.exit_code == 2 and res.stderr.count("\n") == 1, res.output
     with pytest.raises(ArchspaceError, match="is a file"):
         write_report(constrained, tmp_path / "taken")
+
+
+def _train_study(path: Path, estimator: str = "train", **options: Any) -> Path:
+    """A study of a dataset estimator (train by default) with one complete trial recorded
+    (nothing trained)."""
+    from archspace.spaces import get_space
+
+    space = get_space("mcunet", width=0.35, resolution=32)
+    arch = space.sample(0)
+    config = _config(space="mcunet", space_params={"width": 0.35, "resolution": 32},
+                     estimator=estimator, estimator_options=options, budget=1)
+    with StudyStorage.create(path, config) as s:
+        s.finish_trial(TrialRecord(0, space.format_arch(arch), space.arch_to_json(arch), "complete",
+                                   {"val_accuracy": 50.0}, {"macs": 1.0}, 50.0, None, None,
+                                   1.0, 0.0, 1.0, None))
+    return path
+
+
+def _drawn(study: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    from archspace.report.figures import plot_best_arch
+
+    drawn = []
+    monkeypatch.setattr("archspace.plots.draw_diagram", lambda d, p: drawn.append(d) or Path(p))
+    plot_best_arch(gather(study), tmp_path / "best.png")
+    (diagram,) = drawn
+    return diagram
+
+
+@pytest.mark.parametrize("estimator, verb", [("train", "trained"), ("synflow", "scored")])
+def test_best_network_is_drawn_as_trained(estimator: str, verb: str, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """mcunet's classifier has 1000 classes; the dataset estimators fit it to digits' 10."""
+    from archspace.report.data import trained_network
+
+    study = _train_study(tmp_path / "t.db", estimator, dataset="digits")
+    net = trained_network(gather(study))
+    assert getattr(net.space, "num_classes", None) == 10 and net.resolution == 32
+    diagram = _drawn(study, monkeypatch, tmp_path)
+    assert diagram.nodes[-1].label == "Pool, FC\n10"
+    assert diagram.title == (f"trial #0: mcunet(width=0.35,resolution=32) as {verb} on digits "
+                             "(10 classes, 32x32 input)")
+
+
+def test_best_network_without_its_dataset_is_the_configured_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    study = _train_study(tmp_path / "t.db", dataset="cifar10", root=str(tmp_path / "nothing"))
+    diagram = _drawn(study, monkeypatch, tmp_path)
+    assert diagram.nodes[-1].label == "Pool, FC\n1000"
+    assert "as configured: the dataset could not be loaded here" in diagram.title, diagram.title

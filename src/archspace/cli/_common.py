@@ -17,9 +17,10 @@ from archspace.spaces import Trust, get_space, parse_params
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
-__all__ = ["arch_options", "console", "load_space", "param_option", "read_archs", "sci",
-           "select_archs", "space_argument", "trust_options", "trust_value"]
+__all__ = ["arch_options", "console", "fits", "load_space", "param_option", "print_table",
+           "read_archs", "sci", "select_archs", "space_argument", "trust_options", "trust_value"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,6 +67,60 @@ def console() -> Console:
     from rich.console import Console
 
     return Console(highlight=False)
+
+
+def fits(out: Console, table: Table) -> bool:
+    """Whether ``table`` fits ``out``'s width with every cell's longest word whole (rich wraps
+    cells at spaces; a word, a number too, only splits when its column is narrower)."""
+    return _min_width(out, table) <= out.width
+
+
+def _min_width(out: Console, table: Table) -> int:
+    from rich.measure import Measurement
+
+    return Measurement.get(out, out.options.update_width(1 << 20), table).minimum
+
+
+def print_table(out: Console, table: Table, fold: tuple[str, ...] = ()) -> None:
+    """Print ``table`` in the terminal's width (``COLUMNS``) with no word of a cell split: the
+    columns get their longest word and share the rest by how much more they could use (rich
+    alone would shrink the widest column first, splitting its numbers). The columns headed
+    ``fold`` (names, not numbers) may fold to 8 characters when that is what it takes. A
+    table that cannot fit is printed at the width it needs: a line longer than the terminal
+    beats a number split or cut."""
+    opts = out.options.update_width(1 << 20)
+    for c in table.columns:
+        if c.header in fold:
+            c.overflow = "fold"
+    ranges = [table._measure_column(out, opts, c) for c in table.columns]
+    lows = [min(r.minimum, 8 + _padding(out, table, c)) if c.header in fold else r.minimum
+            for r, c in zip(ranges, table.columns, strict=True)]
+    highs = [r.maximum for r in ranges]
+    frame = _min_width(out, table) - sum(r.minimum for r in ranges)
+    room = out.width - frame
+    if sum(highs) <= room:
+        out.print(table)
+        return
+    if sum(lows) > room:
+        out.print(table, width=sum(lows) + frame, crop=False)
+        return
+    spare, wants = room - sum(lows), [h - lo for lo, h in zip(lows, highs, strict=True)]
+    widths = [lo + spare * w // sum(wants) for lo, w in zip(lows, wants, strict=True)]
+    for k in sorted(range(len(widths)), key=lambda k: highs[k] - widths[k], reverse=True):
+        if sum(widths) < room and widths[k] < highs[k]:
+            widths[k] += 1
+    for c, w in zip(table.columns, widths, strict=True):
+        c.width = w - _padding(out, table, c)
+    out.print(table)
+
+
+def _padding(out: Console, table: Table, column: Any) -> int:
+    """Cells' horizontal padding in ``column`` (what rich adds to a fixed column width)."""
+    width, column.width = column.width, 0
+    try:
+        return int(table._measure_column(out, out.options.update_width(1 << 20), column).minimum)
+    finally:
+        column.width = width
 
 
 def sci(n: int) -> str:

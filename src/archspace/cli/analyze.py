@@ -18,7 +18,7 @@ import click
 
 from archspace.analysis import NORMALIZE
 from archspace.analysis.specs import SPEC_HELP
-from archspace.cli._common import console, param_option
+from archspace.cli._common import console, param_option, print_table
 from archspace.errors import ParamError
 from archspace.spaces import parse_params
 
@@ -131,6 +131,7 @@ def flops(space_name: str, params: tuple[str, ...], sram: str | None, flash: str
 
 
 def _print_flops(study: FlopsStudy, out_dir: Path) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     out = console()
@@ -144,8 +145,8 @@ def _print_flops(study: FlopsStudy, out_dir: Path) -> None:
         stats = [f"{v / 1e6:.1f}M" if v is not None else "-"
                  for v in (s.stat("mean"), s.stat("median"), s.stat("p90"))]
         mark = " *" if s.label == study.pick else ""
-        table.add_row(s.label + mark, f"{s.n_ok}/{s.n}", *stats)
-    out.print(table)
+        table.add_row(escape(s.label) + mark, f"{s.n_ok}/{s.n}", *stats)
+    print_table(out, table, fold=("space",))
     shown = len(ranked[:15]) + len(rest[:5])
     if shown < len(study.spaces):
         out.print(f"({len(study.spaces) - shown} more spaces in {out_dir / 'flops.csv'})")
@@ -203,6 +204,7 @@ def _progress(label: str, done: int, total: int) -> None:
 
 
 def _print_edf(study: EDFStudy, out_dir: Path) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     out = console()
@@ -211,24 +213,23 @@ def _print_edf(study: EDFStudy, out_dir: Path) -> None:
     cols = ["space", "models", "min err", "mean err"] + ([f"mean err ({study.normalize}-norm.)"]
                                                          if norm else [])
     for col in cols:
-        table.add_column(col, justify="left" if col == "space" else "right", overflow="fold")
+        table.add_column(col, justify="left" if col == "space" else "right")
     for s in study.spaces:
         row = s.summary()
-        cells = [s.label, f"{s.n}" + (" (all)" if s.enumerated else ""),
+        cells = [escape(s.label), f"{s.n}" + (" (all)" if s.enumerated else ""),
                  _pct(row["min_error"]), _pct(row["mean_error"])]
         if norm:
             cells.append(_pct(row.get("normalized_mean_error")))
         table.add_row(*cells)
-    out.print(table)
+    print_table(out, table, fold=("space",))
     if study.ks:
         ks = Table(title="Kolmogorov-Smirnov D" + (" (EDFs normalised per pair)" if norm else ""))
         for col in ("space a", "space b", "D", "models kept", "D raw", "p raw"):
-            ks.add_column(col, justify="left" if col.startswith("space") else "right",
-                          overflow="fold")
+            ks.add_column(col, justify="left" if col.startswith("space") else "right")
         for p in study.ks:
-            ks.add_row(p.a, p.b, f"{p.ks:.3f}", f"{p.kept[0]}/{p.kept[1]}", f"{p.ks_raw:.3f}",
-                       f"{p.pvalue_raw:.2g}")
-        out.print(ks)
+            ks.add_row(escape(p.a), escape(p.b), f"{p.ks:.3f}", f"{p.kept[0]}/{p.kept[1]}",
+                       f"{p.ks_raw:.3f}", f"{p.pvalue_raw:.2g}")
+        print_table(out, ks, fold=("space a", "space b"))
     for w in study.warnings:
         out.print(f"warning: {w}", soft_wrap=True)
     out.print(f"wrote {out_dir / 'edf.png'}, edf.csv, edf.json", soft_wrap=True)

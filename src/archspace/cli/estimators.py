@@ -6,7 +6,7 @@ import json
 
 import click
 
-from archspace.cli._common import console
+from archspace.cli._common import console, print_table
 
 __all__ = ["estimators"]
 
@@ -24,12 +24,13 @@ def estimators(as_json: bool) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    # the metric goes under the name, so that the table fits 80 columns without splitting a word
     table = Table(title="archspace estimators (options: -e NAME=VALUE; allowed values: --json)")
-    table.add_column("name", style="bold")
-    table.add_column("metric")
-    table.add_column("summary", ratio=2, min_width=20)
-    table.add_column("options", ratio=2, min_width=20)
+    table.add_column("name\nmetric")
+    table.add_column("summary", ratio=3)
+    table.add_column("options", ratio=2)
     for r in rows:
         opts = "\n".join(f"{o['name']}={o['default']}" for o in r["options"])
-        table.add_row(r["name"], str(r["metric"]), escape(str(r["summary"])), escape(opts or "-"))
-    console().print(table)
+        table.add_row(f"[bold]{escape(r['name'])}[/bold]\n{escape(str(r['metric']))}",
+                      escape(str(r["summary"])), escape(opts or "-"))
+    print_table(console(), table)

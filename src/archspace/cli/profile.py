@@ -11,8 +11,10 @@ import click
 from archspace.cli._common import (
     arch_options,
     console,
+    fits,
     load_space,
     param_option,
+    print_table,
     select_archs,
     space_argument,
 )
@@ -58,29 +60,37 @@ def profile(space_name: str, params: tuple[str, ...], arch_text: str | None, nam
 
 
 def _print_tables(label: str, records: list[dict[str, Any]]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     out = console()
-    table = Table(title=f"{label} at resolution {records[0]['resolution']}")
+    table = Table(title=f"{escape(label)} at resolution {records[0]['resolution']}")
     for col in ("#", "params", "MACs", "peak SRAM (B)", "flash (B)"):
         table.add_column(col, justify="right")
     for i, rec in enumerate(records):
         table.add_row(str(i), *(f"{rec[k]:,}" for k in COST_KEYS))
-    out.print(table)
+    print_table(out, table)
     for i, rec in enumerate(records):
-        out.print(f"#{i} {rec['arch']}", soft_wrap=True)
+        out.print(f"#{i} {escape(rec['arch'])}", soft_wrap=True)
         if "layers" in rec:
-            out.print(_layer_table(rec["layers"]))
+            layers = _layer_table(rec["layers"], merge_op=False)
+            print_table(out, layers if fits(out, layers) else _layer_table(rec["layers"], merge_op=True))
 
 
-def _layer_table(layers: list[dict[str, Any]]) -> Any:
+def _layer_table(layers: list[dict[str, Any]], merge_op: bool) -> Any:
+    """Per-layer rows; with ``merge_op`` the op goes beside the layer's name, ``b2.expand
+    (conv)``, which wraps between the two (for narrow terminals)."""
+    from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(show_edge=False)
-    for col in ("layer", "op", "output", "params", "MACs", "flash (B)", "SRAM in use (B)"):
-        left = col in ("layer", "op", "output")
-        table.add_column(col, justify="left" if left else "right", overflow="fold")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    names = ["layer (op)"] if merge_op else ["layer", "op"]
+    for col in (*names, "output", "params", "MACs", "flash (B)", "SRAM in use (B)"):
+        left = col in (*names, "output")
+        table.add_column(col, justify="left" if left else "right")
     for lc in layers:
-        table.add_row(lc["name"], lc["op"], "x".join(map(str, lc["shape"])), f"{lc['params']:,}",
+        first = [f"{lc['name']} ({lc['op']})"] if merge_op else [lc["name"], lc["op"]]
+        table.add_row(*map(escape, first), "x".join(map(str, lc["shape"])), f"{lc['params']:,}",
                       f"{lc['macs']:,}", f"{lc['flash_bytes']:,}", f"{lc['sram_bytes']:,}")
     return table

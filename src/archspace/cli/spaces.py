@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from archspace.cli._common import console, sci
+from archspace.cli._common import console, fits, print_table, sci
 from archspace.spaces import get_space, list_spaces
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 __all__ = ["space_row", "spaces"]
 
@@ -33,6 +36,25 @@ def spaces(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    out = console()
+    table = _table(rows, exact_digits=None)
+    if fits(out, table):
+        print_table(out, table)
+        return
+    # A narrow terminal: sizes too long for the table are written in full under it, one a line.
+    digits = 13
+    print_table(out, _table(rows, exact_digits=digits))
+    long = [r for r in rows if "size" in r and len(str(r["size"])) > digits]
+    if long:
+        out.print("exact sizes (too long for the table):")
+        width = max(len(r["name"]) for r in long)
+        for r in long:
+            out.print(f"  {r['name']:<{width}}  {r['size']}", soft_wrap=True)
+
+
+def _table(rows: list[dict[str, Any]], exact_digits: int | None) -> Table:
+    """The catalog table; with ``exact_digits``, a size of more digits shows as its ``≈``
+    value (and the ``≈`` column is left out)."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -40,14 +62,21 @@ def spaces(as_json: bool) -> None:
     table.add_column("name", style="bold")
     table.add_column("kind")
     table.add_column("decisions", justify="right")
-    table.add_column("size", justify="right", overflow="fold")
-    table.add_column("≈", justify="right")
+    table.add_column("size", justify="right")
+    if exact_digits is None:
+        table.add_column("≈", justify="right")
     table.add_column("paper", ratio=1)
     for r in rows:
         if "error" in r:
-            table.add_row(r["name"], "", "", "[red]error[/red]", "", f"[red]{escape(r['error'])}[/red]")
+            cells = [r["name"], "", "", "[red]error[/red]", "", f"[red]{escape(r['error'])}[/red]"]
         else:
+            exact = str(r["size"])
             big = r["size"] >= 10**6
-            table.add_row(r["name"], r["kind"], str(r["decisions"]), str(r["size"]),
-                          r["size_sci"] if big else "", r["paper"])
-    console().print(table)
+            cells = [r["name"], r["kind"], str(r["decisions"]), exact, r["size_sci"] if big else "",
+                     escape(r["paper"])]
+            if exact_digits is not None and len(exact) > exact_digits:
+                cells[3] = f"≈ {r['size_sci']}"
+        if exact_digits is not None:
+            del cells[4]
+        table.add_row(*cells)
+    return table

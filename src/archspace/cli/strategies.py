@@ -6,7 +6,7 @@ import json
 
 import click
 
-from archspace.cli._common import console
+from archspace.cli._common import console, print_table
 
 __all__ = ["strategies"]
 
@@ -33,4 +33,4 @@ def strategies(as_json: bool) -> None:
         opts = "\n".join(f"{o['name']}={o['default']}" for o in r.get("options", ()))
         table.add_row(r["name"], escape(str(r.get("summary", ""))), escape(str(r.get("paper", ""))),
                       escape(opts or "-"))
-    console().print(table)
+    print_table(console(), table)

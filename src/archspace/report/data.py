@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from archspace.errors import ArchspaceError
 from archspace.estimators.base import Estimator
 from archspace.space import Space
 from archspace.spaces import Trust
@@ -25,7 +26,8 @@ from archspace.study.runner import StudyResult
 from archspace.study.storage import StudyConfig, StudyStorage, TrialRecord
 from archspace.study.summary import oracle, summarize
 
-__all__ = ["Incumbent", "ReportData", "StoredStudy", "gather", "stored_result"]
+__all__ = ["Incumbent", "ReportData", "StoredStudy", "TrainedNetwork", "gather", "stored_result",
+           "trained_network"]
 
 FINISHED = ("complete", "failed", "infeasible")
 
@@ -108,6 +110,39 @@ class ReportData:
             return None
         dataset = self.estimator.metric.split("_")[0]
         return next((k for k in self.oracle if k.split("_")[0] == dataset), next(iter(self.oracle)))
+
+
+@dataclass(frozen=True)
+class TrainedNetwork:
+    """The network a study's estimator evaluates for its archs: the space fitted to the data
+    (e.g. a classifier of the dataset's classes), its input resolution, and a short description
+    for a caption (``note`` says when it could only be the space as configured)."""
+
+    space: Space
+    resolution: int
+    description: str
+    note: str = ""
+
+
+def trained_network(data: ReportData) -> TrainedNetwork:
+    """What :class:`~archspace.estimators.train.TrainEstimator` trains (its adapted space, as
+    export builds it), else the study's space. If the estimator's dataset cannot be loaded here,
+    the configured space with a note saying so (a report never needs the data)."""
+    from archspace.estimators.train import TrainEstimator
+
+    space, est = data.space, data.estimator
+    if not isinstance(est, TrainEstimator):
+        return TrainedNetwork(space, space.default_resolution, space.label)
+    dataset = str(est.config["dataset"])
+    try:
+        fitted, r = est.adapted(space)
+    except ArchspaceError as e:
+        return TrainedNetwork(space, space.default_resolution, space.label,
+                              f"as configured: the dataset could not be loaded here ({e})")
+    classes = getattr(fitted, "num_classes", None)
+    what = f"{classes} classes, " if isinstance(classes, int) else ""
+    verb = "trained" if type(est).evaluate is TrainEstimator.evaluate else "scored"  # zero-cost
+    return TrainedNetwork(fitted, r, f"{space.label} as {verb} on {dataset} ({what}{r}x{r} input)")
 
 
 def stored_result(storage: StudyStorage, trials: Sequence[TrialRecord] | None = None) -> StudyResult:

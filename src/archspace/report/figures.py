@@ -16,6 +16,7 @@ for this study; matplotlib is imported inside the functions.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from archspace.report.data import ReportData
+from archspace.report.data import ReportData, trained_network
 from archspace.study.constraints import COST_METRICS
 from archspace.study.objectives import Objective, pareto_front
 from archspace.study.storage import TrialRecord
@@ -241,9 +242,14 @@ def plot_costs(data: ReportData, path: str | Path) -> Path:
 
 
 def plot_best_arch(data: ReportData, path: str | Path) -> Path:
-    """The best trial's architecture as :meth:`Space.diagram` draws it."""
+    """The best trial's architecture as :meth:`Space.diagram` draws it, in the network the
+    estimator evaluated (:func:`~archspace.report.data.trained_network`: e.g. the classifier of
+    the dataset's 10 classes, not the space's default 1000)."""
     from archspace.plots import draw_diagram
 
     if data.best is None:
         raise NothingToPlot("no trial has completed yet")
-    return draw_diagram(data.space.diagram(data.space.arch_from_json(data.best.arch_json)), path)
+    net = trained_network(data)
+    diagram = net.space.diagram(net.space.arch_from_json(data.best.arch_json))
+    title = f"trial #{data.best.number}: {net.description}" + (f"; {net.note}" if net.note else "")
+    return draw_diagram(dataclasses.replace(diagram, title=title), path)

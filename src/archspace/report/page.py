@@ -1,8 +1,15 @@
 """The report's ``index.html``: one self-contained page (inline style, no script) that links
-the figures beside it by relative path. Every value from the study file is escaped."""
+the figures beside it by relative path. Every value from the study file is escaped: names, arch
+strings, option values, metric values (numbers or not) and error messages.
+
+The top-trials table stays readable for any space: arch strings wrap at their separators (never
+inside a name) and long ones are shortened, the whole string on hover; metric and cost columns
+with the same value in every row are shown once, in the study table, instead.
+"""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +30,11 @@ table { border-collapse: collapse; font-size: 0.9em; }
 th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f3f5f8; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
-code { font-size: 0.9em; word-break: break-all; }
+code { font-size: 0.9em; overflow-wrap: anywhere; }
+code.arch { overflow-wrap: break-word; }
+td.arch { min-width: 24em; }
+td.num { white-space: nowrap; }
+div.wide { overflow-x: auto; }
 .note { background: #fff6e0; border-left: 4px solid #f0a020; padding: 0.4em 0.8em; }
 .skip { color: #777; font-style: italic; }
 img { max-width: 100%; border: 1px solid #eee; }
@@ -60,6 +71,33 @@ def fmt_value(key: str, value: Any) -> str:
     return f"{v:.5g}"
 
 
+def _cell(key: str, value: Any) -> str:
+    """:func:`fmt_value`, escaped for the page (a metric from a file may be any string)."""
+    return escape(fmt_value(key, value))
+
+
+#: Where an arch string may wrap: after these separators, or after a ``-`` between names
+#: (not the sign of ``layers=-1``).
+_BREAK = re.compile(r"(?<=[,|/+; ])|(?<=[0-9A-Za-z)]-)")
+#: Arch strings longer than this are shortened in the top-trials table (whole on hover).
+ARCH_CHARS = 120
+
+
+def _wrapped(text: str) -> str:
+    """``text`` escaped, with a line-break opportunity after each separator."""
+    return "<wbr>".join(escape(part) for part in _BREAK.split(text) if part)
+
+
+def arch_html(arch: str, limit: int | None = None) -> str:
+    """An arch string as ``<code>`` that wraps at its separators; cut after a separator to at
+    most ``limit`` characters (with ``…``, the whole string in the ``title``) when longer."""
+    if limit is None or len(arch) <= limit:
+        return f"<code class='arch'>{_wrapped(arch)}</code>"
+    cut = max((m.start() for m in _BREAK.finditer(arch, 0, limit) if m.start() > limit // 2),
+              default=limit)
+    return (f"<code class='arch' title='{escape(arch)}'>{_wrapped(arch[:cut])}…</code>")
+
+
 def _pairs(mapping: Mapping[str, Any] | None) -> str:
     if not mapping:
         return "<span class='skip'>none</span>"
@@ -76,9 +114,9 @@ def _notes(data: ReportData) -> list[str]:
     notes = []
     if cfg.status == "running":
         notes.append(f"The study is running (or its process was killed): {s['trials']} of "
-                     f"{cfg.budget} trials recorded so far, {data.running} being evaluated.")
+                     f"{escape(str(cfg.budget))} trials recorded so far, {data.running} being evaluated.")
     elif cfg.status == "interrupted":
-        notes.append(f"The study was interrupted after {s['trials']} of {cfg.budget} trials; "
+        notes.append(f"The study was interrupted after {s['trials']} of {escape(str(cfg.budget))} trials; "
                      f"continue it with <code>archspace resume {escape(str(data.path))}</code>.")
     elif cfg.status == "created":
         notes.append("The study has not started.")
@@ -93,28 +131,33 @@ def _config(data: ReportData) -> str:
     counts = dict(s["counts"])
     if data.running:
         counts["running"] = data.running
-    return _table([
+    same = _columns(data)[2]
+    rows = [
         ("space", f"<code>{escape(data.space.label)}</code> ({_pairs(cfg.space_params)})"),
         ("estimator", f"{escape(cfg.estimator)} ({_pairs(cfg.estimator_options)}); searches on "
                       f"<code>{escape(s['metric'])}</code>"),
         ("strategy", f"{escape(cfg.strategy)} ({_pairs(cfg.strategy_options)})"),
-        ("seed", str(cfg.seed)),
-        ("budget", f"{s['trials']} of {cfg.budget} trials recorded"),
+        ("seed", escape(str(cfg.seed))),
+        ("budget", f"{s['trials']} of {escape(str(cfg.budget))} trials recorded"),
         ("constraints", escape(", ".join(cfg.constraints)) or "<span class='skip'>none</span>"),
         ("objectives", escape(", ".join(s["objectives"]))
          + ("" if not cfg.reward else f"; reward <code>{escape(cfg.reward)}</code>")),
         ("status", escape(cfg.status)),
         ("created", escape(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(cfg.created)))),
         ("trials", _pairs(counts)),
-    ])
+    ]
+    if same:
+        rows.append((f"same in all {len(data.top)} top trials",
+                     ", ".join(f"{escape(k)}={_cell(k, v)}" for k, v in same.items())))
+    return _table(rows)
 
 
 def _best(data: ReportData) -> str:
     best = data.summary["best"]
     if best is None:
         return "<p class='skip'>No trial has completed yet.</p>"
-    rows = [("trial", f"#{best['number']}"), ("arch", f"<code>{escape(best['arch'])}</code>"),
-            ("score", f"{fmt_value(data.lead.key, data.display_score(best['score']))} "
+    rows = [("trial", f"#{escape(str(best['number']))}"), ("arch", arch_html(str(best["arch"]))),
+            ("score", f"{_cell(data.lead.key, data.display_score(best['score']))} "
                       f"({escape(data.score_label)})"),
             ("metrics", escape(", ".join(f"{k}={fmt_value(k, v)}"
                                          for k, v in best["metrics"].items()))),
@@ -129,9 +172,10 @@ def _best(data: ReportData) -> str:
         body = ""
         for k, v in final.items():
             o = data.oracle.get(k)
-            gap = "-" if o is None or v is None else fmt_value(k, o - v)
-            body += (f"<tr><td>{escape(k)}</td><td class='num'>{fmt_value(k, v)}</td>"
-                     f"<td class='num'>{fmt_value(k, o)}</td><td class='num'>{gap}</td></tr>")
+            numbers = isinstance(o, int | float) and isinstance(v, int | float)
+            gap = _cell(k, o - v) if numbers else "-"
+            body += (f"<tr><td>{escape(k)}</td><td class='num'>{_cell(k, v)}</td>"
+                     f"<td class='num'>{_cell(k, o)}</td><td class='num'>{gap}</td></tr>")
         out += f"<p>Report-only metrics (never searched on):</p><table>{head}{body}</table>"
     return out
 
@@ -154,32 +198,56 @@ def _keys(trials: Sequence[TrialRecord], field: str) -> list[str]:
     return list(keys)
 
 
+def _columns(data: ReportData) -> tuple[list[str], list[str], dict[str, Any]]:
+    """The top-trials table's metric and cost columns, and the columns left out of it because
+    every row holds the same value (with that value; none when there are fewer than 2 rows).
+    The first objective's metric is the score column; a metric equal to a cost is the cost's."""
+    top = data.top
+    costs = _keys(top, "cost")
+    lead = data.lead
+    shown = lead.key if lead.source == "metric" and data.objectives.reward is None else None
+    metrics = [k for k in _keys(top, "metrics") if k != shown and not (
+        k in costs and all((t.metrics or {}).get(k) == (t.cost or {}).get(k) for t in top))]
+    same: dict[str, Any] = {}
+    if len(top) > 1:
+        for field, keys in (("metrics", metrics), ("cost", costs)):
+            for k in keys:
+                values = [(getattr(t, field) or {}).get(k) for t in top]
+                if all(v == values[0] for v in values) and values[0] is not None:
+                    same[k] = values[0]
+    return [k for k in metrics if k not in same], [k for k in costs if k not in same], same
+
+
+def _head(name: str) -> str:
+    """A column heading that may wrap after its underscores (``peak_sram_bytes``)."""
+    return "_<wbr>".join(escape(part) for part in name.split("_"))
+
+
 def _top(data: ReportData) -> str:
     top = data.top
     if not top:
         return "<p class='skip'>No complete trial.</p>"
-    costs = _keys(top, "cost")
-    lead = data.objectives.items[0]
-    shown = lead.key if lead.source == "metric" and data.objectives.reward is None else None
-    metrics = [k for k in _keys(top, "metrics") if k != shown and not (
-        k in costs and all((t.metrics or {}).get(k) == (t.cost or {}).get(k) for t in top))]
+    metrics, costs, same = _columns(data)
     multi = data.objectives.multi
     front = {t.number for t in data.pareto}
-    head = ["rank", "trial", "arch", escape(data.score_label)] + [escape(k) for k in metrics + costs]
+    head = ["rank", "trial", "arch", escape(data.score_label)] + [_head(k) for k in metrics + costs]
     if multi:
         head.insert(2, "Pareto")
     rows = []
     for rank, t in enumerate(top, start=1):
-        cells = [f"<td class='num'>{rank}</td>", f"<td class='num'>{t.number}</td>"]
+        cells = [f"<td class='num'>{rank}</td>", f"<td class='num'>{escape(str(t.number))}</td>"]
         if multi:
             cells.append(f"<td>{'★' if t.number in front else ''}</td>")
-        cells.append(f"<td><code>{escape(t.arch)}</code></td>")
-        cells.append(f"<td class='num'>{fmt_value(data.lead.key, data.display_score(t.score or 0.0))}</td>")
-        cells += [f"<td class='num'>{fmt_value(k, (t.metrics or {}).get(k))}</td>" for k in metrics]
-        cells += [f"<td class='num'>{fmt_value(k, (t.cost or {}).get(k))}</td>" for k in costs]
+        cells.append(f"<td class='arch'>{arch_html(t.arch, ARCH_CHARS)}</td>")
+        cells.append(f"<td class='num'>{_cell(data.lead.key, data.display_score(t.score or 0.0))}</td>")
+        cells += [f"<td class='num'>{_cell(k, (t.metrics or {}).get(k))}</td>" for k in metrics]
+        cells += [f"<td class='num'>{_cell(k, (t.cost or {}).get(k))}</td>" for k in costs]
         rows.append(f"<tr class='trial'>{''.join(cells)}</tr>")
     header = "".join(f"<th>{h}</th>" for h in head)
-    return f"<table><tr>{header}</tr>\n" + "\n".join(rows) + "</table>"
+    note = ("" if not same else "<p>Columns with the same value in every row are shown once, in "
+            f"the study table: {escape(', '.join(same))}.</p>\n")
+    return (f"{note}<div class='wide'><table><tr>{header}</tr>\n" + "\n".join(rows)
+            + "</table></div>")
 
 
 def _problems(data: ReportData) -> str:

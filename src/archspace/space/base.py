@@ -15,7 +15,7 @@ import inspect
 import itertools
 import json
 import random
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from archspace.cost.chain import ChainProfiler
@@ -516,9 +516,23 @@ class ChainSpace(Space):
                              f"{e}") from None
 
 
+#: Block fields that mean something only with another setting: an SE gate needs an SE
+#: (``se_ratio``), a residual ``skip`` a stride of 1.
+_APPLIES: dict[str, Callable[[Block], bool]] = {
+    "se_gate": lambda b: bool(getattr(b, "se_ratio", 0)),
+    "skip": lambda b: getattr(b, "stride", 1) == 1,
+}
+
+
+def _always(block: Block) -> bool:
+    return True
+
+
 def _block_label(block: Block) -> str:
+    """The block's type and its fields that are set and apply (see :data:`_APPLIES`)."""
     fields = getattr(block, "__dataclass_fields__", {})
-    parts = [f"{k}={getattr(block, k)}" for k in fields if getattr(block, k) not in (None, False, 0.0)]
+    parts = [f"{k}={getattr(block, k)}" for k in fields
+             if getattr(block, k) not in (None, False, 0.0) and _APPLIES.get(k, _always)(block)]
     return type(block).__name__ + "\n" + "\n".join(parts)
 
 

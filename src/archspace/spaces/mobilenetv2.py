@@ -11,7 +11,8 @@ reference MobileNetV2 (every block k3, e6) is the named arch ``mobilenetv2``.
 from __future__ import annotations
 
 from archspace.ir.blocks import Block, ClassifierHead, ConvBNAct, MBConv, make_divisible
-from archspace.space import Arch, ChainSpace, Decision
+from archspace.space import Arch, ChainSpace, Decision, Diagram
+from archspace.spaces.proxyless import chain_diagram
 
 __all__ = ["STAGES", "MobileNetV2Space"]
 
@@ -70,3 +71,7 @@ class MobileNetV2Space(ChainSpace):
                 out.append(MBConv(ch, 3, 1, stride))
         out += [ConvBNAct(last, 1, 1), ClassifierHead(self.num_classes, 0.2)]
         return out
+
+    def diagram(self, arch: Arch) -> Diagram:
+        """The chain as short-labelled blocks coloured by op (``MB6 k3``), as MCUNet's."""
+        return chain_diagram(self, arch)
