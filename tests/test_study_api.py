@@ -311,3 +311,61 @@ def test_executor_settings_are_kept_for_the_cli(tmp_path: Path) -> None:
     with pytest.raises(ArchspaceError, match="workers applies to an executor given by name"):
         archspace.resume(study.path, budget=4, executor=InlineExecutor(), workers=2)
     assert "3/3 trials" in repr(study)
+
+
+MODULE = '''
+from pathlib import Path
+from archspace import Decision, Space
+
+Path(__file__).with_suffix(".imported").write_text("imported")
+
+
+class Tiny(Space):
+    name = "tiny"
+
+    def __init__(self, n=3):
+        self._record_params(n=n)
+        self._set_decisions(Decision.of(f"w{i}", (1, 2)) for i in range(n))
+
+    def _lower(self, arch, g, resolution):
+        x = g.input((3, resolution, resolution))
+        for v in arch.values:
+            x = g.conv(x, 8 * int(v), 3, padding=1)
+        g.linear(g.flatten(g.gap(x)), 10)
+'''
+
+
+def test_a_user_space_named_in_a_file_is_imported_only_with_consent(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "tinymod.py").write_text(MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from tinymod import Tiny  # type: ignore[import-not-found]
+
+    study = archspace.search(space=Tiny(n=4), estimator=ToyEstimator(), strategy="random", budget=3,
+                             study=tmp_path / "u.db", space_params=None)
+    assert study.config.space == "tinymod:Tiny" and "space" not in _meta(study.path, "objects")
+    monkeypatch.delitem(sys.modules, "tinymod")
+    (tmp_path / "tinymod.imported").unlink()
+    loaded = archspace.load_study(study.path, estimator=ToyEstimator())
+    assert len(loaded.trials) == 3  # the trials need no space
+    with pytest.raises(ArchspaceError, match=r"user space 'tinymod:Tiny' \(module tinymod would be "
+                                             r"imported\); pass space=.*or trust=True"):
+        loaded.space  # noqa: B018
+    with pytest.raises(ArchspaceError, match="user space 'tinymod:Tiny'"):
+        archspace.resume(study.path, budget=4, estimator=ToyEstimator())
+    assert not (tmp_path / "tinymod.imported").exists() and "tinymod" not in sys.modules
+    trusted = archspace.load_study(study.path, estimator=ToyEstimator(), trust=True)
+    assert trusted.space.params == {"n": 4} and (tmp_path / "tinymod.imported").exists()
+    again = archspace.resume(study.path, budget=5, space=Tiny(n=4), estimator=ToyEstimator())
+    assert again.n_trials == 5
+
+
+def test_a_process_pool_gets_the_objects(tmp_path: Path) -> None:
+    study = archspace.search(space=ToySpace(), estimator=ToyEstimator(),
+                             strategy="random", budget=4, seed=2,
+                             study=tmp_path / "p.db", executor="process", workers=2)
+    assert study.counts["complete"] == 4
+    assert _meta(study.path, "executor") == {"executor": "process", "workers": 2}
+    inline = archspace.search(space=ToySpace(), estimator=ToyEstimator(), strategy="random", budget=4,
+                              seed=2, study=tmp_path / "i.db")
+    assert sorted(t.arch for t in study.trials) == sorted(t.arch for t in inline.trials)

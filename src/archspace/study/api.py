@@ -152,7 +152,9 @@ def _space_arg(space: str | Space, params: Mapping[str, Any] | None) -> _Space:
             params = _json_ready(params, "space_params")
         elif params is not None:
             raise ArchspaceError(f"space_params must be a dict of parameters, got {params!r}")
-        obj = get_space(space, **(params or {}))
+        from archspace.study.components import _tuples
+
+        obj = get_space(space, **_tuples(params or {}))
         return _Space(obj, space_target(obj), _json_ready(obj.params, "space parameters"), None)
     if not isinstance(space, Space):
         raise ArchspaceError(f"space must be a catalog name, module:Class or a Space object, got "
@@ -315,22 +317,23 @@ def search(*, space: str | Space, estimator: str | Estimator,
     Everything is checked before the file is created; bad input raises
     :class:`~archspace.errors.ArchspaceError`. Ctrl-C raises :class:`SearchInterrupted`.
     """
+    budget = _whole(budget, "budget", 1)
+    if budget >= 2**63:
+        raise ArchspaceError(f"budget {budget} is too large; give a number of trials below 2**63")
+    if seed is not None:
+        seed = _whole(seed, "seed", -(2**63))
+        if seed >= 2**63:
+            raise ArchspaceError(f"seed {seed} is too large; give a whole number below 2**63")
+    if reward is not None and not isinstance(reward, str):
+        raise ArchspaceError(f"reward must be a string such as 'macs:300M:-0.07', got {reward!r}")
     sp = _space_arg(space, space_params)
     est = _estimator_arg(estimator, estimator_options)
     strat = _strategy_arg(strategy, strategy_options, sp.space)
     if seed is None:
         seed = 0 if strat.seed is None else strat.seed
-    seed = _whole(seed, "seed", -(2**63))
-    if seed >= 2**63:
-        raise ArchspaceError(f"seed {seed} is too large; give a whole number below 2**63")
     if strat.seed is not None and strat.seed != seed:
         raise ArchspaceError(f"the strategy object was seeded with {strat.seed}, but seed={seed}; "
                              "give the same seed (or leave seed out)")
-    budget = _whole(budget, "budget", 1)
-    if budget >= 2**63:
-        raise ArchspaceError(f"budget {budget} is too large; give a number of trials below 2**63")
-    if reward is not None and not isinstance(reward, str):
-        raise ArchspaceError(f"reward must be a string such as 'macs:300M:-0.07', got {reward!r}")
     config = StudyConfig(
         space=sp.name, space_params=sp.params, estimator=est.name, estimator_options=est.options,
         strategy=strat.name, strategy_options=strat.options, seed=seed, budget=budget,
