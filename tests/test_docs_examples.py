@@ -13,6 +13,11 @@ minutes (their pieces are covered by tests/test_cli_search.py, tests/test_estima
 tests/test_user_space.py, tests/test_export.py and tests/test_report.py), commands that need a
 study made by one of those, templates with placeholders (``...``, ``FILE.db``, ``HOST:PORT``),
 and what is not an ``archspace`` command (installing, the test suite, benchmark scripts, Ray).
+
+Commands run here that other tests also cover (in more detail): ``spaces``, ``size``,
+``sample``, ``profile``, ``draw`` (tests/test_cli.py), ``search`` on nb201 (tests/test_cli_search.py),
+``analyze flops|edf`` (tests/test_cli_analyze.py), a user space's ``size``/``sample``
+(tests/test_user_space.py); the Python API (tests/test_study_api.py).
 """
 
 from __future__ import annotations

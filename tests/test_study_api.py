@@ -135,7 +135,7 @@ def test_a_restricted_space_object_is_needed_again(tmp_path: Path) -> None:
     assert "restricted" in _meta(study.path, "objects")["space"]
     assert all(set(t.arch_json["decisions"].values()) <= {"nor_conv_3x3", "skip_connect"}
                for t in study.trials)
-    with pytest.raises(ArchspaceError, match=r"nb201 space object.*cannot rebuild; pass space="):
+    with pytest.raises(ArchspaceError, match=r"nb201 space object whose.*cannot rebuild; pass space="):
         archspace.resume(study.path, budget=8)
     with pytest.raises(ArchspaceError, match="other parameters or decisions"):
         archspace.resume(study.path, budget=8, space=archspace.get_space("nb201"))

@@ -169,8 +169,8 @@ def _space_arg(space: str | Space, params: Mapping[str, Any] | None) -> _Space:
         same = decisions_digest(plain) == decisions_digest(space)
     except Exception:  # a class that cannot be rebuilt from its params
         same = False
-    why = None if same else f"a {space.label} space object ({target}) whose decisions its class " \
-                            "does not rebuild (e.g. restricted)"
+    why = None if same else (f"the {space.label} space object whose decisions {target} does not "
+                             "rebuild from its parameters (e.g. a restricted space)")
     return _Space(space, target, recorded, why)
 
 
