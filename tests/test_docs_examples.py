@@ -253,7 +253,8 @@ def shell_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.mark.parametrize("block", _bash_blocks(), ids=lambda b: b.where)
 def test_bash_examples(block: Block, tmp_path: Path, shell_env: dict[str, str]) -> None:
-    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    if (ROOT / "examples").is_dir():  # `--space examples.tinynet:TinyNet` imports it from here
+        shutil.copytree(ROOT / "examples", tmp_path / "examples")
     made_by_skipped: dict[str, Command] = {}
     ran, skipped = [], []
     for cmd in commands(block):
