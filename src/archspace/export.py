@@ -305,7 +305,8 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
         "space": config.space, "space_params": dict(config.space_params),
         "arch": rec.arch, "arch_json": dict(rec.arch_json),
         "score": rec.score, "metrics": rec.metrics, "cost": rec.cost,
-        "estimator": config.estimator, "estimator_options": estimator.config,
+        "estimator": config.estimator,  # an estimator object of the user's may have no config
+        "estimator_options": dict(getattr(estimator, "config", None) or config.estimator_options),
         "seed": config.seed, "constraints": list(config.constraints),
         "objectives": list(config.objectives),
     }
