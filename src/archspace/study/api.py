@@ -138,12 +138,6 @@ def decisions_digest(space: Space) -> str:
     return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
 
 
-def _is_catalog_space(target: str) -> bool:
-    from archspace.spaces import CATALOG
-
-    return target in CATALOG or any(e.target == target for e in CATALOG.values())
-
-
 def _space_arg(space: str | Space, params: Mapping[str, Any] | None) -> _Space:
     from archspace.spaces import get_space, space_target
 
@@ -730,16 +724,13 @@ def _pass(what: str) -> str:
 
 
 def _file_space(path: Path, config: StudyConfig, objects: Mapping[str, str], trust: bool) -> Space:
-    from archspace.spaces import get_space
+    from archspace.spaces import check_trusted, get_space
     from archspace.study.components import _tuples
 
     if "space" in objects:
         raise ArchspaceError(f"study {path} was made with {objects['space']}, which the file "
                              f"cannot rebuild; {_pass('space')}")
-    if not _is_catalog_space(config.space) and not trust:
-        module = config.space.partition(":")[0]
-        raise ArchspaceError(f"study {path} uses the user space {config.space!r} (module {module} "
-                             f"would be imported); {_pass('space')}, or trust=True to import it")
+    check_trusted(config.space, trust, f"study {path}", hint=f"{_pass('space')}, or trust=True to import it")
     return get_space(config.space, **_tuples(config.space_params))
 
 
