@@ -127,6 +127,11 @@ def test_objects_are_recorded_and_needed_again(tmp_path: Path) -> None:
                      budget=14, seed=1, study=tmp_path / "full.db", constraints="macs<=600k")
     assert _archs(path) == _archs(tmp_path / "full.db")
 
+    res = CliRunner().invoke(cli, ["resume", str(path), "--budget", "16", "--trust-code", "--no-progress"])
+    assert res.exit_code == 2 and "made in Python with objects" in res.output, res.output
+    assert "archspace.resume(" in res.output and "estimator=..., strategy=..." in res.output
+    assert len(_archs(path)) == 14  # nothing was run
+
 
 def test_a_restricted_space_object_is_needed_again(tmp_path: Path) -> None:
     sub = archspace.get_space("nb201").restrict({"*": ["nor_conv_3x3", "skip_connect"]})

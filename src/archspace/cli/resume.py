@@ -21,8 +21,10 @@ from archspace.cli._executor import (
     stored_settings,
 )
 from archspace.cli.search import finish, progress_bar
+from archspace.errors import ArchspaceError
 from archspace.spaces import check_trusted
 from archspace.study import Study, StudyStorage
+from archspace.study.api import OBJECTS_KEY
 
 __all__ = ["resume"]
 
@@ -45,6 +47,7 @@ def resume(study_path: str, budget: int | None, as_json: bool, progress: bool,
     trust = trust_value(space_name, trust_code)
     with StudyStorage.open(study_path) as storage:  # refused before an executor starts
         check_trusted(storage.load_config().space, trust, f"study {study_path}")
+        _refuse_objects(study_path, storage.meta(OBJECTS_KEY))
     settings = executor_settings(executor, stored_settings(study_path))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
@@ -60,3 +63,13 @@ def resume(study_path: str, budget: int | None, as_json: bool, progress: bool,
     with progress_bar(study, progress and done < study.budget) as callback:
         result = study.run(callback)
     finish(study, result, as_json)
+
+
+def _refuse_objects(study_path: str, objects: Any) -> None:
+    """A study made in Python with objects its file cannot rebuild resumes only from Python."""
+    if isinstance(objects, dict) and objects:
+        made = "; ".join(f"{what}: {why}" for what, why in objects.items())
+        names = ", ".join(f"{what}=..." for what in objects)
+        raise ArchspaceError(f"study {study_path} was made in Python with objects its file cannot "
+                             f"rebuild ({made}); resume it from Python: "
+                             f"archspace.resume({study_path!r}, {names})")
