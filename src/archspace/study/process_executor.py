@@ -6,6 +6,8 @@ receives the pickled space and estimator once, when it starts, and then evaluate
 one pipe per worker, rather than using :mod:`concurrent.futures` (whose pool breaks as a whole
 when any worker dies), ties a dead worker to the one job it held: that job is run again on a
 fresh worker, up to ``max_retries`` times, while the other workers' jobs go on untouched.
+With ``trial_timeout``, a worker still on its job that long after it got it is killed and the
+job recorded as timed out (not retried); the next job gets a fresh worker.
 
 Workers ignore SIGINT, so Ctrl-C reaches only the loop, which then cancels them with
 :meth:`ProcessExecutor.shutdown`. As with any "spawn" pool, workers import the main module
@@ -40,6 +42,7 @@ from archspace.study.executor import (
     describe_error,
     evaluate_job,
     limit_threads,
+    timed_out,
     torch_threads,
 )
 
@@ -83,6 +86,8 @@ class _Worker:
     def __init__(self, process: BaseProcess, conn: Connection) -> None:
         self.process, self.conn = process, conn
         self.job: Job | None = None
+        self.given = 0.0  # when it got its job (time.monotonic)
+        self.given_wall = 0.0  # the same, as time.time
 
 
 def _exit_detail(exitcode: int | None) -> str:
@@ -121,12 +126,13 @@ def _stop(workers: list[_Worker], kill: bool) -> None:
 class ProcessExecutor(Executor):
     """Runs up to ``workers`` (default: the CPU count) jobs at once in worker processes, each
     using ``cpus_per_trial`` torch threads; a job whose worker dies is re-run up to
-    ``max_retries`` times."""
+    ``max_retries`` times; one still running after ``trial_timeout`` seconds is stopped."""
 
     def __init__(self, workers: int | None = None, cpus_per_trial: float = 1,
-                 max_retries: int = 1) -> None:
+                 max_retries: int = 1, trial_timeout: float | None = None) -> None:
         self.capacity = workers or os.cpu_count() or 1
         self.threads = torch_threads(cpus_per_trial)
+        self.trial_timeout = trial_timeout
         self._ctx = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
         self._queue: deque[Job] = deque()
@@ -144,7 +150,7 @@ class ProcessExecutor(Executor):
             raise ArchspaceError(
                 f"estimator {estimator.name!r} on space {space.label} can't be sent to worker "
                 f"processes ({describe_error(e)}); allowed: a picklable estimator, or the inline "
-                "executor") from None
+                "executor without a trial timeout") from None
 
     def submit(self, job: Job) -> None:
         self._queue.append(job)
@@ -155,10 +161,13 @@ class ProcessExecutor(Executor):
             busy = [w for w in self._workers if w.job is not None]
             if not busy:
                 raise RuntimeError("wait() called with no job in flight")
-            ready = set(wait_any([w.conn for w in busy] + [w.process.sentinel for w in busy]))
+            ready = set(wait_any([w.conn for w in busy] + [w.process.sentinel for w in busy],
+                                 self._until_deadline(busy)))
             for w in busy:
                 if w.conn in ready or w.process.sentinel in ready:
                     self._collect(w)
+                elif self._overdue(w):
+                    self._time_out(w)
             self._dispatch()
         done, self._done = self._done, []
         return done
@@ -175,6 +184,25 @@ class ProcessExecutor(Executor):
         return [w.process.pid for w in self._workers if w.process.pid is not None]
 
     # -- internals ---------------------------------------------------------------------------
+    def _until_deadline(self, busy: list[_Worker]) -> float | None:
+        """Seconds until the first busy worker's job runs out of time (None: no limit)."""
+        if self.trial_timeout is None:
+            return None
+        first = min(w.given for w in busy) + self.trial_timeout
+        return max(0.0, first - time.monotonic())
+
+    def _overdue(self, w: _Worker) -> bool:
+        return (self.trial_timeout is not None
+                and time.monotonic() - w.given >= self.trial_timeout)
+
+    def _time_out(self, w: _Worker) -> None:
+        """Stop ``w``, whose job ran out of time, and record that job as timed out."""
+        job = w.job
+        assert job is not None and self.trial_timeout is not None
+        self._discard(w)
+        self._retries.finished(job)
+        self._done.append(timed_out(job, self.trial_timeout, w.given_wall))
+
     def _dispatch(self) -> None:
         """Hand queued jobs to idle workers, starting workers up to ``capacity``."""
         while self._queue:
@@ -186,6 +214,7 @@ class ProcessExecutor(Executor):
                 worker = self._start_worker()
             job = self._queue.popleft()
             worker.job = job
+            worker.given, worker.given_wall = time.monotonic(), time.time()
             self._retries.started(job)
             try:
                 worker.conn.send(job)
