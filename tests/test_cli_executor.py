@@ -29,7 +29,7 @@ def _one_line_error(res: Any, needle: str) -> None:
 def test_a_bad_trial_timeout_is_one_line(tmp_path: Path, bad: str) -> None:
     res = _run("search", *NB201, "--budget", "2", "--study", str(tmp_path / "s.db"),
                "--trial-timeout", bad)
-    _one_line_error(res, "--trial-timeout")
+    _one_line_error(res, "Invalid value for '--trial-timeout'")
     assert not (tmp_path / "s.db").exists()
 
 
