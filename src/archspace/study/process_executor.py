@@ -10,9 +10,15 @@ With ``trial_timeout``, a worker still on its job that long after it got it is k
 job recorded as timed out (not retried); the next job gets a fresh worker.
 
 Workers ignore SIGINT, so Ctrl-C reaches only the loop, which then cancels them with
-:meth:`ProcessExecutor.shutdown`. As with any "spawn" pool, workers import the main module
-afresh: a script that runs a study with this executor needs the ``if __name__ == "__main__":``
-guard (the ``archspace`` command has it). A worker starts as ``python -c``, which would search
+:meth:`ProcessExecutor.shutdown`. A worker whose driver is gone (SIGKILLed, crashed) exits at
+once instead of finishing its trial for nobody: on Linux the kernel kills it when the driver
+dies (``PR_SET_PDEATHSIG``, set for workers the driver's main thread starts, since the signal
+follows the starting thread), and everywhere a watcher thread exits it within
+:data:`_PARENT_POLL` seconds of its parent process id changing.
+
+As with any "spawn" pool, workers import the main module afresh: a script that runs a study
+with this executor needs the ``if __name__ == "__main__":`` guard (the ``archspace`` command
+has it). A worker starts as ``python -c``, which would search
 the current directory first before taking the driver's ``sys.path``; it is started with
 ``PYTHONSAFEPATH=1``, so a file planted in the working directory (``multiprocessing.py``) is
 never imported in its place.
@@ -20,10 +26,14 @@ never imported in its place.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
 import os
 import pickle
 import signal
+import sys
+import threading
 import time
 from collections import deque
 from multiprocessing.connection import Connection
@@ -50,12 +60,32 @@ __all__ = ["ProcessExecutor"]
 
 #: Seconds a stopped worker gets to exit on its own before it is killed.
 _GRACE = 5.0
+#: Seconds between a worker's checks that its driver is still alive.
+_PARENT_POLL = 0.25
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
-def _worker_main(conn: Connection, payload: bytes, threads: int) -> None:
+def _exit_with_parent(parent: int, kernel: bool) -> None:
+    """End this worker when the driver process ``parent`` dies (see the module doc)."""
+    if kernel and sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # no prctl: the watcher alone
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="archspace-parent-watch", daemon=True).start()
+
+
+def _worker_main(conn: Connection, payload: bytes, threads: int, parent: int = 0,
+                 kernel_watch: bool = False) -> None:
     """A worker's life: load the space and estimator, then evaluate jobs until told to stop
-    (``None``) or the loop's end of the pipe closes."""
+    (``None``) or the loop's end of the pipe closes; exit if the driver ``parent`` dies."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent:
+        _exit_with_parent(parent, kernel_watch)
     limit_threads(threads)
     setup_error = None
     try:
@@ -229,8 +259,10 @@ class ProcessExecutor(Executor):
 
     def _start_worker(self) -> _Worker:
         conn, child = self._ctx.Pipe()
-        process = self._ctx.Process(target=_worker_main, args=(child, self._payload, self.threads),
-                                    name="archspace-worker")
+        main_thread = threading.current_thread() is threading.main_thread()
+        process = self._ctx.Process(target=_worker_main, name="archspace-worker",
+                                    args=(child, self._payload, self.threads, os.getpid(),
+                                          main_thread))
         was = os.environ.get("PYTHONSAFEPATH")
         os.environ["PYTHONSAFEPATH"] = "1"  # see the module doc
         try:

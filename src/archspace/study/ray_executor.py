@@ -11,6 +11,10 @@ times, so the failed trial can say why it failed. With ``trial_timeout``, a task
 that long after it was submitted (which includes any wait for a free Ray worker) is cancelled,
 its worker killed, and the trial recorded as timed out.
 
+A driver that dies (SIGKILL, crash) takes its tasks with it: Ray ends the job of a dead driver
+and kills the workers running its tasks. With Ray started in this process the whole local
+cluster goes too (seen: raylet and task workers gone within 8 s of ``kill -9`` of the driver).
+
 Ray is an optional extra (``pip install "archspace[ray]"``).
 """
 
