@@ -44,6 +44,21 @@ class SlowEstimator(ToyEstimator):
         return super().evaluate(space, arch, seed)
 
 
+class HangEstimator(ToyEstimator):
+    """The toy estimator, except that evaluating ``hang`` writes the process id to
+    ``pid_file`` and sleeps for ten minutes."""
+
+    def __init__(self, hang: str = "", pid_file: str = "", **toy: Any) -> None:
+        super().__init__(**toy)
+        self.hang, self.pid_file = hang, pid_file
+
+    def evaluate(self, space: Space, arch: Arch, seed: int = 0) -> dict[str, float]:
+        if space.format_arch(arch) == self.hang:
+            Path(self.pid_file).write_text(str(os.getpid()))
+            time.sleep(600)
+        return super().evaluate(space, arch, seed)
+
+
 class UnloadableEstimator(ToyEstimator):
     """Fine where it is built; a worker loading it exits (``how="exit"``) or fails to import
     something (``how="raise"``)."""

@@ -114,3 +114,59 @@ def test_ctrl_c_cancels_in_flight_trials_and_resume_finishes(
     done = _child(path, True, executor)
     assert done.wait(timeout=120) == 0, done.stderr.read() if done.stderr else b""
     assert _comparable(path) == reference
+
+
+# -- workers of a killed driver --------------------------------------------------------------------
+def _state(pid: int) -> str | None:
+    """The process's state letter (None: no such process)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def _workers_of(driver: int) -> list[int]:
+    """The pool workers (spawned interpreters, not the resource tracker) of ``driver``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == driver and b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+@pytest.mark.parametrize("started_by", ["main thread", "other thread"])
+def test_workers_of_a_sigkilled_driver_exit(tmp_path: Path, started_by: str) -> None:
+    """Workers sleeping in a 60-second trial are gone within seconds of the driver's SIGKILL
+    (on Linux the kernel's parent-death signal for workers the main thread starts, else the
+    workers' own watcher)."""
+    path = tmp_path / "s.db"
+    code = ("import sys, threading\n"
+            f"sys.path.insert(0, {str(HERE)!r})\n"
+            "from test_study_support import child\n"
+            f"args = ({str(path)!r}, 12, 60.0, False, 'process', 'sampler')\n"
+            f"if {started_by == 'other thread'}:\n"
+            "    t = threading.Thread(target=child, args=args); t.start(); t.join()\n"
+            "else:\n"
+            "    child(*args)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not (_running(path) >= 2 and len(_workers_of(proc.pid)) >= 2):
+        assert time.monotonic() < deadline and proc.poll() is None, (
+            proc.stderr.read() if proc.stderr else b"")
+        time.sleep(0.05)
+    workers = _workers_of(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_state(p) not in (None, "Z") for p in workers):
+        assert time.monotonic() < deadline, f"workers {workers} outlived their driver"
+        time.sleep(0.05)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from _executor_helpers import (
+    HangEstimator,
     KillerEstimator,
     SlowEstimator,
     ThreadsEstimator,
@@ -338,3 +339,49 @@ def test_ray_workers_get_the_shared_inputs_from_the_object_store(tmp_path: Path,
     assert [t.status for t in trials] == ["complete"] * 4, [t.error for t in trials]
     assert {t.metrics["driver"] for t in trials if t.metrics} == {float(os.getpid())}
     assert all(t.metrics and t.metrics["worker"] != os.getpid() for t in trials)
+
+
+# -- trial time limit ------------------------------------------------------------------------------
+def hang_study(tmp_path: Path, kind: str) -> tuple[list[tuple[Any, ...]], int]:
+    """The first three ARCHS under a 1-second trial limit, the second one hanging: the records
+    and the hung process's id."""
+    pid_file = tmp_path / f"hung-{kind}"
+    factories = Factories(space=FACTORIES.space, estimator=lambda n, **o: HangEstimator(**o),
+                          strategy=FACTORIES.strategy)
+    cfg = config(budget=3, strategy="fixed", strategy_options={"archs": ARCHS[:3]},
+                 estimator_options={"hang": ARCHS[1], "pid_file": str(pid_file)})
+    path = tmp_path / f"{kind}.db"
+    workers = None if kind == "inline" else 2
+    run_study(path, cfg, factories, executor=make_executor(kind, workers=workers, trial_timeout=1))
+    return records(path), int(pid_file.read_text())
+
+
+@pytest.mark.parametrize("kind", ["inline", "process", "ray"])
+def test_a_hung_trial_is_stopped_and_recorded_failed(tmp_path: Path, kind: str,
+                                                     request: pytest.FixtureRequest) -> None:
+    if kind == "ray":
+        request.getfixturevalue("ray_session")
+    got, hung = hang_study(tmp_path, kind)
+    assert [(t[1], t[2], t[5]) for t in got] == [
+        (ARCHS[0], "complete", None), (ARCHS[1], "failed", "timed out after 1 s"),
+        (ARCHS[2], "complete", None)]
+    assert hung != os.getpid()  # it hung in a process that could be killed, and was
+    wait_for(lambda: not pid_alive(hung), "the hung worker to be gone", limit=30)
+
+
+@pytest.mark.parametrize("bad", [0, -1.5, float("inf"), float("nan"), "5", True])
+def test_a_trial_timeout_must_be_positive_and_finite(bad: Any) -> None:
+    with pytest.raises(ArchspaceError, match=r"^trial_timeout must be a positive finite number"):
+        make_executor("inline", trial_timeout=bad)
+
+
+def test_the_api_keeps_the_trial_timeout_for_resume(tmp_path: Path) -> None:
+    import archspace
+
+    path = tmp_path / "s.db"
+    archspace.search(space="nb201", estimator="nasbench201", strategy="random", budget=2,
+                     study=path, trial_timeout=30)
+    archspace.resume(path, budget=3)  # no timeout given: the file's
+    with StudyStorage.open(path) as s:
+        assert s.meta("executor")["trial_timeout"] == 30
+        assert s.n_recorded() == 3

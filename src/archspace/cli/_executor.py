@@ -12,22 +12,32 @@ from typing import Any, TypeVar
 
 import click
 
+from archspace.errors import ArchspaceError
 from archspace.study import Study, StudyStorage
-from archspace.study.executor import EXECUTORS, Executor, make_executor
+from archspace.study.executor import EXECUTORS, Executor, check_trial_timeout, make_executor
 
 __all__ = [
     "executor_from", "executor_options", "executor_settings", "open_with_executor", "stored_settings",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-SETTINGS = ("executor", "workers", "address", "cpus_per_trial", "gpus_per_trial", "max_retries")
+SETTINGS = ("executor", "workers", "address", "cpus_per_trial", "gpus_per_trial", "max_retries",
+            "trial_timeout")
 DEFAULTS: dict[str, Any] = {"executor": "inline", "workers": None, "address": None,
-                            "cpus_per_trial": None, "gpus_per_trial": 0.0, "max_retries": 1}
+                            "cpus_per_trial": None, "gpus_per_trial": 0.0, "max_retries": 1,
+                            "trial_timeout": None}
+
+
+def _timeout(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    try:
+        return check_trial_timeout(value, "--trial-timeout")
+    except ArchspaceError as e:
+        raise click.BadParameter(str(e).removeprefix("--trial-timeout "), ctx, param) from None
 
 
 def executor_options(f: F) -> F:
-    """Add --executor, --workers, --address, --cpus-per-trial, --gpus-per-trial, --max-retries
-    (all default to None so ``resume`` can tell 'not given' from a stored setting)."""
+    """Add --executor, --workers, --address, --cpus-per-trial, --gpus-per-trial, --max-retries,
+    --trial-timeout (all default to None so ``resume`` can tell 'not given' from a stored setting)."""
     options = [
         click.option("--executor", type=click.Choice(EXECUTORS), default=None,
                      help="Where trials are evaluated: in this process (inline, the default), a "
@@ -45,6 +55,10 @@ def executor_options(f: F) -> F:
         click.option("--max-retries", type=click.IntRange(min=0), default=None,
                      help="Re-runs of a trial whose worker died before it is recorded failed. "
                           "[default: 1]"),
+        click.option("--trial-timeout", type=float, default=None, metavar="SECONDS",
+                     callback=_timeout,
+                     help="Stop a trial still running after SECONDS and record it failed "
+                          "(inline: each trial then runs in a child process). [default: none]"),
     ]
     for option in reversed(options):
         f = option(f)
@@ -64,7 +78,8 @@ def executor_from(settings: dict[str, Any]) -> Executor:
     return make_executor(settings["executor"], workers=settings["workers"],
                          address=settings["address"], cpus_per_trial=settings["cpus_per_trial"],
                          gpus_per_trial=settings["gpus_per_trial"],
-                         max_retries=settings["max_retries"])
+                         max_retries=settings["max_retries"],
+                         trial_timeout=settings["trial_timeout"])
 
 
 def stored_settings(path: str) -> dict[str, Any]:

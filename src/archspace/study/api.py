@@ -53,7 +53,7 @@ from archspace.estimators.base import Estimator
 from archspace.space import Space
 from archspace.strategies.base import Strategy
 from archspace.study.components import Factories
-from archspace.study.executor import Executor
+from archspace.study.executor import Executor, check_trial_timeout
 from archspace.study.objectives import Objectives
 from archspace.study.runner import Study, StudyResult
 from archspace.study.storage import StudyConfig, StudyStorage, TrialRecord
@@ -254,13 +254,15 @@ def _whole(value: Any, what: str, minimum: int) -> int:
     return value
 
 
-def _executor(executor: str | Executor, workers: int | None) -> tuple[Executor, dict[str, Any]]:
+def _executor(executor: str | Executor, workers: int | None,
+              trial_timeout: float | None) -> tuple[Executor, dict[str, Any]]:
     """The executor to run on and the settings to keep in the file (``archspace resume``
     reuses them)."""
     if isinstance(executor, Executor):
-        if workers is not None:
-            raise ArchspaceError("workers applies to an executor given by name; an Executor "
-                                 "object has its workers already")
+        for value, what in ((workers, "workers"), (trial_timeout, "trial_timeout")):
+            if value is not None:
+                raise ArchspaceError(f"{what} applies to an executor given by name; give it to "
+                                     "make_executor for an Executor object")
         kinds = {"InlineExecutor": "inline", "ProcessExecutor": "process", "RayExecutor": "ray"}
         kind = kinds.get(type(executor).__name__)
         return executor, ({"executor": kind} if kind else {})
@@ -269,7 +271,18 @@ def _executor(executor: str | Executor, workers: int | None) -> tuple[Executor, 
                              f"got {type(executor).__name__}")
     from archspace.study.executor import make_executor
 
-    return make_executor(executor, workers=workers), {"executor": executor, "workers": workers}
+    settings: dict[str, Any] = {"executor": executor, "workers": workers}
+    if trial_timeout is not None:
+        settings["trial_timeout"] = trial_timeout
+    return make_executor(executor, workers=workers, trial_timeout=trial_timeout), settings
+
+
+def _stored_timeout(path: Path) -> float | None:
+    """The trial time limit the study file keeps (checked: it is data from a file)."""
+    with StudyStorage.open(path) as storage:
+        stored = storage.meta("executor") or {}
+    value = stored.get("trial_timeout") if isinstance(stored, dict) else None
+    return check_trial_timeout(value, f"the trial_timeout stored in {path}")
 
 
 def _new_path(study: str | os.PathLike[str] | None) -> Path:
@@ -289,8 +302,8 @@ def search(*, space: str | Space, estimator: str | Estimator,
            strategy_options: Mapping[str, Any] | None = None,
            constraints: str | Sequence[str] = (), objectives: str | Sequence[str] = (),
            reward: str | None = None, executor: str | Executor = "inline",
-           workers: int | None = None, progress: bool = False,
-           callback: TrialCallback | None = None) -> StudyHandle:
+           workers: int | None = None, trial_timeout: float | None = None,
+           progress: bool = False, callback: TrialCallback | None = None) -> StudyHandle:
     """Search ``space`` with ``strategy``, scored by ``estimator``, until ``budget`` trials are
     recorded in the study file ``study``; returns its :class:`StudyHandle`.
 
@@ -305,7 +318,11 @@ def search(*, space: str | Space, estimator: str | Estimator,
     (``handle.path``; it is kept, not deleted). ``constraints``, ``objectives`` and ``reward``
     are the command line's ``-c``, ``-o`` and ``--reward`` (a string or a list of them).
     ``executor``: ``"inline"`` (this process), ``"process"`` (``workers`` local processes) or
-    ``"ray"``, or an Executor (it is shut down when the search ends). ``progress``: a rich
+    ``"ray"``, or an Executor (it is shut down when the search ends). ``trial_timeout``:
+    seconds a trial may run before it is stopped and recorded failed (with ``"inline"``, each
+    trial then runs in a child process, so the estimator must be picklable and a script needs
+    the ``if __name__ == "__main__":`` guard); it is kept in the file for
+    :func:`resume`. ``progress``: a rich
     progress bar on stderr. ``callback(trial)`` is called with each trial as recorded.
 
     Everything is checked before the file is created; bad input raises
@@ -338,7 +355,7 @@ def search(*, space: str | Space, estimator: str | Estimator,
                                                             strat.unrebuildable), strict=True) if why}
     factories = Factories(space=lambda name, **p: sp.space,
                           estimator=lambda name, **o: est.estimator, strategy=strat.factory)
-    ex, settings = _executor(executor, workers)
+    ex, settings = _executor(executor, workers, trial_timeout)
     meta = {"executor": settings, OBJECTS_KEY: objects, DECISIONS_KEY: decisions_digest(sp.space)}
     try:
         runner = Study.create(path, config, factories, ex, meta=meta)
@@ -354,8 +371,9 @@ def search(*, space: str | Space, estimator: str | Estimator,
 def resume(study: str | os.PathLike[str], *, budget: int | None = None,
            space: Space | None = None, estimator: Estimator | None = None,
            strategy: Strategy | type[Strategy] | None = None, executor: str | Executor = "inline",
-           workers: int | None = None, progress: bool = False,
-           callback: TrialCallback | None = None, trust: bool = False) -> StudyHandle:
+           workers: int | None = None, trial_timeout: float | None = None,
+           progress: bool = False, callback: TrialCallback | None = None,
+           trust: bool = False) -> StudyHandle:
     """Continue the study in file ``study`` until its budget (or the new ``budget``, at least
     the trials recorded) is recorded; returns its :class:`StudyHandle`.
 
@@ -364,7 +382,8 @@ def resume(study: str | os.PathLike[str], *, budget: int | None = None,
     pass a *new* Strategy object (or the class), since the recorded trials are replayed into
     it. A user space the file names is imported only with ``trust=True``. The study runs
     ``inline`` unless ``executor`` says otherwise (the executor stored in the file, which
-    ``archspace resume`` reuses, is not used). Other arguments as for :func:`search`.
+    ``archspace resume`` reuses, is not used), under the ``trial_timeout`` given, else the one
+    the file keeps. Other arguments as for :func:`search`.
     """
     handle = StudyHandle(study, space=space, estimator=estimator,
                          strategy=strategy if isinstance(strategy, type) else None, trust=trust)
@@ -373,7 +392,9 @@ def resume(study: str | os.PathLike[str], *, budget: int | None = None,
     sp = handle.space
     est = handle.estimator
     strat = handle._strategy_factory(strategy, sp)
-    ex, settings = _executor(executor, workers)
+    if trial_timeout is None and not isinstance(executor, Executor):
+        trial_timeout = _stored_timeout(handle.path)
+    ex, settings = _executor(executor, workers, trial_timeout)
     factories = Factories(space=lambda name, **p: sp, estimator=lambda name, **o: est,
                           strategy=strat)
     try:

@@ -14,10 +14,18 @@ failing trial never stops the study; ``KeyboardInterrupt`` (and ``SystemExit``) 
 A worker that dies mid-trial (killed, segfault, out-of-memory killer) is an infrastructure
 failure, not an evaluation error: the job is run again, up to ``max_retries`` times, before
 its outcome says the worker died.
+
+``trial_timeout`` (seconds) bounds each evaluation on every executor: a trial still running
+after it is stopped (its worker killed) and recorded failed, "timed out after N s", and the
+study goes on; it is not retried. A hung evaluation cannot be stopped inside the calling
+process, so the inline executor with a timeout evaluates each job in one child process (a
+:class:`~archspace.study.process_executor.ProcessExecutor` with one worker): the estimator must
+then be picklable, as for the process pool.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -30,8 +38,8 @@ from archspace.estimators.base import Estimator
 from archspace.space import Arch, Space
 
 __all__ = [
-    "EXECUTORS", "Executor", "InlineExecutor", "Job", "Outcome", "describe_error", "evaluate_job",
-    "make_executor",
+    "EXECUTORS", "Executor", "InlineExecutor", "Job", "Outcome", "check_trial_timeout",
+    "describe_error", "evaluate_job", "make_executor", "timed_out",
 ]
 
 #: The executor kinds :func:`make_executor` builds.
@@ -139,7 +147,7 @@ class InlineExecutor(Executor):
 
 def make_executor(kind: str, *, workers: int | None = None, address: str | None = None,
                   cpus_per_trial: float | None = None, gpus_per_trial: float = 0,
-                  max_retries: int = 1) -> Executor:
+                  max_retries: int = 1, trial_timeout: float | None = None) -> Executor:
     """The executor named ``kind`` (one of :data:`EXECUTORS`).
 
     ``workers``: trials evaluated at once (process: default the CPU count; ray: default the
@@ -147,8 +155,10 @@ def make_executor(kind: str, *, workers: int | None = None, address: str | None 
     HOST:PORT; default: start Ray in this process). ``cpus_per_trial``: CPUs each trial
     reserves, and the torch threads a worker uses (default 1; inline: torch's default unless
     given). ``gpus_per_trial``: GPUs each Ray task
-    reserves. ``max_retries``: re-runs of a trial whose worker died. Settings a kind has no use
-    for are ignored (a resumed study may switch kinds and keep the others' settings).
+    reserves. ``max_retries``: re-runs of a trial whose worker died. ``trial_timeout``: seconds
+    a trial may run before it is stopped and recorded failed (default: no limit; inline: each
+    trial then runs in a child process). Settings a kind has no use for are ignored (a resumed
+    study may switch kinds and keep the others' settings).
     """
     if kind not in EXECUTORS:
         raise ArchspaceError(f"unknown executor {kind!r}; allowed: {', '.join(EXECUTORS)}")
@@ -162,18 +172,37 @@ def make_executor(kind: str, *, workers: int | None = None, address: str | None 
         raise ArchspaceError(f"max_retries must be a whole number >= 0, got {max_retries!r}")
     if address is not None and (not isinstance(address, str) or not address.strip()):
         raise ArchspaceError(f"address must be 'auto' or HOST:PORT of a Ray head, got {address!r}")
-    if kind == "inline":
+    check_trial_timeout(trial_timeout)
+    if kind == "inline" and trial_timeout is None:
         return InlineExecutor(None if cpus_per_trial is None else torch_threads(cpus_per_trial))
-    cpus_per_trial = 1.0 if cpus_per_trial is None else cpus_per_trial
-    if kind == "process":
+    if kind in ("inline", "process"):
         from archspace.study.process_executor import ProcessExecutor
 
-        return ProcessExecutor(workers=workers, cpus_per_trial=cpus_per_trial,
-                               max_retries=max_retries)
+        if kind == "inline":  # one child process, so a hung trial can be stopped
+            workers = 1
+        return ProcessExecutor(workers=workers, cpus_per_trial=cpus_per_trial or 1.0,
+                               max_retries=max_retries, trial_timeout=trial_timeout)
     from archspace.study.ray_executor import RayExecutor
 
-    return RayExecutor(workers=workers, address=address, cpus_per_trial=cpus_per_trial,
-                       gpus_per_trial=gpus_per_trial, max_retries=max_retries)
+    return RayExecutor(workers=workers, address=address, cpus_per_trial=cpus_per_trial or 1.0,
+                       gpus_per_trial=gpus_per_trial, max_retries=max_retries,
+                       trial_timeout=trial_timeout)
+
+
+def check_trial_timeout(seconds: object, name: str = "trial_timeout") -> float | None:
+    """``seconds`` if it is a usable trial time limit (a positive finite number, or None)."""
+    if seconds is None:
+        return None
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) \
+            or not math.isfinite(seconds) or not seconds > 0:
+        raise ArchspaceError(f"{name} must be a positive finite number of seconds (or unset), "
+                             f"got {seconds!r}")
+    return float(seconds)
+
+
+def timed_out(job: Job, seconds: float, started: float) -> Outcome:
+    """The failed outcome of ``job``, stopped after ``seconds`` (it began at ``started``)."""
+    return Outcome(job, None, f"timed out after {seconds:g} s", started, time.time() - started)
 
 
 def _is_int(x: object) -> bool:

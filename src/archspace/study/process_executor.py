@@ -6,11 +6,19 @@ receives the pickled space and estimator once, when it starts, and then evaluate
 one pipe per worker, rather than using :mod:`concurrent.futures` (whose pool breaks as a whole
 when any worker dies), ties a dead worker to the one job it held: that job is run again on a
 fresh worker, up to ``max_retries`` times, while the other workers' jobs go on untouched.
+With ``trial_timeout``, a worker still on its job that long after it got it is killed and the
+job recorded as timed out (not retried); the next job gets a fresh worker.
 
 Workers ignore SIGINT, so Ctrl-C reaches only the loop, which then cancels them with
-:meth:`ProcessExecutor.shutdown`. As with any "spawn" pool, workers import the main module
-afresh: a script that runs a study with this executor needs the ``if __name__ == "__main__":``
-guard (the ``archspace`` command has it). A worker starts as ``python -c``, which would search
+:meth:`ProcessExecutor.shutdown`. A worker whose driver is gone (SIGKILLed, crashed) exits at
+once instead of finishing its trial for nobody: on Linux the kernel kills it when the driver
+dies (``PR_SET_PDEATHSIG``, set for workers the driver's main thread starts, since the signal
+follows the starting thread), and everywhere a watcher thread exits it within
+:data:`_PARENT_POLL` seconds of its parent process id changing.
+
+As with any "spawn" pool, workers import the main module afresh: a script that runs a study
+with this executor needs the ``if __name__ == "__main__":`` guard (the ``archspace`` command
+has it). A worker starts as ``python -c``, which would search
 the current directory first before taking the driver's ``sys.path``; it is started with
 ``PYTHONSAFEPATH=1``, so a file planted in the working directory (``multiprocessing.py``) is
 never imported in its place.
@@ -18,10 +26,14 @@ never imported in its place.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
 import os
 import pickle
 import signal
+import sys
+import threading
 import time
 from collections import deque
 from multiprocessing.connection import Connection
@@ -40,6 +52,7 @@ from archspace.study.executor import (
     describe_error,
     evaluate_job,
     limit_threads,
+    timed_out,
     torch_threads,
 )
 
@@ -47,12 +60,32 @@ __all__ = ["ProcessExecutor"]
 
 #: Seconds a stopped worker gets to exit on its own before it is killed.
 _GRACE = 5.0
+#: Seconds between a worker's checks that its driver is still alive.
+_PARENT_POLL = 0.25
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
-def _worker_main(conn: Connection, payload: bytes, threads: int) -> None:
+def _exit_with_parent(parent: int, kernel: bool) -> None:
+    """End this worker when the driver process ``parent`` dies (see the module doc)."""
+    if kernel and sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # no prctl: the watcher alone
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="archspace-parent-watch", daemon=True).start()
+
+
+def _worker_main(conn: Connection, payload: bytes, threads: int, parent: int = 0,
+                 kernel_watch: bool = False) -> None:
     """A worker's life: load the space and estimator, then evaluate jobs until told to stop
-    (``None``) or the loop's end of the pipe closes."""
+    (``None``) or the loop's end of the pipe closes; exit if the driver ``parent`` dies."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent:
+        _exit_with_parent(parent, kernel_watch)
     limit_threads(threads)
     setup_error = None
     try:
@@ -83,6 +116,8 @@ class _Worker:
     def __init__(self, process: BaseProcess, conn: Connection) -> None:
         self.process, self.conn = process, conn
         self.job: Job | None = None
+        self.given = 0.0  # when it got its job (time.monotonic)
+        self.given_wall = 0.0  # the same, as time.time
 
 
 def _exit_detail(exitcode: int | None) -> str:
@@ -121,12 +156,13 @@ def _stop(workers: list[_Worker], kill: bool) -> None:
 class ProcessExecutor(Executor):
     """Runs up to ``workers`` (default: the CPU count) jobs at once in worker processes, each
     using ``cpus_per_trial`` torch threads; a job whose worker dies is re-run up to
-    ``max_retries`` times."""
+    ``max_retries`` times; one still running after ``trial_timeout`` seconds is stopped."""
 
     def __init__(self, workers: int | None = None, cpus_per_trial: float = 1,
-                 max_retries: int = 1) -> None:
+                 max_retries: int = 1, trial_timeout: float | None = None) -> None:
         self.capacity = workers or os.cpu_count() or 1
         self.threads = torch_threads(cpus_per_trial)
+        self.trial_timeout = trial_timeout
         self._ctx = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
         self._queue: deque[Job] = deque()
@@ -144,7 +180,7 @@ class ProcessExecutor(Executor):
             raise ArchspaceError(
                 f"estimator {estimator.name!r} on space {space.label} can't be sent to worker "
                 f"processes ({describe_error(e)}); allowed: a picklable estimator, or the inline "
-                "executor") from None
+                "executor without a trial timeout") from None
 
     def submit(self, job: Job) -> None:
         self._queue.append(job)
@@ -155,10 +191,13 @@ class ProcessExecutor(Executor):
             busy = [w for w in self._workers if w.job is not None]
             if not busy:
                 raise RuntimeError("wait() called with no job in flight")
-            ready = set(wait_any([w.conn for w in busy] + [w.process.sentinel for w in busy]))
+            ready = set(wait_any([w.conn for w in busy] + [w.process.sentinel for w in busy],
+                                 self._until_deadline(busy)))
             for w in busy:
                 if w.conn in ready or w.process.sentinel in ready:
                     self._collect(w)
+                elif self._overdue(w):
+                    self._time_out(w)
             self._dispatch()
         done, self._done = self._done, []
         return done
@@ -175,6 +214,25 @@ class ProcessExecutor(Executor):
         return [w.process.pid for w in self._workers if w.process.pid is not None]
 
     # -- internals ---------------------------------------------------------------------------
+    def _until_deadline(self, busy: list[_Worker]) -> float | None:
+        """Seconds until the first busy worker's job runs out of time (None: no limit)."""
+        if self.trial_timeout is None:
+            return None
+        first = min(w.given for w in busy) + self.trial_timeout
+        return max(0.0, first - time.monotonic())
+
+    def _overdue(self, w: _Worker) -> bool:
+        return (self.trial_timeout is not None
+                and time.monotonic() - w.given >= self.trial_timeout)
+
+    def _time_out(self, w: _Worker) -> None:
+        """Stop ``w``, whose job ran out of time, and record that job as timed out."""
+        job = w.job
+        assert job is not None and self.trial_timeout is not None
+        self._discard(w)
+        self._retries.finished(job)
+        self._done.append(timed_out(job, self.trial_timeout, w.given_wall))
+
     def _dispatch(self) -> None:
         """Hand queued jobs to idle workers, starting workers up to ``capacity``."""
         while self._queue:
@@ -186,6 +244,7 @@ class ProcessExecutor(Executor):
                 worker = self._start_worker()
             job = self._queue.popleft()
             worker.job = job
+            worker.given, worker.given_wall = time.monotonic(), time.time()
             self._retries.started(job)
             try:
                 worker.conn.send(job)
@@ -200,8 +259,10 @@ class ProcessExecutor(Executor):
 
     def _start_worker(self) -> _Worker:
         conn, child = self._ctx.Pipe()
-        process = self._ctx.Process(target=_worker_main, args=(child, self._payload, self.threads),
-                                    name="archspace-worker")
+        main_thread = threading.current_thread() is threading.main_thread()
+        process = self._ctx.Process(target=_worker_main, name="archspace-worker",
+                                    args=(child, self._payload, self.threads, os.getpid(),
+                                          main_thread))
         was = os.environ.get("PYTHONSAFEPATH")
         os.environ["PYTHONSAFEPATH"] = "1"  # see the module doc
         try:

@@ -7,13 +7,20 @@ benchmark table, the dataset: :meth:`~archspace.estimators.base.Estimator.shared
 into Ray's object store once; a worker process loads them on its first task and keeps them for
 the tasks after it, so no node needs its own copy of the data. Ray's own
 task retries are off: a task whose worker died is resubmitted here, up to ``max_retries``
-times, so the failed trial can say why it failed.
+times, so the failed trial can say why it failed. With ``trial_timeout``, a task not finished
+that long after it was submitted (which includes any wait for a free Ray worker) is cancelled,
+its worker killed, and the trial recorded as timed out.
+
+A driver that dies (SIGKILL, crash) takes its tasks with it: Ray ends the job of a dead driver
+and kills the workers running its tasks. With Ray started in this process the whole local
+cluster goes too (seen: raylet and task workers gone within 8 s of ``kill -9`` of the driver).
 
 Ray is an optional extra (``pip install "archspace[ray]"``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -33,6 +40,7 @@ from archspace.study.executor import (
     describe_error,
     evaluate_job,
     limit_threads,
+    timed_out,
     torch_threads,
 )
 
@@ -111,8 +119,10 @@ class RayExecutor(Executor):
 
     def __init__(self, workers: int | None = None, address: str | None = None,
                  cpus_per_trial: float = 1, gpus_per_trial: float = 0,
-                 max_retries: int = 1) -> None:
+                 max_retries: int = 1, trial_timeout: float | None = None) -> None:
         ray = import_ray()
+        self.trial_timeout = trial_timeout
+        self._submitted: dict[Any, tuple[float, float]] = {}  # ref -> (monotonic, time.time)
         self._ray = ray
         self._owns_ray = False
         self._retries = Retries(max_retries)
@@ -181,6 +191,7 @@ class RayExecutor(Executor):
         # the worker fetches it only when it has not loaded this study's pieces yet.
         ref = self._task.remote(self._token, [self._payload], self._paths, job, self.threads)
         self._refs[ref] = job
+        self._submitted[ref] = (time.monotonic(), time.time())
         self._retries.started(job)
 
     def wait(self) -> list[Outcome]:
@@ -189,11 +200,12 @@ class RayExecutor(Executor):
             if not self._refs:
                 raise RuntimeError("wait() called with no job in flight")
             refs = list(self._refs)
-            ray.wait(refs, num_returns=1)
+            ray.wait(refs, num_returns=1, timeout=self._until_deadline())
             ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
-            done: list[Outcome] = []
+            done = self._time_out([r for r in refs if r not in ready])
             for ref in ready:
                 job = self._refs.pop(ref)
+                self._submitted.pop(ref, None)
                 try:
                     outcome = ray.get(ref)
                 except ray.exceptions.RayError as e:
@@ -208,6 +220,30 @@ class RayExecutor(Executor):
             if done:
                 return done
 
+    def _until_deadline(self) -> float | None:
+        """Seconds until the first task in flight runs out of time (None: no limit)."""
+        if self.trial_timeout is None or not self._submitted:
+            return None
+        first = min(t for t, _ in self._submitted.values()) + self.trial_timeout
+        return max(0.0, first - time.monotonic())
+
+    def _time_out(self, pending: list[Any]) -> list[Outcome]:
+        """Cancel the ``pending`` tasks that ran out of time; their timed-out outcomes."""
+        if self.trial_timeout is None:
+            return []
+        now, done = time.monotonic(), []
+        for ref in pending:
+            given, wall = self._submitted[ref]
+            if now - given < self.trial_timeout:
+                continue
+            with contextlib.suppress(Exception):  # finished meanwhile or gone: stopped either way
+                self._ray.cancel(ref, force=True)
+            job = self._refs.pop(ref)
+            del self._submitted[ref]
+            self._retries.finished(job)
+            done.append(timed_out(job, self.trial_timeout, wall))
+        return done
+
     def shutdown(self, cancel: bool = False) -> None:
         ray = self._ray
         if ray.is_initialized():
@@ -217,6 +253,7 @@ class RayExecutor(Executor):
                 except Exception:  # already finished or gone
                     continue
         self._refs.clear()
+        self._submitted.clear()
         self._retries.clear()
         self._payload = None
         if self._owns_ray:
