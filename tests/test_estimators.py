@@ -75,7 +75,7 @@ def test_unknown_estimator_and_option_list_what_is_allowed() -> None:
     ("epochs", -1, "a number > 0"), ("epochs", "abc", "a number > 0"),
     ("optimizer", "rmsprop", "one of sgd, adam"), ("batch_size", 2.5, "an integer > 0"),
     ("download", "maybe", "true or false"), ("val_fraction", 1.0, r"a number in \(0, 1\)"),
-    ("dataset", None, "a string"), ("device", "tpu", "auto, cpu, cuda or cuda:N"),
+    ("dataset", None, "a string"), ("device", "tpu", "auto, cpu, cuda, cuda:N or mps"),
 ])
 def test_bad_option_values_are_rejected(key: str, value: object, needs: str) -> None:
     with pytest.raises(EstimatorError, match=f"option {key}=.* must be {needs}"):

@@ -41,11 +41,13 @@ def get_estimator(name: str, **options: Any) -> Estimator:
 
 
 def list_estimators() -> list[dict[str, Any]]:
-    """Every estimator as JSON-ready data: name, summary, paper, the default search metric and
-    its options (name, default, type, help, allowed values)."""
+    """Every estimator as JSON-ready data: name, summary, paper, the default search metric, the
+    other metrics it returns (``metrics``, what ``--objective`` may also name) and its options
+    (name, default, type, help, allowed values)."""
     out = []
     for name in ESTIMATORS:
         cls = estimator_class(name)
         out.append({"name": name, "summary": cls.summary, "paper": cls.paper,
-                    "metric": cls.metric, "options": [o.to_dict() for o in cls.options]})
+                    "metric": cls.metric,
+                    "metrics": list(cls.metrics), "options": [o.to_dict() for o in cls.options]})
     return out

@@ -28,6 +28,10 @@ class Estimator(ABC):
     summary: ClassVar[str] = ""
     #: The metric the search maximises (a key of :meth:`evaluate`'s result).
     metric: str = "accuracy"
+    #: The other metrics :meth:`evaluate` returns, what ``--objective`` may name besides
+    #: :attr:`metric`. An estimator that leaves it empty declares nothing: its objectives are
+    #: then checked on each trial's metrics only, not before the study.
+    metrics: ClassVar[tuple[str, ...]] = ()
     #: The paper the estimator's method comes from (empty for plain training).
     paper: ClassVar[str] = ""
     #: The options :meth:`__init__` accepts (see :mod:`archspace.estimators.options`).
@@ -39,6 +43,17 @@ class Estimator(ABC):
         from archspace.estimators.options import resolve_options
 
         self.config: dict[str, Any] = resolve_options(self.name, self.options, options)
+
+    def produces(self) -> tuple[str, ...]:
+        """The metrics :meth:`evaluate` returns, :attr:`metric` first; ``()`` when the estimator
+        declares no :attr:`metrics` (then anything may be asked of it)."""
+        return tuple(dict.fromkeys((self.metric, *self.metrics))) if self.metrics else ()
+
+    def check_machine(self) -> None:
+        """Raise :class:`~archspace.errors.ArchspaceError` if this machine cannot run
+        :meth:`evaluate` (e.g. a device it lacks). A study calls it before its first
+        evaluation on this machine. Default: any machine is fine."""
+        return None
 
     def check_space(self, space: Space) -> None:
         """Raise :class:`~archspace.errors.ArchspaceError` if this estimator can't score

@@ -47,6 +47,7 @@ class NB201Estimator(Estimator):
                choices=SEARCH_COLUMNS),
     )
     metric = SEARCH_COLUMNS[0]
+    metrics: ClassVar[tuple[str, ...]] = ("params", "macs")
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)

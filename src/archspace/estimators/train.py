@@ -72,9 +72,9 @@ OPTIONS = (
            requirement="a number >= 0"),
     Option("resolution", None, int, "input side in pixels (default: the dataset's, at least the "
            "space's minimum)", check=_positive, requirement="an integer > 0"),
-    Option("device", "auto", str, "auto (cuda when available), cpu, cuda or cuda:N",
-           check=lambda v: re.fullmatch(r"auto|cpu|cuda(:\d+)?", v) is not None,
-           requirement="auto, cpu, cuda or cuda:N"),
+    Option("device", "auto", str, "auto (cuda when available), cpu, cuda, cuda:N or mps",
+           check=lambda v: re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v) is not None,
+           requirement="auto, cpu, cuda, cuda:N or mps"),
 )
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3}
 COSTS = ("params", "macs", "peak_sram_bytes", "flash_bytes")
@@ -136,6 +136,8 @@ class TrainEstimator(Estimator):
     paper: ClassVar[str] = "Zoph & Le 2017 (ICLR); recipe of Dong & Yang 2020, NAS-Bench-201 (ICLR)"
     options: ClassVar[tuple[Option, ...]] = OPTIONS
     metric = "val_accuracy"
+    metrics: ClassVar[tuple[str, ...]] = ("val_loss", "train_loss", "train_seconds", "epochs",
+                                          "steps", "resolution", "threads", *COSTS)
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -165,10 +167,35 @@ class TrainEstimator(Estimator):
 
         if dev == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"
+        if dev == "mps":
+            if not torch.backends.mps.is_available():
+                raise EstimatorError("option device='mps': MPS (Apple GPU) is not available here; "
+                                     f"allowed: {self._devices_here()}")
+            return dev
         if not torch.cuda.is_available():
             raise EstimatorError(f"option device={dev!r}: CUDA is not available here; "
-                                 "allowed: cpu or auto")
+                                 f"allowed: {self._devices_here()}")
+        count = torch.cuda.device_count()
+        if ":" in dev and int(dev.partition(":")[2]) >= count:
+            raise EstimatorError(f"option device={dev!r}: this machine has {count} CUDA "
+                                 f"device(s); allowed: {self._devices_here()}")
         return dev
+
+    @staticmethod
+    def _devices_here() -> str:
+        import torch
+
+        here = ["auto", "cpu"]
+        if torch.cuda.is_available():
+            n = torch.cuda.device_count()
+            here += ["cuda", f"cuda:0 to cuda:{n - 1}" if n > 1 else "cuda:0"]
+        if torch.backends.mps.is_available():
+            here.append("mps")
+        return ", ".join(here)
+
+    def check_machine(self) -> None:
+        """The ``device`` option must name a device this machine has."""
+        _ = self.device
 
     def native_dataset(self) -> Dataset:
         """The dataset at its native resolution and channels (standardised, split)."""

@@ -49,6 +49,8 @@ class _ZeroCost(TrainEstimator):
     """Shared set-up: the fitted space, the network at the chosen resolution, a batch."""
 
     options: ClassVar[tuple[Option, ...]] = OPTIONS
+    metrics: ClassVar[tuple[str, ...]] = ("params", "macs", "peak_sram_bytes", "flash_bytes",
+                                          "resolution")
 
     def _network(self, space: Space, arch: Arch, seed: int) -> tuple[nn.Module, Tensor, Space, int]:
         import torch

@@ -101,6 +101,9 @@ class Executor(ABC):
 
     #: How many jobs may be in flight at once.
     capacity: int = 1
+    #: Whether jobs run on this machine (the study then checks here, before the first, that the
+    #: machine has what the estimator needs, e.g. its device). False for a joined Ray cluster.
+    runs_here: bool = True
 
     def bind(self, space: Space, estimator: Estimator) -> None:
         """Called once by the study before any :meth:`submit`."""

@@ -102,7 +102,8 @@ def parse_reward(text: str) -> Reward:
     return Reward(parts[0], target, alpha, beta, text.strip())
 
 
-def _parse_objective(text: str, metric: str) -> Objective:
+def _parse_objective(text: str, metric: str, produces: Sequence[str] = (),
+                     estimator: str = "") -> Objective:
     name, _, direction = text.strip().partition(":")
     if not name or direction not in ("", "min", "max"):
         raise ObjectiveError(f"malformed objective {text!r}; expected NAME, NAME:min or NAME:max, "
@@ -111,6 +112,13 @@ def _parse_objective(text: str, metric: str) -> Objective:
     if name in COST_METRICS:
         return Objective(name, COST_METRICS[name].key, "cost", direction == "max")
     key = metric if name == "accuracy" else name
+    if produces and key not in produces:
+        others = [m for m in produces if m != metric and m not in COST_METRICS]
+        raise ObjectiveError(
+            f"objective {name!r} is not a metric of estimator {estimator or '(this one)'}; "
+            f"allowed: accuracy (its search metric {metric!r}), "
+            + "".join(f"{m}, " for m in (metric, *others))
+            + f"or a cost ({', '.join(COST_METRICS)})")
     return Objective(name, key, "metric", direction != "min")
 
 
@@ -122,12 +130,16 @@ class Objectives:
     reward: Reward | None = None
 
     @classmethod
-    def build(cls, metric: str, names: Sequence[str] = (), reward: str | None = None) -> Objectives:
-        """From the estimator's search ``metric``, ``--objective`` names and ``--reward``."""
+    def build(cls, metric: str, names: Sequence[str] = (), reward: str | None = None,
+              produces: Sequence[str] = (), estimator: str = "") -> Objectives:
+        """From the estimator's search ``metric``, ``--objective`` names and ``--reward``. With
+        ``produces`` (the metrics the estimator ``estimator`` declares, see
+        :meth:`~archspace.estimators.base.Estimator.produces`) an objective naming another
+        metric is refused here, before any trial."""
         if reward and len(names) > 1:
             raise ObjectiveError("--reward combines with a single objective; got "
                                  f"{len(names)} objectives")
-        items = tuple(_parse_objective(n, metric) for n in names) or (
+        items = tuple(_parse_objective(n, metric, produces, estimator) for n in names) or (
             Objective(metric, metric, "metric", True),)
         dup = {o.name for o in items if [p.name for p in items].count(o.name) > 1}
         if dup:

@@ -134,6 +134,7 @@ class RayExecutor(Executor):
         address = address or os.environ.get("RAY_ADDRESS") or None
         if not ray.is_initialized():
             self._start(address, workers, cpus_per_trial)
+        self.runs_here = self._owns_ray and address is None
         resources = ray.cluster_resources()
         self._check_fits(resources, cpus_per_trial, gpus_per_trial)
         self.capacity = workers or max(1, int(resources.get("CPU", 0) // cpus_per_trial))

@@ -40,7 +40,7 @@ from archspace.spaces import Trust
 from archspace.study.components import Components, Factories, build_components
 from archspace.study.constraints import parse_constraints, violated
 from archspace.study.executor import Executor, InlineExecutor, Job, Outcome, describe_error
-from archspace.study.objectives import Objectives
+from archspace.study.preflight import check_before_evaluating, objectives_of
 from archspace.study.storage import StudyConfig, StudyStorage, TrialRecord
 
 __all__ = ["Study", "StudyResult", "run_study"]
@@ -72,7 +72,7 @@ class Study:
         self.config = config
         self.space, self.estimator, self.strategy = parts.space, parts.estimator, parts.strategy
         self.constraints = parse_constraints(config.constraints)
-        self.objectives = Objectives.build(self.estimator.metric, config.objectives, config.reward)
+        self.objectives = objectives_of(self.estimator, config)
         self.executor = executor or InlineExecutor()
         self.executor.bind(self.space, self.estimator)
         self.diverged_at: int | None = None
@@ -92,10 +92,9 @@ class Study:
         :meth:`StudyStorage.set_meta`)."""
         StudyStorage.check_new(path)
         parts = _build(config, factories, True, "the configuration")  # the caller's own
-        parse_constraints(config.constraints)
-        Objectives.build(parts.estimator.metric, config.objectives, config.reward)
         if config.budget < 1:
             raise ArchspaceError(f"budget must be a positive number of trials, got {config.budget}")
+        check_before_evaluating(parts, config, executor or InlineExecutor())
         storage = StudyStorage.create(path, config, meta)
         return cls(storage, storage.load_config(), parts, executor)
 
@@ -119,6 +118,7 @@ class Study:
                                          f"recorded; give at least {done}")
                 storage.set_budget(budget)
                 config = storage.load_config()
+            check_before_evaluating(parts, config, executor or InlineExecutor())
             storage.drop_running()
             study = cls(storage, config, parts, executor)
             study._replay(storage.recorded())

@@ -1,0 +1,39 @@
+"""What a study checks before its first evaluation, so that no budget is spent on a mistake.
+
+Each check raises :class:`~archspace.errors.ArchspaceError` (one line, exit status 2 on the
+command line) naming the problem and what is allowed; nothing is trained and, for a new study,
+no file is written:
+
+* the constraints parse, and every ``--objective`` names a cost or a metric the estimator
+  declares it returns (:meth:`~archspace.estimators.base.Estimator.produces`; an estimator that
+  declares none is not checked);
+* the machine has what the estimator needs (:meth:`Estimator.check_machine`, e.g. a CUDA
+  device), when the executor evaluates on this machine;
+* the dataset loads and the space fits it (:meth:`Estimator.check_space`, run when the pieces
+  are built, :func:`archspace.study.components.build_components`).
+"""
+
+from __future__ import annotations
+
+from archspace.estimators.base import Estimator
+from archspace.study.components import Components
+from archspace.study.constraints import parse_constraints
+from archspace.study.executor import Executor
+from archspace.study.objectives import Objectives
+from archspace.study.storage import StudyConfig
+
+__all__ = ["check_before_evaluating", "objectives_of"]
+
+
+def objectives_of(estimator: Estimator, config: StudyConfig) -> Objectives:
+    """The study's objectives, checked against the metrics ``estimator`` declares."""
+    return Objectives.build(estimator.metric, config.objectives, config.reward,
+                            estimator.produces(), estimator.name)
+
+
+def check_before_evaluating(parts: Components, config: StudyConfig, executor: Executor) -> None:
+    """Every check of the module docstring that the built pieces allow."""
+    parse_constraints(config.constraints)
+    objectives_of(parts.estimator, config)
+    if executor.runs_here:
+        parts.estimator.check_machine()
