@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from _dataset_files import write_cifar
 from archspace.datasets import DatasetError, load_dataset, native
 from archspace.datasets.core import split_indices
 from archspace.errors import ArchspaceError
@@ -52,7 +53,7 @@ def test_missing_torchvision_explains_the_extra(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setitem(sys.modules, "torchvision", None)
     monkeypatch.setitem(sys.modules, "torchvision.datasets", None)
     with pytest.raises(DatasetError, match=r"needs torchvision.*pip install 'archspace\[vision\]'"):
-        native("cifar10", root="/nonexistent-a")
+        native("mnist", root="/nonexistent-a")
 
 
 def _fake_torchvision(monkeypatch: pytest.MonkeyPatch, present: bool) -> list[dict[str, object]]:
@@ -62,16 +63,16 @@ def _fake_torchvision(monkeypatch: pytest.MonkeyPatch, present: bool) -> list[di
         def __init__(self, root: str, train: bool, download: bool) -> None:
             calls.append({"cls": type(self).__name__, "root": root, "train": train,
                           "download": download})
+            if type(self).__name__ == "CIFAR10":  # what torchvision's download leaves
+                write_cifar(Path(root), "cifar10", archive=True)
+                return
             if not present:
                 raise RuntimeError("Dataset not found. You can use download=True to download it")
             n = 30
             self.targets = [i % 3 for i in range(n)]
             self.classes = ["a", "b", "c"]
-            rng = np.random.default_rng(0)
-            if type(self).__name__ == "CIFAR10":  # numpy HWC, as torchvision keeps CIFAR
-                self.data = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
-            else:  # a uint8 tensor NHW, as torchvision keeps MNIST
-                self.data = torch.from_numpy(rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+            rng = np.random.default_rng(0)  # a uint8 tensor NHW, as torchvision keeps MNIST
+            self.data = torch.from_numpy(rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
 
     mod = types.ModuleType("torchvision.datasets")
     mod.CIFAR10 = type("CIFAR10", (Fake,), {})  # type: ignore[attr-defined]
@@ -85,18 +86,30 @@ def _fake_torchvision(monkeypatch: pytest.MonkeyPatch, present: bool) -> list[di
 
 def test_torchvision_loading_code(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     calls = _fake_torchvision(monkeypatch, present=True)
-    c10 = native("cifar10", root=str(tmp_path))
-    assert calls[-1] == {"cls": "CIFAR10", "root": str(tmp_path), "train": True, "download": False}
-    assert c10.in_channels == 3 and c10.resolution == 32 and c10.classes == ("a", "b", "c")
-    assert len(c10.y_train) == 24 and len(c10.y_val) == 6
+    mn = native("mnist", root=str(tmp_path))
+    assert calls[-1] == {"cls": "MNIST", "root": str(tmp_path), "train": True, "download": False}
+    assert mn.in_channels == 1 and mn.resolution == 28 and mn.classes == ("a", "b", "c")
+    assert len(mn.y_train) == 24 and len(mn.y_val) == 6
     mn = load_dataset("mnist", resolution=16, channels=3, root=str(tmp_path))
-    assert calls[-1]["cls"] == "MNIST" and tuple(mn.x_train.shape[1:]) == (3, 16, 16)
+    assert tuple(mn.x_train.shape[1:]) == (3, 16, 16)
 
 
 def test_torchvision_missing_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     _fake_torchvision(monkeypatch, present=False)
-    with pytest.raises(DatasetError, match=f"'cifar10' not found under {tmp_path}.*download=true"):
-        native("cifar10", root=str(tmp_path))
+    with pytest.raises(DatasetError, match=f"'mnist' not found under {tmp_path}.*download=true"):
+        native("mnist", root=str(tmp_path))
+
+
+def test_cifar_download_fetches_with_torchvision_and_reads_it_here(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ARCHSPACE_CACHE_DIR", str(tmp_path / "cache"))
+    calls = _fake_torchvision(monkeypatch, present=True)
+    d = native("cifar10", root=str(tmp_path / "data"), download=True)
+    assert calls == [{"cls": "CIFAR10", "root": str(tmp_path / "data"), "train": True,
+                      "download": True}]
+    assert d.num_classes == 10 and len(d.y_train) == 20
+    native("cifar10", root=str(tmp_path / "data"), download=True, val_split="train")
+    assert len(calls) == 1  # found: not downloaded again
 
 
 def _write_images(root: Path, mode: str, sizes: dict[str, list[int]]) -> None:
@@ -124,7 +137,7 @@ def test_imagefolder_reads_class_folders(tmp_path: Path) -> None:
 
 
 def test_imagefolder_errors(tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match="is not a directory"):
+    with pytest.raises(DatasetError, match="is not a directory or an archive"):
         native(f"imagefolder:{tmp_path / 'missing'}")
     _write_images(tmp_path / "one", "L", {"only": [8, 8]})
     with pytest.raises(DatasetError, match=r"has 1 class folder.*need at least 2"):

@@ -75,7 +75,9 @@ def test_unknown_estimator_and_option_list_what_is_allowed() -> None:
     ("epochs", -1, "a number > 0"), ("epochs", "abc", "a number > 0"),
     ("optimizer", "rmsprop", "one of sgd, adam"), ("batch_size", 2.5, "an integer > 0"),
     ("download", "maybe", "true or false"), ("val_fraction", 1.0, r"a number in \(0, 1\)"),
-    ("dataset", None, "a string"), ("device", "tpu", "auto, cpu, cuda, cuda:N or mps"),
+    ("dataset", None, "digits, mnist"), ("device", "tpu", "auto, cpu, cuda, cuda:N or mps"),
+    ("dataset", "svhn", "digits, mnist, fashion-mnist, cifar10, cifar100 or imagefolder:PATH"),
+    ("val_split", "all", "one of auto, test, train"), ("image_size", 0, "an integer > 0"),
 ])
 def test_bad_option_values_are_rejected(key: str, value: object, needs: str) -> None:
     with pytest.raises(EstimatorError, match=f"option {key}=.* must be {needs}"):
@@ -198,8 +200,8 @@ def test_train_check_space_rejects_what_it_cannot_fit() -> None:
         get_estimator("train").check_space(TinySpace(head=False))
     with pytest.raises(EstimatorError, match="no num_classes parameter; the dataset has 10"):
         get_estimator("train").check_space(FixedClasses())
-    with pytest.raises(ArchspaceError, match="unknown dataset 'svhn'; allowed: digits, mnist"):
-        get_estimator("train", dataset="svhn").check_space(TinySpace())
+    with pytest.raises(ArchspaceError, match="option dataset='svhn' .* must be digits, mnist"):
+        get_estimator("train", dataset="svhn")  # when configured, before any space is checked
 
 
 def test_choose_resolution() -> None:

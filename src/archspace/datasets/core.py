@@ -12,12 +12,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from archspace.datasets.raw import Images
 from archspace.errors import ArchspaceError
 
-__all__ = ["Dataset", "DatasetError", "from_images"]
+__all__ = ["VAL_SPLITS", "Dataset", "DatasetError", "from_images"]
 
 #: Seed of the fixed train/validation split (independent of any estimator seed).
 SPLIT_SEED = 20240601
+#: Where validation images come from: ``auto`` (the source's own test/val split when it has
+#: one, else a ``val_fraction`` share of its training images), ``test`` or ``train``.
+VAL_SPLITS = ("auto", "test", "train")
 
 
 class DatasetError(ArchspaceError):
@@ -113,19 +117,44 @@ def split_indices(labels: Tensor, val_fraction: float) -> tuple[Tensor, Tensor]:
     return torch.sort(torch.cat(train)).values, torch.sort(torch.cat(val)).values
 
 
-def from_images(name: str, images: Tensor, labels: Tensor, classes: tuple[str, ...],
-                val_fraction: float) -> Dataset:
-    """A :class:`Dataset` from images ``(N, C, H, W)`` scaled to [0, 1] and integer labels:
-    split, then standardised with the training split's per-channel mean and std."""
-    if images.ndim != 4 or images.shape[-1] != images.shape[-2]:
+def _unit(x: Tensor) -> Tensor:
+    """Pixels as float32 in [0, 1] (uint8 is divided by 255), in a fresh tensor."""
+    if x.dtype == torch.uint8:
+        return x.to(torch.float32).div_(255.0)
+    return x.to(torch.float32, copy=True)
+
+
+def _validation(name: str, images: Images, val_split: str) -> bool:
+    """Whether the source's own held-out split is the validation split."""
+    if val_split not in VAL_SPLITS:
+        raise DatasetError(f"val_split={val_split!r}; allowed: {', '.join(VAL_SPLITS)}")
+    if val_split == "test" and not images.has_test:
+        raise DatasetError(f"dataset {name!r} has no held-out split of its own (a test/ or val/ "
+                           "folder, CIFAR's test batch); allowed: val_split=auto or train")
+    return val_split == "test" or (val_split == "auto" and images.has_test)
+
+
+def from_images(name: str, images: Images, val_fraction: float,
+                val_split: str = "auto") -> Dataset:
+    """A :class:`Dataset` from decoded ``images``: validated on the source's own held-out split
+    (``val_split=test``, or ``auto`` when it has one), else on a stratified ``val_fraction`` of
+    its training images; standardised with the training part's per-channel mean and std."""
+    x = torch.from_numpy(images.x)
+    if x.ndim != 4 or x.shape[-1] != x.shape[-2]:
         raise DatasetError(f"dataset {name!r}: expected square images (N, C, H, W), "
-                           f"got shape {tuple(images.shape)}")
-    labels = labels.to(torch.int64)
-    tr, va = split_indices(labels, val_fraction)
-    x = images.to(torch.float32)
-    mean = x[tr].mean(dim=(0, 2, 3), keepdim=True)
-    std = x[tr].std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
-    x = (x - mean) / std
-    return Dataset(name, x[tr].contiguous(), labels[tr].contiguous(), x[va].contiguous(),
-                   labels[va].contiguous(), classes, tuple(mean.flatten().tolist()),
-                   tuple(std.flatten().tolist()))
+                           f"got shape {tuple(x.shape)}")
+    y = torch.from_numpy(images.y).to(torch.int64)
+    if _validation(name, images, val_split):
+        assert images.x_test is not None and images.y_test is not None  # _validation checked
+        x_tr, y_tr = _unit(x), y
+        x_va = _unit(torch.from_numpy(images.x_test))
+        y_va = torch.from_numpy(images.y_test).to(torch.int64)
+    else:
+        tr, va = split_indices(y, val_fraction)
+        x_tr, y_tr, x_va, y_va = _unit(x[tr]), y[tr], _unit(x[va]), y[va]
+    mean = x_tr.mean(dim=(0, 2, 3), keepdim=True)
+    std = x_tr.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    x_tr.sub_(mean).div_(std)
+    x_va.sub_(mean).div_(std)
+    return Dataset(name, x_tr, y_tr.contiguous(), x_va, y_va.contiguous(), images.classes,
+                   tuple(mean.flatten().tolist()), tuple(std.flatten().tolist()))

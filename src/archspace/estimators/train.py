@@ -48,14 +48,33 @@ def _positive(v: float) -> bool:
     return v > 0
 
 
+def _known_dataset(name: str) -> bool:
+    from archspace.datasets import DatasetError, check_name
+
+    try:
+        check_name(name)
+    except DatasetError:
+        return False
+    return True
+
+
 OPTIONS = (
     Option("dataset", "digits", str, "digits, mnist, fashion-mnist, cifar10, cifar100 or "
+           "imagefolder:PATH (a folder, .tar, .tar.gz or .zip); see 'archspace datasets'",
+           check=_known_dataset, requirement="digits, mnist, fashion-mnist, cifar10, cifar100 or "
            "imagefolder:PATH"),
-    Option("root", None, str, "folder holding torchvision datasets (default $ARCHSPACE_DATA or "
-           "~/.cache/archspace/data)"),
+    Option("root", None, str, "folder holding cifar10/cifar100/mnist files (default "
+           "$ARCHSPACE_DATA or ~/.cache/archspace/data)"),
     Option("download", False, bool, "let torchvision download a missing dataset"),
-    Option("val_fraction", 0.2, float, "share of each class held out for validation",
-           check=lambda v: 0 < v < 1, requirement="a number in (0, 1)"),
+    Option("val_split", "auto", str, "validation images: the dataset's own test/val split "
+           "(test), a val_fraction share of its training images (train), or test when it has "
+           "one (auto)", choices=("auto", "test", "train")),
+    Option("val_fraction", 0.2, float, "share of each class held out for validation (when "
+           "validating on training images)", check=lambda v: 0 < v < 1,
+           requirement="a number in (0, 1)"),
+    Option("image_size", None, int, "side that images of differing sizes are resized to "
+           "(default: the median of their shorter sides)", check=_positive,
+           requirement="an integer > 0"),
     Option("epochs", 5.0, float, "training epochs (fractions allowed; none: max_seconds alone)",
            check=_positive, requirement="a number > 0", nullable=True),
     Option("max_seconds", None, float, "wall-clock training budget; training stops at whichever "
@@ -207,7 +226,8 @@ class TrainEstimator(Estimator):
         if self._dataset is not None:
             return self._dataset
         c = self.config
-        return native(c["dataset"], c["root"], c["download"], c["val_fraction"])
+        return native(c["dataset"], c["root"], c["download"], c["val_fraction"],
+                      c.get("val_split", "auto"), c.get("image_size"))  # subclasses may omit
 
     def _space(self, space: Space, num_classes: int) -> Space:
         hit = self._spaces.get(id(space))
