@@ -29,6 +29,7 @@ ESTIMATORS: dict[str, str] = {
     "jacov": "archspace.estimators.zero_cost:JacovEstimator",
     "params": "archspace.estimators.zero_cost:ParamsEstimator",
     "macs": "archspace.estimators.zero_cost:MACsEstimator",
+    "zerocost": "archspace.estimators.zero_cost_suite:ZeroCostSuite",
 }
 
 

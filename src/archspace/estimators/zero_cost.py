@@ -39,9 +39,10 @@ from archspace.space import Arch, Space
 if TYPE_CHECKING:
     from torch import Tensor, nn
 
-__all__ = ["PROXIES", "FisherEstimator", "GradNormEstimator", "JacovEstimator", "MACsEstimator",
-           "NASWOTEstimator", "ParamsEstimator", "Proxy", "SnipEstimator", "SynFlowEstimator",
-           "naswot_score", "synflow_score"]
+__all__ = ["ABDELFATTAH", "PROXIES", "FisherEstimator", "GradNormEstimator", "JacovEstimator",
+           "MACsEstimator", "NASWOTEstimator", "ParamsEstimator", "Proxy", "SnipEstimator",
+           "SynFlowEstimator", "ZeroCostBase", "list_proxies", "naswot_score", "proxies",
+           "synflow_score"]
 
 _SHARED = ("dataset", "root", "download", "val_fraction", "resolution", "device")
 SHARED_OPTIONS = tuple(o for o in TRAIN_OPTIONS if o.name in _SHARED)
@@ -61,6 +62,7 @@ class Proxy:
 
     name: str
     paper: str
+    needs: str
     score: Callable[[nn.Module, Tensor, Tensor], float] | None = None
 
     @property
@@ -78,23 +80,33 @@ def _scores() -> dict[str, Callable[[nn.Module, Tensor, Tensor], float]]:
             "jacov": lambda m, x, y: ps.jacov_score(m, x)}
 
 
-_ABDELFATTAH = "Abdelfattah et al. 2021, Zero-Cost Proxies for Lightweight NAS (ICLR)"
+ABDELFATTAH = "Abdelfattah et al. 2021, Zero-Cost Proxies for Lightweight NAS (ICLR)"
 _PAPERS = {
-    "synflow": f"Tanaka et al. 2020 (NeurIPS); as a NAS proxy {_ABDELFATTAH}",
+    "synflow": f"Tanaka et al. 2020 (NeurIPS); as a NAS proxy {ABDELFATTAH}",
     "naswot": "Mellor et al. 2021, Neural Architecture Search without Training (ICML)",
-    "snip": f"Lee et al. 2019, SNIP (ICLR); as a NAS proxy {_ABDELFATTAH}",
-    "grad_norm": _ABDELFATTAH,
-    "fisher": f"Turner et al. 2020, BlockSwap (ICLR); as a NAS proxy {_ABDELFATTAH}",
-    "jacov": f"Mellor et al. 2020, arXiv 2006.04647v1; as computed by {_ABDELFATTAH}",
-    "params": f"baseline of {_ABDELFATTAH}",
-    "macs": f"baseline of {_ABDELFATTAH}",
+    "snip": f"Lee et al. 2019, SNIP (ICLR); as a NAS proxy {ABDELFATTAH}",
+    "grad_norm": ABDELFATTAH,
+    "fisher": f"Turner et al. 2020, BlockSwap (ICLR); as a NAS proxy {ABDELFATTAH}",
+    "jacov": f"Mellor et al. 2020, arXiv 2006.04647v1; as computed by {ABDELFATTAH}",
+    "params": f"baseline of {ABDELFATTAH}",
+    "macs": f"baseline of {ABDELFATTAH}",
 }
+
+
+_NEEDS = {"synflow": "network (no data)", "params": "cost model", "macs": "cost model"}
 
 
 def proxies() -> dict[str, Proxy]:
     """Every proxy by name, in listing order (the torch functions are bound lazily)."""
     scores = _scores()
-    return {n: Proxy(n, p, scores.get(n)) for n, p in _PAPERS.items()}
+    return {n: Proxy(n, p, _NEEDS.get(n, "network and one batch"), scores.get(n))
+            for n, p in _PAPERS.items()}
+
+
+def list_proxies() -> list[dict[str, str]]:
+    """Every proxy as JSON-ready data: name, what it needs and its paper."""
+    return [{"name": n, "needs": _NEEDS.get(n, "network and one batch"), "paper": p}
+            for n, p in _PAPERS.items()]
 
 
 #: The proxy names, in listing order.
