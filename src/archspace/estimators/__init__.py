@@ -23,6 +23,13 @@ ESTIMATORS: dict[str, str] = {
     "train": "archspace.estimators.train:TrainEstimator",
     "naswot": "archspace.estimators.zero_cost:NASWOTEstimator",
     "synflow": "archspace.estimators.zero_cost:SynFlowEstimator",
+    "snip": "archspace.estimators.zero_cost:SnipEstimator",
+    "grad_norm": "archspace.estimators.zero_cost:GradNormEstimator",
+    "fisher": "archspace.estimators.zero_cost:FisherEstimator",
+    "jacov": "archspace.estimators.zero_cost:JacovEstimator",
+    "params": "archspace.estimators.zero_cost:ParamsEstimator",
+    "macs": "archspace.estimators.zero_cost:MACsEstimator",
+    "zerocost": "archspace.estimators.zero_cost_suite:ZeroCostSuite",
 }
 
 
