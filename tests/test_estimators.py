@@ -200,7 +200,7 @@ def test_train_check_space_rejects_what_it_cannot_fit() -> None:
         get_estimator("train").check_space(TinySpace(head=False))
     with pytest.raises(EstimatorError, match="no num_classes parameter; the dataset has 10"):
         get_estimator("train").check_space(FixedClasses())
-    with pytest.raises(ArchspaceError, match="option dataset='svhn' .* must be digits, mnist"):
+    with pytest.raises(ArchspaceError, match=r"option dataset='svhn' .* must be digits, mnist"):
         get_estimator("train", dataset="svhn")  # when configured, before any space is checked
 
 
