@@ -4,9 +4,9 @@ Each asked architecture is profiled with the analytic cost model first. If it br
 constraint it is recorded as ``infeasible`` (cost and violated constraint kept) without ever
 being evaluated; otherwise the executor evaluates it. A trial whose evaluation raises, runs out
 of memory, returns a metric that is not a number, or yields a NaN/inf objective is recorded as
-``failed`` with its reason, and the study goes on. Failed and infeasible trials are told to the strategy with score ``None``. Every
-finished trial is written to the study file before the strategy hears of it, and counts toward
-the budget.
+``failed`` with its reason, and the study goes on. Failed and infeasible trials are told to the
+strategy with score ``None``. Every finished trial is written to the study file before the
+strategy hears of it, and counts toward the budget.
 
 **Resume.** :meth:`Study.resume` rebuilds the pieces from the stored configuration, drops
 trials a killed process left ``running``, and replays the recorded trials into the fresh
