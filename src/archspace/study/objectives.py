@@ -21,14 +21,15 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from archspace.errors import ArchspaceError
 from archspace.study.constraints import COST_METRICS
 
-__all__ = ["Objective", "ObjectiveError", "Objectives", "Reward", "dominates",
-           "non_dominated_sort", "pareto_front", "parse_reward"]
+__all__ = ["Objective", "ObjectiveError", "Objectives", "Reward", "as_number", "dominates",
+           "non_dominated_sort", "numeric_metrics", "pareto_front", "parse_reward"]
 
 
 class ObjectiveError(ArchspaceError):
@@ -51,6 +52,40 @@ class Objective:
             raise KeyError(f"objective {self.name!r} needs {self.source} {self.key!r}, which the "
                            f"trial lacks; it has {', '.join(table) or '(none)'}")
         return float(table[self.key])
+
+
+def as_number(value: Any) -> float | None:
+    """``value`` as a float if it is a real number (an int, a float, a numpy or 0-d torch
+    scalar; NaN and infinities included), else None (a string, None, a list, ...)."""
+    if isinstance(value, str | bytes) or not hasattr(type(value), "__float__"):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError, RuntimeError):
+        return None
+
+
+def numeric_metrics(metrics: Mapping[Any, Any]) -> tuple[dict[str, float], str | None]:
+    """What an estimator returned as plain floats keyed by strings, and why the trial fails if
+    some value is not a number (``None`` when all are): those values are named in the reason
+    and left out of the metrics."""
+    clean: dict[str, float] = {}
+    bad: list[str] = []
+    for key, value in metrics.items():
+        number = as_number(value)
+        if number is None:
+            bad.append(f"{key}={_short(value)} ({type(value).__name__})")
+        else:
+            clean[str(key)] = number
+    if not bad:
+        return clean, None
+    return clean, (f"non-numeric metric{'s' if len(bad) > 1 else ''} {', '.join(bad[:4])}; "
+                   "allowed: numbers (an int or a float)")
+
+
+def _short(value: Any) -> str:
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _parse_quantity(text: str, metric: str, what: str) -> float:

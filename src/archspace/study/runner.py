@@ -3,10 +3,10 @@
 Each asked architecture is profiled with the analytic cost model first. If it breaks a
 constraint it is recorded as ``infeasible`` (cost and violated constraint kept) without ever
 being evaluated; otherwise the executor evaluates it. A trial whose evaluation raises, runs out
-of memory, or yields a NaN/inf objective is recorded as ``failed`` with its reason, and the
-study goes on. Failed and infeasible trials are told to the strategy with score ``None``. Every
-finished trial is written to the study file before the strategy hears of it, and counts toward
-the budget.
+of memory, returns a metric that is not a number, or yields a NaN/inf objective is recorded as
+``failed`` with its reason, and the study goes on. Failed and infeasible trials are told to the
+strategy with score ``None``. Every finished trial is written to the study file before the
+strategy hears of it, and counts toward the budget.
 
 **Resume.** :meth:`Study.resume` rebuilds the pieces from the stored configuration, drops
 trials a killed process left ``running``, and replays the recorded trials into the fresh
@@ -40,6 +40,7 @@ from archspace.spaces import Trust
 from archspace.study.components import Components, Factories, build_components
 from archspace.study.constraints import parse_constraints, violated
 from archspace.study.executor import Executor, InlineExecutor, Job, Outcome, describe_error
+from archspace.study.objectives import numeric_metrics
 from archspace.study.preflight import check_before_evaluating, objectives_of
 from archspace.study.storage import StudyConfig, StudyStorage, TrialRecord
 
@@ -143,11 +144,22 @@ class Study:
                     break
                 asked[number] = arch
                 self._next_number += 1
-            self.strategy.tell(self.space.arch_from_json(t.arch_json), t.score, t.objectives or ())
+            self.strategy.tell(self.space.arch_from_json(t.arch_json), *self._told(t))
         if self.diverged_at is None:
             self._pending = [(n, a) for n, a in sorted(asked.items()) if n not in known]
         else:
             self._next_number = max(known, default=-1) + 1
+
+    def _told(self, t: TrialRecord) -> tuple[float | None, tuple[float, ...]]:
+        """What recorded trial ``t`` tells the strategy on replay: its score and objectives, or
+        a failure when they are not finite numbers, one per objective (a row another tool
+        wrote, or one edited by hand)."""
+        objectives = t.objectives or ()
+        if (t.score is None or not math.isfinite(t.score)
+                or len(objectives) != len(self.objectives.items)
+                or not all(math.isfinite(v) for v in objectives)):
+            return None, ()
+        return t.score, tuple(objectives)
 
     # -- the loop ----------------------------------------------------------------------------
     @property
@@ -242,15 +254,19 @@ class Study:
                       duration=outcome.duration, started=outcome.started)
         if outcome.metrics is None:
             return rec
+        metrics, why = numeric_metrics(outcome.metrics)
+        rec = replace(rec, metrics=metrics)
+        if why is not None:
+            return replace(rec, error=why)
         try:
-            score, objectives = self.objectives.evaluate(outcome.metrics, rec.cost or {})
+            score, objectives = self.objectives.evaluate(metrics, rec.cost or {})
         except KeyError as e:
             return replace(rec, error=str(e.args[0]))
         bad = [o.name for o, v in zip(self.objectives.items, objectives, strict=True)
                if not math.isfinite(v)]
         if bad or not math.isfinite(score):
             return replace(rec, error=f"non-finite objective {(bad or ['score'])[0]!r}: "
-                                       f"{_fmt_metrics(outcome.metrics)}")
+                                       f"{_fmt_metrics(metrics)}")
         return replace(rec, status="complete", score=score, objectives=objectives)
 
     def _record(self, rec: TrialRecord, arch: Arch, callback: Callback | None) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from archspace.errors import ArchspaceError
-from archspace.study.objectives import pareto_front
+from archspace.study.objectives import as_number, pareto_front
 
 __all__ = ["STATUSES", "StorageError", "StudyConfig", "StudyStorage", "TrialRecord"]
 
@@ -124,12 +124,17 @@ def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+def _numbers(value: Any) -> tuple[float, ...] | None:
+    """A stored objectives list, or None if it is not a list of numbers (a foreign row)."""
+    numbers = [as_number(v) for v in value] if isinstance(value, list) else [None]
+    return None if None in numbers else tuple(n for n in numbers if n is not None)
+
+
 def _trial(row: sqlite3.Row) -> TrialRecord:
-    objectives = _loads(row["objectives"])
     return TrialRecord(
         number=row["number"], arch=row["arch"], arch_json=json.loads(row["arch_json"]),
         status=row["status"], metrics=_loads(row["metrics"]), cost=_loads(row["cost"]),
-        score=row["score"], objectives=None if objectives is None else tuple(objectives),
+        score=as_number(row["score"]), objectives=_numbers(_loads(row["objectives"])),
         error=row["error"], duration=row["duration"], started=row["started"],
         finished=row["finished"], tell_order=row["tell_order"],
         asked=row["asked"] if "asked" in row.keys() else None)  # noqa: SIM118 (Row: in = values)
