@@ -9,8 +9,8 @@ from archspace.spaces import get_space
 
 
 @pytest.mark.parametrize(("name", "params", "msg"), [
-    ("mobilenetv2", {"width": 0.0}, r"width=0.0 .* number > 0"),
-    ("mcunet", {"width": float("nan")}, r"width=nan .* finite number"),
+    ("mobilenetv2", {"width": 0.0}, r"width=0.0 .* number in \(0, 100\]"),
+    ("mcunet", {"width": float("nan")}, r"width=nan .* number in \(0, 100\]"),
     ("proxyless", {"width": float("inf")}, r"width=inf"),
     ("mobilenetv2", {"kernels": (3, 4)}, r"kernels=.* odd integer"),
     ("nasnet", {"B": 100_000}, r"B=100000 .* integer in 1\.\.100"),
