@@ -60,7 +60,7 @@ def test_m_and_n_keep_the_first_ops() -> None:
 @pytest.mark.parametrize(("params", "msg"), [
     ({"M": 14}, "M=14 .* integer in 1..13"),
     ({"N": 3}, "N=3 .* integer in 1..2"),
-    ({"B": 0}, "B=0 .* integer >= 1"),
+    ({"B": 0}, "B=0 .* integer in 1..100"),
     ({"ops": ("conv_5x5",)}, "unknown 'conv_5x5'; allowed: identity, conv_1x3_3x1"),
     ({"combine": ("mul",)}, "unknown 'mul'; allowed: add, concat"),
 ])
@@ -176,3 +176,24 @@ def test_canonical_stays_inside_a_restricted_space() -> None:
     reps = {space.canonical(a) for a in space.enumerate()}
     assert all(str(r["normal.b0.in0"]) == "0" for r in reps)
     assert len(reps) == space.distinct_size()
+
+
+@pytest.mark.parametrize("restriction", [
+    {"*.b0.op1": ["conv_1x3_3x1"]},
+    {"normal.b1.in1": [0, 2], "reduce.b0.op0": ["identity"]},
+    {"*.in0": [1], "*.in1": [0]},
+])
+def test_distinct_size_closed_form_matches_the_classes_of_canonical(
+        restriction: dict[str, list[object]]) -> None:
+    space = _space(B=2, M=2, N=1).restrict(restriction)
+    assert len({space.canonical(a) for a in space.enumerate()}) == space.distinct_size()
+
+
+def test_distinct_size_of_many_blocks_is_quick_to_compute() -> None:
+    # the closed form is linear in B (enumerating each block's choices was cubic: minutes)
+    space = _space(B=100)
+    pairs = [(2 + b) * 13 for b in range(100)]
+    expected = 1
+    for p in pairs:
+        expected *= p * (p + 1) // 2 * 2
+    assert space.distinct_size() == expected**2

@@ -26,6 +26,7 @@ from archspace.ir.graph import Graph, IRError
 from archspace.space.arch import Arch
 from archspace.space.decision import Decision, Value
 from archspace.space.diagram import Diagram, DiagramEdge, DiagramNode
+from archspace.space.params import CLASSES, RESOLUTION, Limit, check_params, limits
 
 if TYPE_CHECKING:
     from torch import nn
@@ -60,15 +61,22 @@ class Space:
     num_classes: int = 10
     min_resolution: int = 8
     resolution_step: int = 1
+    #: Allowed values of numeric constructor parameters (see :mod:`archspace.space.params`);
+    #: a subclass extends it as ``limits(Space.param_limits, B=count_up_to(100))``.
+    param_limits: ClassVar[Mapping[str, Limit]] = limits({}, resolution=RESOLUTION,
+                                                         num_classes=CLASSES)
 
     decisions: tuple[Decision, ...]
     params: dict[str, Any]
 
     # -- construction ----------------------------------------------------------------------
     def _record_params(self, **given: Any) -> None:
-        """Remember the constructor arguments that differ from their defaults (for labels and
-        JSON)."""
+        """Check the constructor arguments (see :mod:`archspace.space.params`) and remember
+        those that differ from their defaults (for labels and JSON)."""
         sig = inspect.signature(type(self).__init__)
+        defaults = {k: p.default for k, p in sig.parameters.items()
+                    if p.default is not inspect.Parameter.empty}
+        check_params(self.name, given, defaults, self.param_limits)
         self.params = {k: v for k, v in given.items() if sig.parameters[k].default != v}
 
     def _set_decisions(self, decisions: Iterable[Decision]) -> None:

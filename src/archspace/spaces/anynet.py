@@ -44,6 +44,7 @@ from archspace.ir.blocks import Block, ClassifierHead, ConvBNAct, conv_bn_act
 from archspace.ir.graph import Graph, Node
 from archspace.space import Arch, ChainSpace, Decision, Diagram, DiagramEdge, DiagramNode, as_rng
 from archspace.space.decision import Value
+from archspace.space.params import CHANNELS, Limit, count_up_to, limits
 from archspace.spaces._chains import count_chains, sample_chain
 
 __all__ = ["VARIANTS", "AnyNetSpace", "StageSpec", "XBlock", "adjust_compatibility",
@@ -133,6 +134,10 @@ class AnyNetSpace(ChainSpace):
     kind = "chain"
     paper = "Radosavovic et al. 2020, Designing Network Design Spaces (CVPR)"
     min_resolution = 32
+
+    param_limits = limits(ChainSpace.param_limits, stages=count_up_to(32),
+                          max_depth=count_up_to(256), max_width=Limit(8, 4096),
+                          ratios=Limit(1, 64), group_widths=CHANNELS)
 
     def __init__(self, variant: str = "A", resolution: int = 224, num_classes: int = 1000,
                  stages: int = 4, max_depth: int = 16, max_width: int = 1024,

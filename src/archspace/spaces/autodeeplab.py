@@ -42,6 +42,7 @@ from archspace.ir.blocks import conv_bn_act, relu_conv_bn, sep_conv
 from archspace.ir.graph import Graph, Node
 from archspace.space import Arch, Decision, Diagram, DiagramEdge, DiagramNode, Space, as_rng
 from archspace.space.decision import Value
+from archspace.space.params import CHANNELS, count_up_to, limits
 from archspace.spaces._chains import count_chains, sample_chain
 
 __all__ = ["LEVELS", "PAPER_PATH", "AutoDeepLabSpace"]
@@ -64,6 +65,9 @@ class AutoDeepLabSpace(Space):
     kind = "lattice"
     paper = "Liu et al. 2019, Auto-DeepLab (CVPR)"
     min_resolution = 32
+
+    param_limits = limits(Space.param_limits, layers=count_up_to(100), filter_multiplier=CHANNELS,
+                          block_multiplier=count_up_to(64), aspp_channels=CHANNELS)
 
     def __init__(self, layers: int = 12, filter_multiplier: int = 20, block_multiplier: int = 5,
                  aspp_channels: int = 256, resolution: int = 224, num_classes: int = 19) -> None:

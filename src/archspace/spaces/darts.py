@@ -31,6 +31,7 @@ from archspace.errors import ArchError, ParamError
 from archspace.ir.blocks import dil_conv, factorized_reduce, relu_conv_bn, sep_conv
 from archspace.ir.graph import Graph, Node
 from archspace.space import Arch, Decision, Diagram, DiagramEdge, DiagramNode, Space
+from archspace.space.params import CHANNELS, count_up_to, limits
 
 __all__ = ["CELL_TYPES", "DARTS_OPS", "GENOTYPES", "DARTSSpace", "cell_inputs", "darts_op"]
 
@@ -68,6 +69,8 @@ class DARTSSpace(Space):
     paper = "Liu et al. 2019, DARTS (ICLR)"
     min_resolution = 8
     resolution_step = 4
+
+    param_limits = limits(Space.param_limits, C=CHANNELS, layers=count_up_to(100))
 
     def __init__(self, C: int = 16, layers: int = 8, num_classes: int = 10,
                  resolution: int = 32) -> None:

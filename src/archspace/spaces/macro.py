@@ -25,6 +25,7 @@ from archspace.errors import ParamError
 from archspace.ir.blocks import factorized_reduce, relu_conv_bn
 from archspace.ir.graph import Graph, Node
 from archspace.space import Arch, Decision, Diagram, DiagramEdge, DiagramNode, Space
+from archspace.space.params import Limit, count_up_to, limits
 
 __all__ = ["OPS", "MacroSpace"]
 
@@ -54,6 +55,8 @@ class MacroSpace(Space):
     kind = "macro"
     paper = "Pham et al. 2018, Efficient Neural Architecture Search via Parameter Sharing (ICML)"
     min_resolution = 8
+
+    param_limits = limits(Space.param_limits, layers=count_up_to(100), channels=Limit(2, 65_536))
 
     def __init__(self, layers: int = 6, channels: int = 24, resolution: int = 32,
                  num_classes: int = 10) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 from archspace.errors import ArchError, ParamError, SpaceError
 from archspace.ir.blocks import Block, ClassifierHead, ConvBNAct, MBConv, make_divisible
 from archspace.space import Arch, ChainSpace, Decision, Diagram
+from archspace.space.params import WIDTH, limits
 from archspace.spaces.proxyless import _check_width, chain_diagram
 
 __all__ = ["DEPTHS", "EXPANDS", "KERNELS", "RESOLUTIONS", "RESOLUTION_STEP", "STAGES", "WIDTHS",
@@ -53,6 +54,8 @@ class MCUNetSpace(ChainSpace):
     paper = "Lin et al. 2020, MCUNet (NeurIPS)"
     min_resolution = MIN_RESOLUTION
     resolution_step = RESOLUTION_STEP
+
+    param_limits = limits(ChainSpace.param_limits, width=WIDTH)
 
     def __init__(self, width: float = 1.0, resolution: int = 224, num_classes: int = 1000,
                  mix_layer: bool = True) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from archspace.ir.blocks import Block, ClassifierHead, ConvBNAct, MBConv, make_divisible
 from archspace.space import Arch, ChainSpace, Decision, Diagram
+from archspace.space.params import KERNELS, WIDTH, Limit, limits
 from archspace.spaces.proxyless import chain_diagram
 
 __all__ = ["STAGES", "MobileNetV2Space"]
@@ -28,6 +29,9 @@ class MobileNetV2Space(ChainSpace):
     kind = "chain"
     paper = "Sandler et al. 2018, MobileNetV2 (CVPR)"
     min_resolution = 32
+
+    param_limits = limits(ChainSpace.param_limits, width=WIDTH, kernels=KERNELS,
+                          expands=Limit(1, 32))
 
     def __init__(self, width: float = 1.0, resolution: int = 224, num_classes: int = 1000,
                  kernels: tuple[int, ...] = (3, 5, 7), expands: tuple[int, ...] = (3, 6)) -> None:

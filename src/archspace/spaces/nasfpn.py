@@ -40,6 +40,7 @@ from archspace.ir.blocks import conv_bn_act
 from archspace.ir.graph import Graph, Node
 from archspace.space import Arch, Decision, Diagram, DiagramEdge, DiagramNode, Space, as_rng
 from archspace.space.decision import Value
+from archspace.space.params import CHANNELS, count_up_to, limits
 
 __all__ = ["LEVELS", "NASFPN_SPEC", "OPS", "NASFPNSpace"]
 
@@ -62,6 +63,9 @@ class NASFPNSpace(Space):
     paper = "Ghiasi et al. 2019, NAS-FPN (CVPR)"
     min_resolution = 128
     resolution_step = 128
+
+    param_limits = limits(Space.param_limits, cells=count_up_to(100), channels=CHANNELS,
+                          stacks=count_up_to(100), backbone_widths=CHANNELS)
 
     def __init__(self, cells: int = 7, channels: int = 64, stacks: int = 1,
                  backbone_widths: tuple[int, ...] = (16, 24, 32, 48, 64, 96, 128),

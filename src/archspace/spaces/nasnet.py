@@ -43,7 +43,6 @@ concatenates h_{i-1} in the normal cell and block 1 in the reduction cell.)
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -51,6 +50,7 @@ from archspace.errors import ArchError, ParamError
 from archspace.ir.blocks import factorized_reduce, relu_conv_bn, sep_conv
 from archspace.ir.graph import Graph, IRError, Node
 from archspace.space import Arch, Decision, Diagram, DiagramEdge, Space
+from archspace.space.params import CHANNELS, count_up_to, limits
 from archspace.spaces.darts import cell_nodes
 
 __all__ = ["COMBINE_OPS", "NASNET_A", "NASNET_OPS", "NASNetSpace"]
@@ -89,6 +89,9 @@ class NASNetSpace(Space):
     resolution_step = 4
 
     _plan: tuple[tuple[Decision, ...], list[tuple[tuple[int, ...], tuple[dict[Any, int], ...]]]] | None = None
+
+    param_limits = limits(Space.param_limits, B=count_up_to(100), cells=count_up_to(100),
+                          channels=CHANNELS)
 
     def __init__(self, ops: tuple[str, ...] = NASNET_OPS, M: int = 0,
                  combine: tuple[str, ...] = COMBINE_OPS, N: int = 0, B: int = 5,
@@ -214,19 +217,17 @@ class NASNetSpace(Space):
         return Arch(self.names, tuple(values))
 
     def distinct_size(self) -> int:
-        """Classes of :meth:`canonical`: per block, its (in0, in1, op0, op1, combine) choices
-        counted up to swapping the terms, multiplied over the blocks of both cells."""
+        """Classes of :meth:`canonical`, in closed form: a block's terms ``(in0, op0)`` and
+        ``(in1, op1)`` are swapped only when both could take either place, i.e. both lie in
+        ``S``, the terms both sides allow; the ``s * (s - 1)`` ordered pairs of different terms
+        of ``S`` merge two by two. Blocks multiply, each times its combine choices."""
         total = 1
         ds = self.decisions
-        for where, index in self._swap_plan():
-            reps = set()
-            for combo in itertools.product(*(ds[k].choices for k in where)):
-                values: list[Any] = [None] * len(ds)
-                for k, v in zip(where, combo, strict=True):
-                    values[k] = v
-                self._block_rep(values, where, index)
-                reps.add(tuple(values[k] for k in where))
-            total *= len(reps)
+        for where, _ in self._swap_plan():
+            in0, in1, op0, op1, comb = (ds[k].choices for k in where)
+            shared = len(set(in0) & set(in1)) * len(set(op0) & set(op1))
+            pairs = len(in0) * len(op0) * len(in1) * len(op1) - shared * (shared - 1) // 2
+            total *= pairs * len(comb)
         return total
 
     # -- network ---------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from archspace.errors import ArchError, ParamError
 from archspace.ir.blocks import Block, relu_conv_bn
 from archspace.ir.graph import Graph, Node
 from archspace.space import Arch, ChainSpace, Decision, Diagram, DiagramEdge, DiagramNode
+from archspace.space.params import CHANNELS, count_up_to, limits
 from archspace.tabular import CELL_FORMAT, NB201_OPS, load_nb201, ops_to_str, parse_cell
 
 __all__ = ["EDGES", "NB201Space", "cell_signature"]
@@ -53,6 +54,8 @@ class NB201Space(ChainSpace):
     paper = "Dong & Yang 2020, NAS-Bench-201 (ICLR)"
     min_resolution = 8
     resolution_step = 4
+
+    param_limits = limits(ChainSpace.param_limits, C=CHANNELS, N=count_up_to(100))
 
     def __init__(self, C: int = 16, N: int = 5, num_classes: int = 10,
                  resolution: int = 32) -> None:

@@ -24,6 +24,7 @@ import itertools
 from archspace.errors import ArchError, ParamError
 from archspace.ir.blocks import Block, ClassifierHead, ConvBNAct, MBConv, make_divisible
 from archspace.space import Arch, ChainSpace, Decision, Diagram, DiagramEdge, DiagramNode
+from archspace.space.params import CHANNELS, WIDTH, limits
 
 __all__ = ["CANDIDATES", "MOBILE", "STAGES", "STAGE_WIDTHS", "ProxylessSpace", "block_label", "chain_diagram"]
 
@@ -45,6 +46,8 @@ class ProxylessSpace(ChainSpace):
     kind = "chain"
     paper = "Cai et al. 2019, ProxylessNAS (ICLR)"
     min_resolution = 32
+
+    param_limits = limits(ChainSpace.param_limits, width=WIDTH, stage_widths=CHANNELS)
 
     def __init__(self, width: float = 1.0, resolution: int = 224, num_classes: int = 1000,
                  stage_widths: tuple[int, ...] = STAGE_WIDTHS) -> None:

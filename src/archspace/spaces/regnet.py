@@ -37,6 +37,7 @@ from archspace.errors import ParamError
 from archspace.ir.blocks import Block
 from archspace.space import Arch, ChainSpace, Decision, Diagram
 from archspace.space.decision import Value
+from archspace.space.params import CHANNELS, Limit, count_up_to, limits
 from archspace.spaces.anynet import adjusted_stages, anynetx_blocks, stages_diagram
 
 __all__ = ["PUBLISHED", "RegNetSpace", "generate_regnet"]
@@ -94,6 +95,10 @@ class RegNetSpace(ChainSpace):
     kind = "chain"
     paper = "Radosavovic et al. 2020, Designing Network Design Spaces (CVPR)"
     min_resolution = 32
+
+    param_limits = limits(ChainSpace.param_limits, stages=Limit(0, 16), w0s=CHANNELS,
+                          was=Limit(0, 10_000), wms=Limit(1, 100, open_low=True),
+                          depths=count_up_to(128), group_widths=CHANNELS)
 
     def __init__(self, resolution: int = 224, num_classes: int = 1000, stages: int = 4,
                  w0s: tuple[int, ...] = DEFAULT_W0, was: tuple[float, ...] = DEFAULT_WA,
