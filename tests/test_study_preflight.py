@@ -144,10 +144,10 @@ def test_the_device_is_not_checked_where_trials_run_elsewhere(tmp_path: Path) ->
 # -- datasets and constraints (refused before any trial already; kept so) ----------------------
 def test_a_missing_dataset_is_refused(tmp_path: Path) -> None:
     line = _refused(tmp_path, *MCU, "-e", "dataset=svhn")
-    assert "unknown dataset 'svhn'; allowed: digits, mnist" in line
+    assert "option dataset='svhn' of estimator 'train' must be digits, mnist" in line
     line = _refused(tmp_path, *MCU, "-e", f"dataset=imagefolder:{tmp_path / 'nowhere'}")
-    assert "is not a directory; expected a directory with one subfolder of images per class" in line
-    _api_refused(tmp_path, "unknown dataset 'svhn'", space="mcunet", space_params={"width": 0.35},
+    assert "is not a directory or an archive; allowed: a folder with one subfolder of images per class" in line
+    _api_refused(tmp_path, "option dataset='svhn'", space="mcunet", space_params={"width": 0.35},
                  estimator="train", estimator_options={"dataset": "svhn"})
 
 
