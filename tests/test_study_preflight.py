@@ -146,7 +146,7 @@ def test_a_missing_dataset_is_refused(tmp_path: Path) -> None:
     line = _refused(tmp_path, *MCU, "-e", "dataset=svhn")
     assert "option dataset='svhn' of estimator 'train' must be digits, mnist" in line
     line = _refused(tmp_path, *MCU, "-e", f"dataset=imagefolder:{tmp_path / 'nowhere'}")
-    assert "is not a directory or an archive; allowed: a folder with one subfolder of images per class" in line
+    assert "is not a directory or an archive; allowed: a folder with one subfolder of images" in line
     _api_refused(tmp_path, "option dataset='svhn'", space="mcunet", space_params={"width": 0.35},
                  estimator="train", estimator_options={"dataset": "svhn"})
 
