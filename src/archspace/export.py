@@ -187,6 +187,30 @@ def _network_space(space: Space, estimator: Estimator) -> tuple[Space, int, str 
     return space, space.default_resolution, None
 
 
+def _kept_weights(study: Path, number: int, estimator: Estimator, space: Space, net_space: Space,
+                  arch: Arch, resolution: int, seed: int, notes: list[str]
+                  ) -> tuple[nn.Module, dict[str, float], str] | None:
+    """The trained network of trial ``number`` from the checkpoint the study kept
+    (:mod:`archspace.study.checkpoints`), its metrics and the file; None when there is none or
+    it does not fit the trial (then why is added to ``notes`` and the caller re-trains)."""
+    from archspace.estimators.checkpoint import load_checkpoint
+    from archspace.study.checkpoints import trial_checkpoint
+
+    trainer = _trainer(estimator)
+    path = trial_checkpoint(study, number)
+    if trainer is None or not path.is_file():
+        return None
+    try:
+        ckpt = trainer.check_checkpoint(space, arch, seed, load_checkpoint(path))
+        model = net_space.build(arch, resolution)
+        model.load_state_dict(ckpt["model"])
+    except (ArchspaceError, RuntimeError, KeyError, TypeError) as e:
+        notes.append(f"the kept checkpoint {path} was not used ({e}); re-trained instead")
+        return None
+    metrics = ckpt.get("metrics")
+    return model.eval(), dict(metrics) if isinstance(metrics, dict) else {}, str(path)
+
+
 def _initialised(space: Space, arch: Arch, resolution: int, seed: int) -> nn.Module:
     import torch
 
@@ -342,8 +366,16 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     if "pt" in fmts or "onnx" in fmts:
         import torch
 
-        trainer = _trainer(estimator) if train else None
-        if trainer is not None:
+        kept = _kept_weights(study, rec.number, estimator, space, net_space, arch, resolution,
+                             config.seed, notes) if train else None
+        trainer = _trainer(estimator) if train and kept is None else None
+        if kept is not None:
+            model, network["metrics"], where = kept
+            network["weights"] = "trained"
+            network["weights_note"] = f"from the kept checkpoint {where} (not re-trained)"
+            if log is not None:
+                log(f"using the kept checkpoint {where} of trial {rec.number} (no re-training)")
+        elif trainer is not None:
             if log is not None:
                 log(f"re-training trial {rec.number} ({config.estimator} on "
                     f"{estimator.config['dataset']}, seed {config.seed})")

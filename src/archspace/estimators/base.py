@@ -8,6 +8,7 @@ stateless between calls apart from caches, so a worker process can run them inde
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -36,6 +37,9 @@ class Estimator(ABC):
     paper: ClassVar[str] = ""
     #: The options :meth:`__init__` accepts (see :mod:`archspace.estimators.options`).
     options: ClassVar[tuple[Option, ...]] = ()
+    #: The fidelity :meth:`evaluate_at` takes (``"epochs"`` for ``train``), the resource a
+    #: multi-fidelity scheduler gives each rung; None: the estimator has a single fidelity.
+    resource: ClassVar[str | None] = None
 
     def __init__(self, **options: Any) -> None:
         """Check ``options`` against :attr:`options`; the result, defaults filled in, is
@@ -63,6 +67,24 @@ class Estimator(ABC):
     @abstractmethod
     def evaluate(self, space: Space, arch: Arch, seed: int = 0) -> dict[str, float]:
         """Metrics of ``arch``; must contain :attr:`metric`."""
+
+    def evaluate_at(self, space: Space, arch: Arch, seed: int = 0, resource: float | None = None,
+                    *, warm_start: str | os.PathLike[str] | None = None,
+                    checkpoint: str | os.PathLike[str] | None = None) -> dict[str, float]:
+        """Metrics of ``arch`` evaluated at ``resource`` (units of :attr:`resource`; None: the
+        configured budget), continuing from the ``warm_start`` checkpoint of a lower resource
+        and writing the trained state to ``checkpoint``. Only estimators with a
+        :attr:`resource` support it; the default evaluates plainly when neither a resource nor
+        checkpoints are asked for."""
+        if resource is None and warm_start is None and checkpoint is None:
+            return self.evaluate(space, arch, seed)
+        raise EstimatorError(f"estimator {self.name} has no resource and keeps no checkpoints; "
+                             "allowed: an estimator with a resource, e.g. train (epochs)")
+
+    @property
+    def keep(self) -> str:
+        """Which trials' checkpoints a study keeps: ``none``, ``best`` or ``all``."""
+        return "none"
 
     def shared_inputs(self) -> dict[str, Any]:
         """Large read-only inputs every evaluation needs (a benchmark table, a dataset), loaded

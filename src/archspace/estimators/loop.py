@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -19,20 +20,41 @@ from torch import Tensor, nn
 
 from archspace.estimators.base import EstimatorError, TrainingDiverged
 
-__all__ = ["CHECK_EVERY", "FitResult", "evaluate_model", "fit", "make_optimizer"]
+__all__ = ["CHECK_EVERY", "Augment", "FitResult", "Resume", "evaluate_model", "fit",
+           "make_optimizer"]
 
 #: Steps between checks that the running loss is finite.
 CHECK_EVERY = 20
+#: A training-batch transform drawing its randomness from the given generator.
+Augment = Callable[[Tensor, torch.Generator], Tensor]
 
 
 @dataclass(frozen=True)
 class FitResult:
-    """What a training run did."""
+    """What a training run did: ``steps`` and ``epochs`` count from the start of training
+    (a continued run included), ``seconds`` this call's training time. ``perm`` is the batch
+    order of the epoch training stopped in (None at an epoch's end): what a continuation needs,
+    with the generator's state, to go on exactly as an uninterrupted run."""
 
     steps: int
     epochs: float
     train_loss: float
     seconds: float
+    perm: Tensor | None = None
+    #: The loss summed over the steps of the epoch training stopped in, and their number.
+    epoch_loss: Tensor | None = None
+    epoch_steps: int = 0
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a continued run starts: the step reached and, mid-epoch, that epoch's batch
+    order (the optimiser and the generator are restored by the caller)."""
+
+    step: int
+    perm: Tensor | None = None
+    epoch_loss: Tensor | None = None
+    epoch_steps: int = 0
 
 
 def make_optimizer(model: nn.Module, optimizer: str, lr: float, weight_decay: float,
@@ -58,14 +80,23 @@ def _check(loss_sum: Tensor, step: int) -> None:
 
 
 def fit(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, batch_size: int,
-        epochs: float | None, max_seconds: float | None, generator: torch.Generator) -> FitResult:
+        epochs: float | None, max_seconds: float | None, generator: torch.Generator, *,
+        horizon: float | None = None, resume: Resume | None = None,
+        augment: Augment | None = None) -> FitResult:
     """Train ``model`` on ``(x, y)`` with a per-step cosine schedule from each param group's
-    initial lr to zero, for ``epochs`` (fractions allowed) and/or ``max_seconds``, whichever ends
-    first; with a time budget the schedule follows the larger of step and time progress.
+    initial lr to zero over ``horizon`` epochs (default ``epochs``), until ``epochs`` (fractions
+    allowed; counted from the very start) and/or ``max_seconds``, whichever ends first; with a
+    time budget the schedule follows the larger of step and time progress.
+
+    ``resume`` continues a run that stopped at ``resume.step``: with the optimiser state and
+    ``generator`` as they were then, the steps taken are those an uninterrupted run takes (same
+    batches, same learning rates), so training to e1 epochs and continuing to e2 equals training
+    to e2 at once, under the same ``horizon``.
 
     Batches are drawn without replacement by a permutation per epoch from ``generator``; the last
-    partial batch is dropped (batch norm cannot train on one image). Raises
-    :class:`TrainingDiverged` when the loss is not finite.
+    partial batch is dropped (batch norm cannot train on one image). ``augment(batch,
+    generator)`` transforms each training batch. Raises :class:`TrainingDiverged` when the loss
+    is not finite.
     """
     if epochs is None and max_seconds is None:
         raise EstimatorError("a training budget is needed: set epochs and/or max_seconds")
@@ -73,43 +104,53 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, batc
     bs = min(batch_size, n)
     per_epoch = max(n // bs, 1)
     total = math.ceil(epochs * per_epoch) if epochs is not None else None
+    span = math.ceil(horizon * per_epoch) if horizon is not None else total
     base = [float(g["lr"]) for g in opt.param_groups]
     model.train()
-    step = 0
-    last_sum, last_steps = torch.zeros((), device=x.device), 0
+    step = resume.step if resume is not None else 0
+    perm = resume.perm.to(x.device) if resume is not None and resume.perm is not None else None
+    loss_sum, epoch_steps = torch.zeros((), device=x.device), 0
+    if resume is not None and resume.epoch_loss is not None and step % per_epoch:
+        loss_sum, epoch_steps = resume.epoch_loss.to(x.device).clone(), resume.epoch_steps
+    last_sum, last_steps = loss_sum, 0
     t0 = time.perf_counter()
-    done = total == 0
-    while not done and (total is None or step < total):
-        perm = torch.randperm(n, generator=generator).to(x.device)
-        loss_sum = torch.zeros((), device=x.device)
-        epoch_steps = 0
-        for b in range(per_epoch):
-            elapsed = time.perf_counter() - t0
-            progress = step / total if total is not None else 0.0
-            if max_seconds is not None:
-                progress = max(progress, elapsed / max_seconds)
-            if progress >= 1.0:
-                done = True
-                break
-            for g, lr in zip(opt.param_groups, base, strict=True):
-                g["lr"] = _cosine(lr, progress)
-            idx = perm[b * bs:(b + 1) * bs]
-            loss = F.cross_entropy(model(x.index_select(0, idx)), y.index_select(0, idx))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.detach()
-            step += 1
-            epoch_steps += 1
-            if step % CHECK_EVERY == 0:
-                _check(loss_sum, step)
-        if epoch_steps:
+    while total is None or step < total:
+        b = step % per_epoch
+        if b == 0 or perm is None:
+            perm = torch.randperm(n, generator=generator).to(x.device)
+        progress = step / span if span else 0.0
+        if max_seconds is not None:
+            progress = max(progress, (time.perf_counter() - t0) / max_seconds)
+        if progress >= 1.0:
+            break
+        for g, lr in zip(opt.param_groups, base, strict=True):
+            g["lr"] = _cosine(lr, progress)
+        idx = perm[b * bs:(b + 1) * bs]
+        xb = x.index_select(0, idx)
+        if augment is not None:
+            xb = augment(xb, generator)
+        loss = F.cross_entropy(model(xb), y.index_select(0, idx))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss_sum += loss.detach()
+        step += 1
+        epoch_steps += 1
+        if step % CHECK_EVERY == 0:
+            _check(loss_sum, step)
+        if step % per_epoch == 0:
             last_sum, last_steps = loss_sum, epoch_steps
+            loss_sum, epoch_steps, perm = torch.zeros((), device=x.device), 0, None
+    if epoch_steps:
+        last_sum, last_steps = loss_sum, epoch_steps
     seconds = time.perf_counter() - t0
     for g, lr in zip(opt.param_groups, base, strict=True):
         g["lr"] = lr
     _check(last_sum, step)
     mean = float(last_sum) / last_steps if last_steps else math.nan
+    if step % per_epoch and perm is not None:
+        return FitResult(step, step / per_epoch, mean, seconds, perm.cpu(),
+                         loss_sum.detach().cpu(), epoch_steps)
     return FitResult(step, step / per_epoch, mean, seconds)
 
 

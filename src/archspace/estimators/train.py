@@ -27,21 +27,29 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import math
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from archspace.estimators.base import Estimator, EstimatorError
+from archspace.estimators.checkpoint import load_checkpoint, save_checkpoint
 from archspace.estimators.options import Option
+from archspace.estimators.recipes import RECIPES, with_recipe
+from archspace.estimators.subset import balanced_subset, check_subset_size
 from archspace.space import Arch, Space
 
 if TYPE_CHECKING:
-    from torch import nn
+    import torch
+    from torch import Tensor, nn
 
     from archspace.cost import Profile
     from archspace.datasets import Dataset
+    from archspace.estimators.loop import FitResult
 
-__all__ = ["TrainEstimator", "adapt_space", "choose_resolution", "deterministic_mode"]
+__all__ = ["TrainEstimator", "TrainedRun", "adapt_space", "choose_resolution", "deterministic_mode"]
 
 
 def _positive(v: float) -> bool:
@@ -94,7 +102,24 @@ OPTIONS = (
     Option("device", "auto", str, "auto (cuda when available), cpu, cuda, cuda:N or mps",
            check=lambda v: re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v) is not None,
            requirement="auto, cpu, cuda, cuda:N or mps"),
+    Option("recipe", None, str, "a named set of the options above: nb201 (NAS-Bench-201, 200 "
+           "epochs) or nb201-12e (its 12-epoch setting); options given explicitly override it",
+           choices=tuple(RECIPES)),
+    Option("augment", "auto", str, "training augmentation: flip_crop (random flip, and crop "
+           "from a resolution/8 padding), none, or auto (flip_crop for 3-channel images)",
+           choices=("auto", "none", "flip_crop")),
+    Option("train_samples", None, int, "train on a class-balanced subset of this many training "
+           "images (fixed seed; default all)", check=_positive, requirement="an integer > 0"),
+    Option("horizon", None, float, "epochs the cosine schedule spans (default: epochs); a "
+           "multi-fidelity scheduler sets its max resource, so that training continued from a "
+           "checkpoint equals training straight", check=_positive,
+           requirement="a number > 0"),
+    Option("keep", "best", str, "checkpoints a study keeps beside its file (STUDY.ckpt/N.pt): "
+           "best (the best trial's so far), all, or none", choices=("best", "all", "none")),
 )
+#: Options that do not change what is trained (a checkpoint continues under other values).
+NOT_TRAINING = frozenset({"epochs", "max_seconds", "keep", "device", "root", "download",
+                          "recipe"})
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3}
 COSTS = ("params", "macs", "peak_sram_bytes", "flash_bytes")
 
@@ -158,13 +183,30 @@ class TrainEstimator(Estimator):
     metrics: ClassVar[tuple[str, ...]] = ("val_loss", "train_loss", "train_seconds", "epochs",
                                           "steps", "resolution", "threads", *COSTS)
 
+    resource: ClassVar[str | None] = "epochs"
+
     def __init__(self, **options: Any) -> None:
+        recipe = next((o for o in self.options if o.name == "recipe"), None)
+        if recipe is not None and "recipe" in options:
+            options = with_recipe(recipe.convert(self.name, options["recipe"], "estimator",
+                                                 EstimatorError), options)
         super().__init__(**options)
-        if self.config.get("epochs", 1) is None and self.config.get("max_seconds") is None:
+        c = self.config
+        if c.get("epochs", 1) is None and c.get("max_seconds") is None:
             raise EstimatorError("estimator train needs a budget: epochs=N and/or max_seconds=S "
                                  "(epochs=none needs max_seconds)")
+        horizon, epochs = c.get("horizon"), c.get("epochs")
+        if horizon is not None and epochs is not None and epochs > horizon:
+            raise EstimatorError(f"option epochs={epochs:g} is beyond horizon={horizon:g}, the "
+                                 "epochs the schedule spans; allowed: epochs <= horizon")
         self._spaces: dict[int, tuple[Space, Space]] = {}
         self._dataset: Dataset | None = None
+        self._subsets: dict[tuple[int, int], tuple[Dataset, Tensor, Tensor]] = {}
+
+    @property
+    def keep(self) -> str:
+        """Which trials' checkpoints a study keeps (option ``keep``)."""
+        return str(self.config.get("keep", "none"))
 
     def shared_inputs(self) -> dict[str, Any]:
         """The dataset at its native resolution (a Ray cluster's nodes then need no copy)."""
@@ -173,8 +215,8 @@ class TrainEstimator(Estimator):
     def use_shared_inputs(self, inputs: dict[str, Any]) -> None:
         self._dataset = inputs.get("dataset", self._dataset)
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_dataset": None}  # shipped once as a shared input instead
+    def __getstate__(self) -> dict[str, Any]:  # the dataset is shipped once as a shared input
+        return {**self.__dict__, "_dataset": None, "_subsets": {}}
 
     @property
     def device(self) -> str:
@@ -248,6 +290,9 @@ class TrainEstimator(Estimator):
         if fitted.in_channels != base.in_channels and base.in_channels != 1:
             raise EstimatorError(f"space {space.label} takes {fitted.in_channels}-channel input; "
                                  f"dataset {self.config['dataset']!r} has {base.in_channels}")
+        n = self.config.get("train_samples")
+        if n is not None:
+            check_subset_size(n, int(base.y_train.shape[0]), base.num_classes, base.name)
 
     def adapted(self, space: Space) -> tuple[Space, int]:
         """The network this estimator trains for ``space``: the space fitted to the dataset's
@@ -263,34 +308,174 @@ class TrainEstimator(Estimator):
         return fitted.profile(arch, r)
 
     def evaluate(self, space: Space, arch: Arch, seed: int = 0) -> dict[str, float]:
-        return self.fit(space, arch, seed)[1]
+        return self.evaluate_at(space, arch, seed)
+
+    def evaluate_at(self, space: Space, arch: Arch, seed: int = 0, resource: float | None = None,
+                    *, warm_start: str | os.PathLike[str] | None = None,
+                    checkpoint: str | os.PathLike[str] | None = None) -> dict[str, float]:
+        """Train ``arch`` to ``resource`` epochs (default option ``epochs``), continuing from
+        the ``warm_start`` checkpoint if given (see :meth:`train`), and write the trained state
+        to ``checkpoint`` (:mod:`archspace.estimators.checkpoint`). The metrics count epochs
+        and steps from the start of training; ``resumed_from`` is the warm start's epoch."""
+        run = self.train(space, arch, seed, resource, warm_start)
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, run.checkpoint())
+        return run.metrics
 
     def fit(self, space: Space, arch: Arch, seed: int = 0) -> tuple[nn.Module, dict[str, float]]:
         """Train ``arch`` (in the :meth:`adapted` space) with ``seed``: the trained module, in
         eval mode on the training device, and the metrics :meth:`evaluate` reports for it."""
+        run = self.train(space, arch, seed)
+        return run.model, run.metrics
+
+    def training_options(self) -> dict[str, Any]:
+        """The options that decide what is trained (all but budget, device and file
+        locations): a checkpoint continues only under the same ones."""
+        return {k: v for k, v in sorted(self.config.items()) if k not in NOT_TRAINING}
+
+    def _train_split(self, data: Dataset) -> tuple[Tensor, Tensor]:
+        n = self.config.get("train_samples")
+        if n is None:
+            return data.x_train, data.y_train
+        hit = self._subsets.get((id(data), n))
+        if hit is None or hit[0] is not data:
+            check_subset_size(n, int(data.y_train.shape[0]), data.num_classes, data.name)
+            idx = balanced_subset(data.y_train.cpu(), n).to(data.x_train.device)
+            hit = (data, data.x_train.index_select(0, idx), data.y_train.index_select(0, idx))
+            self._subsets = {(id(data), n): hit}
+        return hit[1], hit[2]
+
+    def train(self, space: Space, arch: Arch, seed: int = 0, resource: float | None = None,
+              warm_start: str | os.PathLike[str] | Mapping[str, Any] | None = None) -> TrainedRun:
+        """Train ``arch`` to ``resource`` epochs (default: option ``epochs``) and validate it.
+
+        ``warm_start`` (a checkpoint's path, or its loaded contents) continues a run of the
+        same arch, seed and :meth:`training_options` from the epoch it reached. The cosine
+        schedule spans ``horizon`` epochs (default: the epochs trained), fixed when training
+        starts: a continued run keeps its checkpoint's horizon and may go up to it, so with a
+        horizon set training to e1 then continuing to e2 gives the run (and the metrics, on the
+        CPU) that training to e2 at once gives. That is how multi-fidelity schedulers use it
+        (Hyperband's rungs as prefixes of one max-resource run): the schedule is defined over
+        the max resource, so a low rung is scored before its learning rate has annealed.
+        """
         import torch
 
         from archspace.datasets import prepared
-        from archspace.estimators.loop import evaluate_model, fit, make_optimizer
+        from archspace.estimators.augment import augmentation
+        from archspace.estimators.loop import Resume, evaluate_model, fit, make_optimizer
         from archspace.nn import build_module
 
         c = self.config
         device = self.device
         fitted, r = self.adapted(space)
+        start = None if warm_start is None else self.check_checkpoint(space, arch, seed,
+                                                                      warm_start)
+        epochs = c["epochs"] if resource is None else _resource(resource)
+        horizon = start["horizon"] if start is not None else (c.get("horizon") or epochs)
+        if epochs is not None and horizon is not None and epochs > horizon:
+            raise EstimatorError(f"resource {epochs:g} epochs is beyond the {horizon:g}-epoch "
+                                 "schedule; allowed: at most the horizon (option horizon)")
+        if start is not None and epochs is not None and epochs < start["epoch"]:
+            raise EstimatorError(f"resource {epochs:g} epochs is below the {start['epoch']:g} "
+                                 "the warm start was trained for; allowed: at least that")
         data = prepared(self._native(), r, fitted.in_channels, device)
+        x, y = self._train_split(data)
         graph = fitted.lower(arch, r)
         with deterministic_mode(device):
             torch.manual_seed(seed)
             model = build_module(graph).to(device)
-            lr = c["lr"] if c["lr"] is not None else DEFAULT_LR[c["optimizer"]]
+            lr = c["lr"] if c.get("lr") is not None else DEFAULT_LR[c["optimizer"]]
             opt = make_optimizer(model, c["optimizer"], lr, c["weight_decay"], c["momentum"])
             gen = torch.Generator().manual_seed(seed)
-            res = fit(model, data.x_train, data.y_train, opt, c["batch_size"], c["epochs"],
-                      c["max_seconds"], gen)
+            resume = None
+            if start is not None:
+                model.load_state_dict(start["model"])
+                opt.load_state_dict(start["optimizer"])
+                gen.set_state(start["generator"])
+                resume = Resume(int(start["step"]), start.get("perm"), start.get("epoch_loss"),
+                                int(start.get("epoch_steps") or 0))
+            augment = augmentation(c.get("augment", "none"), self._native().in_channels, r,
+                                   data.mean, data.std)
+            res = fit(model, x, y, opt, c["batch_size"], epochs, c["max_seconds"], gen,
+                      horizon=horizon, resume=resume, augment=augment)
             acc, loss = evaluate_model(model, data.x_val, data.y_val)
         cost = self.cost(space, arch)
-        return model, {"val_accuracy": acc, "val_loss": loss, "train_loss": res.train_loss,
-                       "train_seconds": res.seconds, "epochs": res.epochs,
-                       "steps": float(res.steps), "resolution": float(r),
-                       "threads": float(torch.get_num_threads()),
-                       **{k: float(getattr(cost, k)) for k in COSTS}}
+        metrics = {"val_accuracy": acc, "val_loss": loss, "train_loss": res.train_loss,
+                   "train_seconds": res.seconds, "epochs": res.epochs,
+                   "steps": float(res.steps), "resolution": float(r),
+                   "train_samples": float(x.shape[0]),
+                   "resumed_from": float(start["epoch"]) if start is not None else 0.0,
+                   "threads": float(torch.get_num_threads()),
+                   **{k: float(getattr(cost, k)) for k in COSTS}}
+        info = {"arch": space.format_arch(arch), "arch_json": space.arch_to_json(arch),
+                "space": space.label, "seed": seed, "options": self.training_options(),
+                "horizon": horizon if horizon is not None else res.epochs}
+        return TrainedRun(model, opt, gen, res, metrics, info)
+
+    def check_checkpoint(self, space: Space, arch: Arch, seed: int,
+                         source: str | os.PathLike[str] | Mapping[str, Any]) -> Mapping[str, Any]:
+        """The checkpoint ``source`` (a path, or contents already loaded), checked to be of
+        ``arch``, ``seed`` and this estimator's :meth:`training_options`; else
+        :class:`EstimatorError` saying what differs."""
+        ckpt = source if isinstance(source, Mapping) else load_checkpoint(source)
+        where = "the warm start" if isinstance(source, Mapping) else f"checkpoint {source}"
+        if ckpt.get("arch_json") != space.arch_to_json(arch):
+            raise EstimatorError(f"{where} is of arch {ckpt.get('arch')}, not "
+                                 f"{space.format_arch(arch)}; allowed: a checkpoint of this arch")
+        if ckpt.get("seed") != seed:
+            raise EstimatorError(f"{where} was trained with seed {ckpt.get('seed')}, not {seed}")
+        mine = _comparable(self.training_options())
+        theirs = _comparable(ckpt.get("options") or {})
+        diff = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+        if diff:
+            k = diff[0]
+            raise EstimatorError(f"{where} was trained with {k}={theirs.get(k)!r}, this "
+                                 f"estimator has {k}={mine.get(k)!r}; allowed: the same training "
+                                 "options (only epochs, max_seconds, keep and device may differ)")
+        return ckpt
+
+
+def _comparable(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Options as a checkpoint stores them (JSON-like, so 0.1 == 0.1 across a save)."""
+    return {k: (float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v)
+            for k, v in options.items() if k not in NOT_TRAINING}
+
+
+def _resource(value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 \
+            or math.isinf(value):
+        raise EstimatorError(f"resource {value!r} must be a finite number of epochs > 0")
+    return float(value)
+
+
+@dataclass(frozen=True, eq=False)
+class TrainedRun:
+    """A trained network with what continuing its training needs (:meth:`checkpoint`)."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+    result: FitResult
+    metrics: dict[str, float]
+    info: dict[str, Any]
+
+    def checkpoint(self) -> dict[str, Any]:
+        """The run as a checkpoint's contents (see :mod:`archspace.estimators.checkpoint`)."""
+        return {**self.info, "epoch": self.result.epochs, "step": self.result.steps,
+                "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+                "optimizer": _to_cpu(self.optimizer.state_dict()),
+                "generator": self.generator.get_state(), "perm": self.result.perm,
+                "epoch_loss": self.result.epoch_loss, "epoch_steps": self.result.epoch_steps,
+                "metrics": dict(self.metrics)}
+
+
+def _to_cpu(obj: Any) -> Any:
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj

@@ -48,11 +48,13 @@ EXECUTORS = ("inline", "process", "ray")
 
 @dataclass(frozen=True)
 class Job:
-    """One evaluation to run: trial ``number`` of ``arch``, with the study's ``seed``."""
+    """One evaluation to run: trial ``number`` of ``arch``, with the study's ``seed``; the
+    trained state goes to the ``checkpoint`` file when the study keeps checkpoints."""
 
     number: int
     arch: Arch
     seed: int
+    checkpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,11 @@ def evaluate_job(space: Space, estimator: Estimator, job: Job) -> Outcome:
     """Run one job in this process, catching any evaluation error."""
     started, t0 = time.time(), time.perf_counter()
     try:
-        metrics = dict(estimator.evaluate(space, job.arch, seed=job.seed))
+        if job.checkpoint is None:
+            metrics = dict(estimator.evaluate(space, job.arch, seed=job.seed))
+        else:
+            metrics = dict(estimator.evaluate_at(space, job.arch, seed=job.seed,
+                                                 checkpoint=job.checkpoint))
     except Exception as e:  # every evaluation error becomes a failed trial
         return Outcome(job, None, describe_error(e), started, time.perf_counter() - t0)
     return Outcome(job, metrics, None, started, time.perf_counter() - t0)

@@ -37,6 +37,7 @@ from typing import Any
 from archspace.errors import ArchspaceError
 from archspace.space import Arch
 from archspace.spaces import Trust
+from archspace.study.checkpoints import CheckpointKeeper
 from archspace.study.components import Components, Factories, build_components
 from archspace.study.constraints import parse_constraints, violated
 from archspace.study.executor import Executor, InlineExecutor, Job, Outcome, describe_error
@@ -80,6 +81,9 @@ class Study:
         self._next_number = 0
         self._pending: list[tuple[int, Arch]] = []  # asked before a crash, never told
         self._feasible_cache: dict[Arch, dict[str, float] | str] = {}  # see _cost
+        keep = getattr(self.estimator, "keep", "none")  # a user's estimator may predate it
+        self.checkpoints = CheckpointKeeper(storage.path, keep) if keep != "none" else None
+        self._in_flight: frozenset[int] = frozenset()
         if self.constraints:
             self.strategy.constrain(self.feasible)
 
@@ -122,6 +126,8 @@ class Study:
             check_before_evaluating(parts, config, executor or InlineExecutor())
             storage.drop_running()
             study = cls(storage, config, parts, executor)
+            if study.checkpoints is not None:
+                study.checkpoints.prune(storage)  # e.g. a killed trial's file
             study._replay(storage.recorded())
         except BaseException:
             storage.close()
@@ -193,7 +199,10 @@ class Study:
                     if rec.status == "running":
                         self.storage.start_trial(rec.number, rec.arch, rec.arch_json)
                         in_flight[rec.number] = (arch, rec)
-                        self.executor.submit(Job(rec.number, arch, self.config.seed))
+                        ckpt = None if self.checkpoints is None else \
+                            self.checkpoints.path(rec.number)
+                        self.executor.submit(Job(rec.number, arch, self.config.seed, ckpt))
+                        self._in_flight = frozenset(in_flight)
                     else:
                         self._record(rec, arch, callback)
                         done += 1
@@ -201,6 +210,7 @@ class Study:
                     break
                 for outcome in self.executor.wait():
                     arch, rec = in_flight.pop(outcome.job.number)
+                    self._in_flight = frozenset(in_flight)
                     self._record(self._judge(outcome, rec), arch, callback)
         except KeyboardInterrupt:
             interrupted = True
@@ -271,6 +281,8 @@ class Study:
 
     def _record(self, rec: TrialRecord, arch: Arch, callback: Callback | None) -> None:
         stored = self.storage.finish_trial(replace(rec, asked=self._next_number))
+        if self.checkpoints is not None:
+            self.checkpoints.prune(self.storage, self._in_flight)
         self.strategy.tell(arch, stored.score, stored.objectives or ())
         if callback is not None:
             callback(self, stored)
