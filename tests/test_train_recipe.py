@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from archspace.cli import cli
 from archspace.datasets.core import Dataset, from_images
+from archspace.datasets.raw import Images
 from archspace.estimators import EstimatorError, get_estimator
 from archspace.estimators.augment import augmentation, crop_padding, flip_crop
 from archspace.estimators.loop import make_optimizer
@@ -25,7 +26,9 @@ def colour_images(n: int = 48, side: int = 8, classes: int = 3) -> Dataset:
     labels = torch.arange(n) % classes
     x = torch.rand(n, 3, side, side, generator=gen) * 0.5
     x[torch.arange(n), labels] += 0.5
-    return from_images("colours", x, labels, tuple(f"c{i}" for i in range(classes)), 0.25)
+    images = Images((x.clamp(0, 1) * 255).to(torch.uint8).numpy(), labels.numpy(),
+                    tuple(f"c{i}" for i in range(classes)))
+    return from_images("colours", images, 0.25)
 
 
 def train_on(data: Dataset, **options: object) -> dict[str, float]:
