@@ -109,7 +109,7 @@ def test_links_in_archives_are_refused(tmp_path: Path) -> None:
         info = zipfile.ZipInfo("b/link.png")
         info.external_attr = (0o120777 << 16)
         z.writestr(info, "/etc/passwd")
-    with pytest.raises(DatasetError, match="member 'b/link.png' that is a symbolic link"):
+    with pytest.raises(DatasetError, match=r"member 'b/link.png' that is a symbolic link"):
         load_imagefolder(path)
 
 
@@ -123,16 +123,16 @@ def test_trees_without_class_subfolders_are_refused(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"/test' has images but no class subfolders"):
         load_imagefolder(_tar(tmp_path / "loose.tar", loose))
     extra = tree({"train": {"a": 2, "b": 2}, "test": {"a": 1, "zebra": 1}})
-    with pytest.raises(DatasetError, match="test has class folder.s. zebra that .*train lacks"):
+    with pytest.raises(DatasetError, match=r"test has class folder.s. zebra that .*train lacks"):
         load_imagefolder(_tar(tmp_path / "extra.tar", extra))
 
 
 def test_corrupt_image_and_archive_are_named(tmp_path: Path) -> None:
     files = {**tree({"": {"a": 2, "b": 2}}), "b/broken.png": b"\x89PNG not really"}
-    with pytest.raises(DatasetError, match="cannot read image 'b/broken.png' in .*x.tar"):
+    with pytest.raises(DatasetError, match=r"cannot read image 'b/broken.png' in .*x.tar"):
         load_imagefolder(_tar(tmp_path / "x.tar", files))
     (tmp_path / "bad.tar.gz").write_bytes(b"\x1f\x8b garbage")
-    with pytest.raises(DatasetError, match="cannot read archive .*bad.tar.gz"):
+    with pytest.raises(DatasetError, match=r"cannot read archive .*bad.tar.gz"):
         load_imagefolder(tmp_path / "bad.tar.gz")
     with pytest.raises(DatasetError, match="is not a directory or an archive"):
         load_imagefolder(tmp_path / "absent.zip")
