@@ -3,6 +3,8 @@ formulas."""
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from archspace.cli._common import load_space, param_option, space_argument
@@ -23,13 +25,25 @@ def size(space_name: str, params: tuple[str, ...], formula: str | None, distinct
     if distinct:
         if formula is not None:
             raise SpaceError("--distinct and --formula exclude each other; give one")
-        click.echo(space.distinct_size())
+        click.echo(exact(space.distinct_size()))
         return
     if formula is None:
-        click.echo(space.size())
+        click.echo(exact(space.size()))
         return
     formulas = space.size_formulas()
     if formula not in formulas:
         raise SpaceError(f"space {space.label} has no size formula {formula!r}; formulas: "
                          f"{', '.join(formulas) or 'none'}")
-    click.echo(formulas[formula])
+    click.echo(exact(formulas[formula]))
+
+
+def exact(n: object) -> str:
+    """``n`` in full: an int past Python's 4,300-digit str() limit too."""
+    if not isinstance(n, int):
+        return str(n)
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        return str(n)
+    finally:
+        sys.set_int_max_str_digits(limit)
