@@ -114,8 +114,9 @@ OPTIONS = (
            "multi-fidelity scheduler sets its max resource, so that training continued from a "
            "checkpoint equals training straight", check=_positive,
            requirement="a number > 0"),
-    Option("keep", "best", str, "checkpoints a study keeps beside its file (STUDY.ckpt/N.pt): "
-           "best (the best trial's so far), all, or none", choices=("best", "all", "none")),
+    Option("keep", "none", str, "checkpoints a study keeps beside its file (STUDY.ckpt/N.pt): "
+           "none (the default), best (the best trial's so far) or all",
+           choices=("best", "all", "none")),
 )
 #: Options that do not change what is trained (a checkpoint continues under other values).
 NOT_TRAINING = frozenset({"epochs", "max_seconds", "keep", "device", "root", "download",
