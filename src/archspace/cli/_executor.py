@@ -12,7 +12,9 @@ from typing import Any, TypeVar
 
 import click
 
+from archspace.cli._common import Bounded, BoundedFloat
 from archspace.errors import ArchspaceError
+from archspace.limits import MAX_RETRIES, MAX_SECONDS, MAX_WORKERS
 from archspace.study import Study, StudyStorage
 from archspace.study.executor import EXECUTORS, Executor, check_trial_timeout, make_executor
 
@@ -30,7 +32,10 @@ DEFAULTS: dict[str, Any] = {"executor": "inline", "workers": None, "address": No
 
 def _timeout(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
     try:
-        return check_trial_timeout(value, "--trial-timeout")
+        seconds = check_trial_timeout(value, "--trial-timeout")
+        if seconds is not None and seconds > MAX_SECONDS:
+            raise ArchspaceError(f"--trial-timeout must be at most {MAX_SECONDS} seconds")
+        return seconds
     except ArchspaceError as e:
         raise click.BadParameter(str(e).removeprefix("--trial-timeout "), ctx, param) from None
 
@@ -42,17 +47,17 @@ def executor_options(f: F) -> F:
         click.option("--executor", type=click.Choice(EXECUTORS), default=None,
                      help="Where trials are evaluated: in this process (inline, the default), a "
                           "local process pool, or a Ray cluster."),
-        click.option("--workers", type=click.IntRange(min=1), default=None,
+        click.option("--workers", type=Bounded(1, MAX_WORKERS), default=None,
                      help="Trials evaluated at once (process: default the CPU count; ray: "
                           "default the cluster's CPUs / --cpus-per-trial)."),
         click.option("--address", default=None, metavar="auto|HOST:PORT",
                      help="Ray cluster to join (default: start Ray in this process)."),
-        click.option("--cpus-per-trial", type=click.FloatRange(min=0, min_open=True), default=None,
+        click.option("--cpus-per-trial", type=BoundedFloat(0, MAX_WORKERS, low_open=True), default=None,
                      help="CPUs each trial reserves: torch threads in the worker (default 1; "
                           "inline: torch's default). Training results depend on it."),
-        click.option("--gpus-per-trial", type=click.FloatRange(min=0), default=None,
+        click.option("--gpus-per-trial", type=BoundedFloat(0, MAX_WORKERS), default=None,
                      help="GPUs each trial reserves (ray). [default: 0]"),
-        click.option("--max-retries", type=click.IntRange(min=0), default=None,
+        click.option("--max-retries", type=Bounded(0, MAX_RETRIES), default=None,
                      help="Re-runs of a trial whose worker died before it is recorded failed. "
                           "[default: 1]"),
         click.option("--trial-timeout", type=float, default=None, metavar="SECONDS",
