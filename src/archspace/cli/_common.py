@@ -104,6 +104,9 @@ def trust_options(f: F) -> F:
 def trust_value(space_name: str | None, trust_code: bool) -> Trust:
     """What the library's ``trust`` argument gets from --space / --trust-code (--space wins:
     it also has to match the stored space)."""
+    if space_name is not None and not space_name.strip():
+        raise click.BadParameter("is empty; give the study's space (e.g. mymodule:MySpace) or "
+                                 "leave --space out", param_hint="'--space'")
     return space_name if space_name else trust_code
 
 
@@ -227,6 +230,14 @@ def read_archs(space: Space, text: str) -> list[Arch]:
     if not text:
         raise ArchError(f"{source} is empty; expected an arch string "
                         f"({space.arch_format_hint()}) or a JSON object")
+    archs = _parse_archs(space, text, source)
+    if not archs:
+        raise ArchError(f"{source} holds no arch; expected an arch string "
+                        f"({space.arch_format_hint()}) or a JSON object")
+    return archs
+
+
+def _parse_archs(space: Space, text: str, source: str) -> list[Arch]:
     if text[0] not in "{[":
         return [space.parse_arch(line) for line in text.splitlines() if line.strip()]
     check_json_depth(text, f"{source} JSON", ArchError)

@@ -59,7 +59,7 @@ class Limit:
 _TOO_BIG = "larger values make the space too big to build and size"
 
 #: Shared limits of the catalog spaces' common parameters.
-RESOLUTION = Limit(-math.inf, MAX_RESOLUTION)  # each space checks its own smallest resolution
+RESOLUTION = Limit(1, MAX_RESOLUTION)  # each space checks its own smallest resolution
 CLASSES = Limit(1, 100_000)
 CHANNELS = Limit(1, 65_536)
 WIDTH = Limit(0, 100, open_low=True, why="a multiplier of every channel count")
