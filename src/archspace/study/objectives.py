@@ -179,6 +179,9 @@ class Objectives:
         ``produces`` (the metrics the estimator ``estimator`` declares, see
         :meth:`~archspace.estimators.base.Estimator.produces`) an objective naming another
         metric is refused here, before any trial."""
+        if reward is not None and not reward.strip():
+            raise ObjectiveError("--reward is empty; expected METRIC:TARGET:W (e.g. "
+                                 "macs:300M:-0.07) or leave it out")
         if reward and len(names) > 1:
             raise ObjectiveError("--reward combines with a single objective; got "
                                  f"{len(names)} objectives")
