@@ -13,6 +13,7 @@ is replaced by a failure, so an input the CLI let through to a search fails the 
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable
@@ -93,7 +94,7 @@ def _no_search(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # -- bad values --------------------------------------------------------------------------------
-TEXT = st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=30)
+TEXT = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=30)
 HUGE = st.integers(20, 6000).map(lambda n: "9" * n)
 ALWAYS_BAD_NUMBERS = ["nan", "NaN", "inf", "-inf", "Infinity", "1e999", "-1e999", "10**30",
                       "2**64", "1e30e", "0x1f", "1_0.5.5", "", " ", "--", "one"]
@@ -181,8 +182,16 @@ def bad_pairs(options: list[Option]) -> st.SearchStrategy[str]:
     for o in options:
         value = _option_value(o)
         if value is not None:
-            pool.append(value.map(lambda v, name=o.name: f"{name}={v}"))
+            pool.append(value.map(functools.partial(_pair, o.name)))
     return st.one_of(pool)
+
+
+def _pair(key: str, value: str) -> str:
+    return f"{key}={value}"
+
+
+def _after_items(items: tuple[Any, ...], value: str) -> str:
+    return ",".join([*map(str, items), value])
 
 
 def bad_params(space: str) -> st.SearchStrategy[str]:
@@ -199,8 +208,8 @@ def bad_params(space: str) -> st.SearchStrategy[str]:
             bad = st.one_of(st.sampled_from(ALWAYS_BAD_NUMBERS[:10]), HUGE,
                             HUGE.map("-".__add__), st.just("-1"))
             if isinstance(default, tuple):
-                bad = bad.map(lambda v, d=default: ",".join([*map(str, d[:2]), v]))
-            pool.append(bad.map(lambda v, k=key: f"{k}={v}"))
+                bad = bad.map(functools.partial(_after_items, default[:2]))
+            pool.append(bad.map(functools.partial(_pair, key)))
     return st.one_of(pool)
 
 
@@ -403,7 +412,7 @@ GENERATORS: dict[str, Gen] = {
 
 def _commands() -> list[str]:
     """Every leaf command of the CLI, subcommands of groups as 'group sub'."""
-    out = []
+    out: list[str] = []
     for name, command in cli.commands.items():
         if isinstance(command, click.Group):
             out.extend(f"{name} {sub}" for sub in command.commands)
