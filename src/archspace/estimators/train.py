@@ -13,8 +13,10 @@ How the network is fitted to the data:
   restricted sub-space is a point of the full space, so it still validates).
 * **channels**: grayscale data is repeated to the space's ``in_channels`` (e.g. digits/MNIST
   into an RGB network); colour data into a grayscale network is an error.
-* **resolution**: default is the dataset's native size, raised to the space's
-  ``min_resolution`` (and its step) when smaller; images are resized with bilinear
+* **resolution**: the estimator's ``resolution`` option if given, else the space's own
+  ``resolution`` parameter where the user set it, else the dataset's native size, raised to
+  the space's ``min_resolution`` (and its step) when smaller; the metric ``resolution`` records
+  it; images are resized with bilinear
   interpolation (antialiased when shrinking).
 
 Determinism: given a seed, the weights (``torch.manual_seed``), the batch order (a seeded
@@ -97,7 +99,8 @@ OPTIONS = (
            requirement="a number in [0, 1)"),
     Option("weight_decay", 5e-4, float, "L2 weight decay", check=lambda v: v >= 0,
            requirement="a number >= 0"),
-    Option("resolution", None, int, "input side in pixels (default: the dataset's, at least the "
+    Option("resolution", None, int, "input side in pixels (default: the space's resolution "
+           "parameter if set, else the dataset's, at least the "
            "space's minimum)", check=_positive, requirement="an integer > 0"),
     Option("device", "auto", str, "auto (cuda when available), cpu, cuda, cuda:N or mps",
            check=lambda v: re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v) is not None,
@@ -135,14 +138,20 @@ def adapt_space(space: Space, num_classes: int) -> Space:
         raise EstimatorError(f"space {space.label} has {space.num_classes} classes and no "
                              f"num_classes parameter; the dataset has {num_classes}; allowed: "
                              "a space whose classifier matches the dataset")
-    return type(space)(**{**space.params, "num_classes": num_classes})
+    fitted = type(space)(**{**space.params, "num_classes": num_classes})
+    fitted.explicit_params = fitted.explicit_params | (space.explicit_params - {"num_classes"})
+    return fitted
 
 
 def choose_resolution(space: Space, data_resolution: int, requested: int | None) -> int:
-    """The training resolution: ``requested`` if given, else the data's, raised to the space's
-    minimum (and step). Checked by the space."""
+    """The training resolution: ``requested`` (the estimator's option) if given, else the
+    space's own ``resolution`` parameter where the user set one (``mcunet -p resolution=96``
+    trains at 96), else the data's, raised to the space's minimum (and step). Checked by the
+    space."""
     if requested is not None:
         return space.check_resolution(requested)
+    if "resolution" in space.explicit_params:
+        return space.check_resolution(space.default_resolution)
     r = max(data_resolution, space.min_resolution)
     step = max(space.resolution_step, 1)
     return space.check_resolution(-(-r // step) * step)

@@ -123,7 +123,9 @@ class Study:
                                          f"recorded; give at least {done}")
                 storage.set_budget(budget)
                 config = storage.load_config()
-            check_before_evaluating(parts, config, executor or InlineExecutor())
+            found = any(t.status != "infeasible" for t in storage.recorded())
+            check_before_evaluating(parts, config, executor or InlineExecutor(),
+                                    probe_constraints=not found)
             storage.drop_running()
             study = cls(storage, config, parts, executor)
             if study.checkpoints is not None:
