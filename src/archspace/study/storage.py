@@ -236,9 +236,14 @@ class StudyStorage:
         check_new(Path(path), _describe_existing)
 
     @staticmethod
-    def check_not_in_use(path: str | os.PathLike[str]) -> None:
-        """Raise :class:`StudyInUseError` if another process writes the study in ``path``."""
-        check_not_in_use(Path(path))
+    def check_writer(path: str | os.PathLike[str]) -> None:
+        """Refuse, before any work, to continue the study in ``path``: :class:`StudyInUseError`
+        if another process writes it, :class:`StorageError` if it or its folder is read-only
+        (:meth:`open` with ``write=True`` checks again when it takes the lock)."""
+        p = Path(path)
+        check_not_in_use(p)
+        if p.is_file():
+            check_writable(p)
 
     @classmethod
     def create(cls, path: str | os.PathLike[str], config: StudyConfig,
@@ -252,7 +257,13 @@ class StudyStorage:
         try:
             check_new(p, _describe_existing, probe=False)  # again, under the lock
             create_atomically(p, lambda conn: _fill(conn, config, meta or {}))
-            return cls._open(p, readonly=False, lock=lock)
+            try:
+                return cls._open(p, readonly=False, lock=lock)
+            except BaseException:  # e.g. no room for its -shm: the new file holds no trial yet
+                for made in (p, *(p.with_name(p.name + s) for s in ("-wal", "-shm"))):
+                    with suppress(OSError):
+                        made.unlink()
+                raise
         except BaseException:
             lock.release()
             raise
@@ -515,7 +526,7 @@ def _describe_existing(path: Path) -> str:
     except StorageError as e:
         text = str(e)
         if "is not an archspace study" in text or "may be incomplete" in text:
-            return f"{text}; choose another --study file"
+            return f"{text}; or give another --study file"
         return f"{path} exists and cannot be read as a study ({text}); choose another --study file"
     return (f"{path} already holds a study; continue it with `archspace resume {path}` or choose "
             "another --study file")

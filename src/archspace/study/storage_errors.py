@@ -51,13 +51,12 @@ def journal_is_wal(path: Path) -> bool:
 def _wal_missing(path: Path) -> str | None:
     """The "may be incomplete" message when ``path`` is a WAL database without its ``-wal``."""
     wal = wal_path(path)
-    if not journal_is_wal(path) or wal.exists():
-        return None
-    return (f"study {path} may be incomplete: it is in write-ahead-log mode but its write-ahead "
-            f"log {wal} is missing, and the file alone holds no study (the study or its last "
-            f"trials may be in that log): if you copied or moved {path}, bring {wal.name} "
-            f"beside it; if the study's creation was interrupted, it holds no trials: delete "
-            f"{path}")
+    if not journal_is_wal(path) or (wal.exists() and wal.stat().st_size > 0):
+        return None  # (a reader may have made an empty -wal meanwhile)
+    return (f"study {path} may be incomplete: its write-ahead log {wal} is missing (the file is "
+            f"in WAL mode and holds no study without it): if you copied or moved {path.name}, "
+            f"bring {wal.name} beside it; if its creation was interrupted, it holds no trials "
+            "and may be deleted")
 
 
 def not_a_study(path: Path, tables: list[str] | None) -> StorageError:
@@ -90,13 +89,14 @@ def storage_failure(path: Path, error: BaseException, doing: str) -> StorageErro
     ``path``, as one line naming the file and what to do; what is recorded is kept."""
     text = str(error)
     low = text.lower()
-    kept = "every trial recorded before is kept"
+    kept = "every trial recorded before is kept" if doing == "write" else "nothing was changed"
     if isinstance(error, OverflowError):
         return StorageError(f"cannot {doing} study {path}: a number is too large to store "
                             f"({text}); SQLite keeps whole numbers below 2**63")
     if "disk is full" in low:
+        then = (f"continue with `archspace resume {path}`" if doing == "write" else "try again")
         return StorageError(f"cannot {doing} study {path}: the disk is full ({text}); {kept}: "
-                            f"free some space, then continue with `archspace resume {path}`")
+                            f"free some space, then {then}")
     if "readonly" in low or "read-only" in low:
         return StorageError(f"cannot {doing} study {path}: the file or its folder is read-only "
                             f"({text}); `archspace report` and `export` can still read it; make "

@@ -133,6 +133,9 @@ def check_new(path: Path, describe: Callable[[Path], str], probe: bool = True) -
     if not path.parent.is_dir():
         raise StorageError(f"cannot create study file {path}: directory {path.parent} does not "
                            "exist")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise StorageError(f"cannot create study file {path}: directory {path.parent} is "
+                           "read-only; choose a --study file in a writable folder")
     wal = wal_path(path)
     if wal.exists() and wal.stat().st_size > 0:
         raise StorageError(f"cannot create study file {path}: {wal} is the write-ahead log of an "
