@@ -17,6 +17,7 @@ import os
 import socket
 import sys
 import time
+import warnings
 from contextlib import suppress
 from pathlib import Path
 from typing import IO, Any
@@ -110,7 +111,11 @@ def check_not_in_use(study: Path) -> None:
     except OSError:
         return  # no lock file: nobody holds it (or it cannot be read: acquire will say)
     with f:
-        if not _try_lock(f):
+        try:
+            free = _try_lock(f)
+        except OSError:  # locks unsupported here (acquire says so)
+            return
+        if not free:
             raise _in_use(study, _holder(f))
 
 
@@ -135,7 +140,14 @@ class StudyLock:
                                    f"{path} ({e.strerror or e}); the study's folder must be "
                                    "writable to continue it (`archspace report` and `export` "
                                    "can read it as it is)") from None
-            if not _try_lock(f):
+            try:
+                free = _try_lock(f)
+            except OSError as e:  # a filesystem without locks: go on, but say so
+                warnings.warn(f"cannot lock study {study} ({e.strerror or e}): this filesystem "
+                              "does not support file locks; make sure no other process writes "
+                              "the study meanwhile", RuntimeWarning, stacklevel=3)
+                free = True
+            if not free:
                 info = _holder(f)
                 f.close()
                 raise _in_use(study, info)
