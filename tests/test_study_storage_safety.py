@@ -14,11 +14,14 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import archspace
 from archspace.cli import cli
@@ -350,3 +353,31 @@ def test_the_log_is_checkpointed_every_few_trials(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "copy.db") as db:
         assert db.execute("SELECT COUNT(*) FROM trials").fetchone()[0] == CHECKPOINT_EVERY
     assert not wal.exists()  # closed: all of it in the file
+
+
+# -- fuzz: any bytes, any damage ----------------------------------------------------------------
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.integers(0, 12 * 4096 - 1), st.binary(min_size=1, max_size=16)),
+                      min_size=1, max_size=6))
+def test_a_damaged_study_file_is_read_or_refused_in_one_line(study: Path, tmp_path: Path,
+                                                             edits: list[tuple[int, bytes]]) -> None:
+    """Bytes of a real study overwritten anywhere (its header, schema, pages): reading it gives
+    the trials SQLite can still read (warning about rows it cannot decode) or a StorageError;
+    never another exception."""
+    data = bytearray(study.read_bytes())
+    for offset, chunk in edits:
+        data[offset:offset + len(chunk)] = chunk
+    path = tmp_path / f"fuzz-{os.getpid()}-{hash(bytes(data)) & 0xffffffff}.db"
+    path.write_bytes(bytes(data[:12 * 4096]))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            handle = archspace.load_study(path)
+            for t in handle.trials:
+                assert isinstance(t.number, int | str | float | bytes | type(None))
+            _ = handle.best, handle.pareto, handle.counts, handle.config
+    except StorageError:
+        pass
+    finally:
+        for p in tmp_path.glob(path.name + "*"):
+            p.unlink()

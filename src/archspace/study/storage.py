@@ -76,6 +76,15 @@ CREATE TABLE IF NOT EXISTS trials (
     PRIMARY KEY (study_id, number)
 );
 """
+#: The columns a study file's tables must have (``asked`` is added to older files on write).
+_COLUMNS = {
+    "meta": {"key", "value"},
+    "study": {"id", "space", "space_params", "estimator", "estimator_options", "strategy",
+              "strategy_options", "seed", "budget", "constraints", "objectives", "reward",
+              "created", "status"},
+    "trials": {"study_id", "number", "arch", "arch_json", "status", "metrics", "cost", "score",
+               "objectives", "error", "duration", "started", "finished", "tell_order"},
+}
 
 
 @dataclass(frozen=True)
@@ -206,7 +215,7 @@ def _guarded(doing: str) -> Callable[[F], F]:
         def guarded(self: StudyStorage, *args: Any, **kwargs: Any) -> Any:
             try:
                 return method(self, *args, **kwargs)
-            except (sqlite3.Error, OverflowError) as e:
+            except (sqlite3.Error, OverflowError, UnicodeDecodeError) as e:
                 raise storage_failure(self.path, e, doing) from None
         return guarded  # type: ignore[return-value]
     return wrap
@@ -297,11 +306,11 @@ class StudyStorage:
         except sqlite3.Error as e:
             raise storage_failure(p, e, "open") from None
         try:
-            study_id = check_schema(conn, p, tables, SCHEMA_VERSION)
+            study_id = check_schema(conn, p, tables, SCHEMA_VERSION, _COLUMNS)
             columns = {r["name"] for r in conn.execute("PRAGMA table_info(trials)")}
             if "asked" not in columns and not readonly:  # a file from before the column existed
                 conn.execute("ALTER TABLE trials ADD COLUMN asked INTEGER")
-        except sqlite3.Error as e:
+        except (sqlite3.Error, UnicodeDecodeError) as e:
             conn.close()
             raise storage_failure(p, e, "open") from None
         except BaseException:

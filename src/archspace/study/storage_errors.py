@@ -101,6 +101,9 @@ def storage_failure(path: Path, error: BaseException, doing: str) -> StorageErro
         return StorageError(f"cannot {doing} study {path}: the file or its folder is read-only "
                             f"({text}); `archspace report` and `export` can still read it; make "
                             "both writable to continue it")
+    if isinstance(error, UnicodeDecodeError):
+        text = "database disk image is malformed: it holds text that is not UTF-8"
+        low = "malformed"
     if "malformed" in low or "not a database" in low or "corrupt" in low:
         return StorageError(f"study {path} is damaged ({text}); restore a copy, or save what "
                             f"SQLite can still read with `sqlite3 {path} .recover | sqlite3 "

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from pathlib import Path
 
@@ -35,7 +35,12 @@ TIMEOUT_S = 30.0
 def _connect(target: str, uri: bool) -> sqlite3.Connection:
     conn = sqlite3.connect(target, timeout=TIMEOUT_S, isolation_level=None, uri=uri)
     conn.row_factory = sqlite3.Row
+    conn.text_factory = _text  # a damaged page may hold bytes that are no UTF-8
     return conn
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
 
 
 def _tables(conn: sqlite3.Connection) -> list[str]:
@@ -75,6 +80,8 @@ def connect(path: Path, readonly: bool) -> tuple[sqlite3.Connection, list[str] |
 def _read_tables(conn: sqlite3.Connection, path: Path) -> list[str] | None:
     try:
         return _tables(conn)
+    except UnicodeDecodeError as e:  # SQLite's message quotes a damaged schema
+        raise storage_failure(path, e, "read") from None
     except sqlite3.DatabaseError as e:
         if "not a database" in str(e) or "encrypted" in str(e):
             return None
@@ -84,14 +91,21 @@ def _read_tables(conn: sqlite3.Connection, path: Path) -> list[str] | None:
 
 
 def check_schema(conn: sqlite3.Connection, path: Path, tables: list[str] | None,
-                 schema_version: int) -> int:
-    """The study id in ``conn``, or :class:`StorageError` saying what ``path`` is instead."""
-    if tables is None or not {"meta", "study", "trials"} <= set(tables):
+                 schema_version: int, columns: Mapping[str, set[str]]) -> int:
+    """The study id in ``conn``, or :class:`StorageError` saying what ``path`` is instead;
+    ``columns``: the columns each table must have."""
+    if tables is None or not set(columns) <= set(tables):
         raise not_a_study(path, tables)
     try:
+        for table, wanted in columns.items():
+            have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+            if not wanted <= have:
+                missing = ", ".join(sorted(wanted - have))
+                raise StorageError(f"study {path} is damaged or not an archspace study: its "
+                                   f"{table} table has no column {missing}; restore a copy")
         ok = conn.execute("SELECT value FROM meta WHERE key='archspace_schema'").fetchone()
         row = conn.execute("SELECT id FROM study ORDER BY id LIMIT 1").fetchone()
-    except sqlite3.DatabaseError as e:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as e:
         raise storage_failure(path, e, "read") from None
     if ok is None or row is None:
         raise not_a_study(path, tables)
