@@ -140,7 +140,8 @@ def test_one_writer_in_one_process_too(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     _search(path, 2)
     with StudyStorage.open(path, write=True) as first:
-        with pytest.raises(StudyInUseError, match=f"in use by pid {os.getpid()}"):
+        with pytest.raises(StudyInUseError, match=rf"in use by this process \(pid {os.getpid()}, "
+                                                  r"since .*close the study object"):
             StudyStorage.open(path, write=True)
         with StudyStorage.open(path) as reader:
             assert reader.n_recorded() == 2 and not first.readonly
@@ -165,8 +166,43 @@ def test_a_probe_makes_no_file_and_a_lock_is_released_once(tmp_path: Path) -> No
     assert list(tmp_path.iterdir()) == []
     lock = StudyLock.acquire(path)
     assert lock.held and lock_path(path).exists()
-    with pytest.raises(StudyInUseError, match="in use by pid"):
+    with pytest.raises(StudyInUseError, match="in use by this process"):
         check_not_in_use(path)
     lock.release()
     lock.release()
     assert not lock.held and list(tmp_path.iterdir()) == []
+
+
+def test_a_lock_kept_by_a_dead_holders_child_says_so(tmp_path: Path) -> None:
+    """A process forked by the holder shares its lock: once the holder is gone, the message says
+    that a process it started still holds the study."""
+    path = tmp_path / "s.db"
+    code = ("import os, sys, time\n"
+            "from pathlib import Path\n"
+            "from archspace.study.locking import StudyLock\n"
+            "lock = StudyLock.acquire(Path(sys.argv[1]))\n"
+            "child = os.fork()\n"
+            "if child == 0:\n"
+            "    null = os.open(os.devnull, os.O_RDWR)\n"
+            "    os.dup2(null, 1)\n"
+            "    os.dup2(null, 2)\n"
+            "    time.sleep(120)\n"
+            "    os._exit(0)\n"
+            "print(child, flush=True)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                          check=True, timeout=60)
+    child = int(proc.stdout)
+    try:
+        with pytest.raises(StudyInUseError, match=r"pid \d+ has exited but a process it started "
+                                                  "still holds the lock: stop that process"):
+            check_not_in_use(path)
+    finally:
+        os.kill(child, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the child is not ours to reap: wait for the lock
+        try:
+            check_not_in_use(path)
+            break
+        except StudyInUseError:
+            time.sleep(0.05)
+    StudyLock.acquire(path).release()

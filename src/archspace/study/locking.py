@@ -85,7 +85,10 @@ def _in_use(study: Path, info: dict[str, Any]) -> StudyInUseError:
         where = f" on host {host}" if isinstance(host, str) and host != socket.gethostname() else ""
         who = f"pid {pid}{where} ({command or '?'}, since {when})"
         stop = f"wait for it to finish or stop it (kill {pid})"
-        if not where and not _alive(pid):
+        if not where and pid == os.getpid():
+            who = f"this process (pid {pid}, since {when})"
+            stop = "close the study object that has it open first (its close())"
+        elif not where and not _alive(pid):
             stop = (f"pid {pid} has exited but a process it started still holds the lock: stop "
                     "that process")
     return StudyInUseError(f"study {study} is in use by {who}; one process at a time may write a "
