@@ -20,7 +20,7 @@ from archspace.cli._executor import (
     open_with_executor,
     stored_settings,
 )
-from archspace.cli.search import finish, progress_bar
+from archspace.cli.search import finish, progress_bar, run_to_end
 from archspace.errors import ArchspaceError
 from archspace.spaces import check_trusted
 from archspace.study import Study, StudyStorage
@@ -48,20 +48,25 @@ def resume(study_path: str, budget: int | None, as_json: bool, progress: bool,
     with StudyStorage.open(study_path) as storage:  # refused before an executor starts
         check_trusted(storage.load_config().space, trust, f"study {study_path}")
         _refuse_objects(study_path, storage.meta(OBJECTS_KEY))
+    StudyStorage.check_writer(study_path)  # another writer, a read-only file: refused now
     settings = executor_settings(executor, stored_settings(study_path))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         study = open_with_executor(
             lambda ex: Study.resume(Path(study_path), executor=ex, budget=budget, trust=trust),
             settings)
-    study.storage.set_meta("executor", settings)
+    try:
+        study.storage.set_meta("executor", settings)
+    except BaseException:
+        study.close()
+        raise
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
     done = study.storage.n_recorded()
     if done < study.budget:
         click.echo(f"resuming {study_path}: {done}/{study.budget} trials recorded", err=True)
     with progress_bar(study, progress and done < study.budget) as callback:
-        result = study.run(callback)
+        result = run_to_end(study, callback)
     finish(study, result, as_json)
 
 

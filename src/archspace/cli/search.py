@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from archspace.spaces import parse_params
 from archspace.study import Study, StudyConfig, StudyResult, TrialRecord
 from archspace.study.summary import summarize
 
-__all__ = ["finish", "option_pairs", "progress_bar", "search"]
+__all__ = ["finish", "option_pairs", "progress_bar", "run_to_end", "search"]
 
 
 def option_pairs(pairs: Sequence[str], what: str) -> dict[str, str]:
@@ -65,6 +65,19 @@ def progress_bar(study: Study, enabled: bool) -> Iterator[Any]:
             bar.update(task, advance=1, best=_fmt(state["best"]))
 
         yield advance
+
+
+def run_to_end(study: Study, callback: Any) -> StudyResult:
+    """``study.run(callback)``; when it fails (a full disk, say), the executor and the file
+    are released before the error is reported (every recorded trial stays in the file)."""
+    try:
+        return study.run(callback)
+    except BaseException:
+        with suppress(Exception):
+            study.executor.shutdown(cancel=True)
+        with suppress(Exception):
+            study.storage.close()
+        raise
 
 
 def _fmt(x: float | None) -> str:
@@ -163,5 +176,5 @@ def search(space_name: str, params: tuple[str, ...], estimator: str,
                    f"{study.objectives.items[0].name!r} (the Pareto front is still reported)",
                    err=True)
     with progress_bar(study, progress) as callback:
-        result = study.run(callback)
+        result = run_to_end(study, callback)
     finish(study, result, as_json)

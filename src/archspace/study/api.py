@@ -9,8 +9,12 @@ and strategy given by name (as on the command line) or as objects::
     study.best, study.trials, study.pareto, study.counts
 
 Each returns a :class:`StudyHandle` on the study file. The handle keeps no file open between
-calls: every read (``trials``, ``best``, ...) opens the file, reads and closes it, so it sees
-what another process (a running ``archspace search``) has written since.
+calls: every read (``trials``, ``best``, ...) opens the file read-only, reads and closes it, so
+it sees what another process (a running ``archspace search``) has written since, and works on a
+study in a read-only folder. Only one process at a time writes a study: :func:`search` and
+:func:`resume` hold its lock while they run, and a second writer gets
+:class:`~archspace.study.storage.StudyInUseError` (a one-line
+:class:`~archspace.errors.ArchspaceError` naming the holder) before anything runs.
 
 **What a file can rebuild.** A study records its space, estimator and strategy as the command
 line would name them: a catalog name (or a user space's ``module:Class``) with its parameters
@@ -387,6 +391,7 @@ def resume(study: str | os.PathLike[str], *, budget: int | None = None,
     """
     handle = StudyHandle(study, space=space, estimator=estimator,
                          strategy=strategy if isinstance(strategy, type) else None, trust=trust)
+    StudyStorage.check_writer(handle.path)  # another writer, a read-only file: refused now
     if budget is not None:
         budget = _whole(budget, "budget", 1)
     sp = handle.space

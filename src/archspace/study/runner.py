@@ -112,7 +112,7 @@ class Study:
         A user space (``module:Class``) the file names is imported only with ``trust=True``
         or ``trust="module:Class"`` (the same space named again); else
         :class:`~archspace.spaces.UntrustedSpaceError`, before anything is imported."""
-        storage = StudyStorage.open(path)
+        storage = StudyStorage.open(path, write=True)  # the one writer: takes the study lock
         try:
             config = storage.load_config()
             parts = _build(config, factories, trust, f"study {os.fspath(path)}")
