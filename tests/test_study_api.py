@@ -370,7 +370,7 @@ def test_a_process_pool_gets_the_objects(tmp_path: Path) -> None:
                              strategy="random", budget=4, seed=2,
                              study=tmp_path / "p.db", executor="process", workers=2)
     assert study.counts["complete"] == 4
-    assert _meta(study.path, "executor") == {"executor": "process", "workers": 2}
+    assert _meta(study.path, "executor") == {"executor": "process", "workers": 2, "threads": 1}
     inline = archspace.search(space=ToySpace(), estimator=ToyEstimator(), strategy="random", budget=4,
                               seed=2, study=tmp_path / "i.db")
     assert sorted(t.arch for t in study.trials) == sorted(t.arch for t in inline.trials)
