@@ -11,7 +11,9 @@ variables (:data:`THREAD_VARS`), read by a library when it is loaded, so they mu
 a process imports numpy or torch (worker processes get them at start); threadpoolctl, which
 resets the pools of libraries already loaded; and torch's own setting, for a torch already
 imported. torch is never imported here to cap it: a process that has not imported it does not
-use it, and the environment variables cover it if a trial imports it later.
+use it, and the environment variables cover it if a trial imports it later. (Read from the
+environment, a count above the machine's cores is cut to the cores: a torch that a trial
+imports runs that one trial on at most the cores, the trials after it on the count.)
 """
 
 from __future__ import annotations
