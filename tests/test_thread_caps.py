@@ -30,7 +30,7 @@ def trial_metrics(tmp_path: Path, executor: Executor, torch: bool = False) -> li
     run_study(path, config(budget=2, strategy="fixed", strategy_options={"archs": ARCHS}),
               factories, executor=executor)
     with StudyStorage.open(path) as s:
-        return [t.metrics or {} for t in s.trials()]
+        return [dict(t.metrics or {}) for t in s.trials()]
 
 
 def process_state() -> tuple[dict[str, int], dict[str, str | None]]:
