@@ -133,3 +133,18 @@ def test_a_ray_head_that_refuses_fails_in_one_line_not_a_hang(tmp_path: Path) ->
     _one_line_error(res, f"could not join the Ray cluster at {address}: connection refused")
     assert time.monotonic() - started < 20 and _n_trials(path) == 2
     assert not ray.is_initialized()
+
+
+@pytest.mark.parametrize(("stored", "needle"), [
+    ([1, 2], "keeps executor settings that are not a JSON object (a list)"),
+    ({"threads": "many"}, "the threads stored in"),
+])
+def test_stored_settings_that_are_not_settings_are_one_line(tmp_path: Path, stored: Any,
+                                                            needle: str) -> None:
+    path = tmp_path / "s.db"
+    assert _run("search", *NB201, "--budget", "2", "--study", str(path),
+                "--no-progress").exit_code == 0
+    with StudyStorage.open(path) as s:
+        s.set_meta("executor", stored)
+    _one_line_error(_run("resume", str(path), "--budget", "3"), needle)
+    assert _n_trials(path) == 2

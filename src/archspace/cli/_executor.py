@@ -24,6 +24,7 @@ from archspace.study.executor import (
     make_executor,
     trial_threads,
 )
+from archspace.study.threads import check_threads
 
 __all__ = [
     "check_stored", "executor_from", "executor_options", "executor_settings", "open_with_executor",
@@ -112,6 +113,8 @@ def check_stored(path: str, given: dict[str, Any], stored: dict[str, Any], allow
     address (the study would send its work to, and take results from, that cluster) and a
     worker or thread count above this machine's cores, unless ``allow`` or the same option is
     ``given`` again."""
+    if given.get("threads") is None:
+        check_threads(stored.get("threads"), f"the threads stored in {path}")
     if allow:
         return
     kind = given.get("executor") or stored.get("executor")
@@ -137,7 +140,12 @@ def check_stored(path: str, given: dict[str, Any], stored: dict[str, Any], allow
 def stored_settings(path: str) -> dict[str, Any]:
     """The executor settings a study file keeps (empty if none)."""
     with StudyStorage.open(path) as storage:
-        return dict(storage.meta("executor") or {})
+        stored = storage.meta("executor") or {}
+    if not isinstance(stored, dict):
+        raise ArchspaceError(f"study {path} keeps executor settings that are not a JSON object "
+                             f"(a {type(stored).__name__}): the file was changed outside "
+                             "archspace; its trials can still be read (archspace report)")
+    return dict(stored)
 
 
 def open_with_executor(open_study: Callable[[Executor], Study], settings: dict[str, Any],
