@@ -95,3 +95,16 @@ def test_a_capped_block_restores_the_process(monkeypatch: pytest.MonkeyPatch) ->
     assert same_pools(pools, pools_after) and env_after == env
     with capped_threads(None):
         assert process_state()[1] == env
+
+
+def test_the_api_runs_its_trials_and_search_on_threads(tmp_path: Path) -> None:
+    import archspace
+    from test_study_support import ToySpace
+
+    pools, env = process_state()
+    study = archspace.search(space=ToySpace(), estimator=PoolThreadsEstimator(), strategy="random",
+                             budget=2, study=tmp_path / "api.db", threads=3)
+    got = [(m["fewest"], m["most"]) for m in (dict(t.metrics or {}) for t in study.trials)]
+    assert got == [(3, 3), (3, 3)]
+    pools_after, env_after = process_state()
+    assert same_pools(pools, pools_after) and env_after == env
