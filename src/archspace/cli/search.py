@@ -17,11 +17,17 @@ from typing import Any
 import click
 
 from archspace.cli._common import param_option
-from archspace.cli._executor import executor_options, executor_settings, open_with_executor
+from archspace.cli._executor import (
+    executor_options,
+    executor_settings,
+    open_with_executor,
+    trial_threads_of,
+)
 from archspace.errors import ArchspaceError
 from archspace.spaces import parse_params
 from archspace.study import Study, StudyConfig, StudyResult, TrialRecord
 from archspace.study.summary import summarize
+from archspace.study.threads import capped_threads
 
 __all__ = ["finish", "option_pairs", "progress_bar", "run_to_end", "search"]
 
@@ -160,7 +166,7 @@ def search(space_name: str, params: tuple[str, ...], estimator: str,
            estimator_options: tuple[str, ...], strategy: str, strategy_options: tuple[str, ...],
            budget: int, seed: int, study_path: str, constraints: tuple[str, ...],
            objectives: tuple[str, ...], reward: str | None, as_json: bool, progress: bool,
-           **executor: Any) -> None:
+           ray_timeout: float, **executor: Any) -> None:
     """Search SPACE with a strategy and an estimator for BUDGET trials, recording to FILE.db."""
     config = StudyConfig(
         space=space_name, space_params=parse_params(space_name, list(params)),
@@ -168,13 +174,15 @@ def search(space_name: str, params: tuple[str, ...], estimator: str,
         strategy=strategy, strategy_options=option_pairs(strategy_options, "strategy"),
         seed=seed, budget=budget, constraints=constraints, objectives=objectives, reward=reward)
     settings = executor_settings(executor)
-    study = open_with_executor(lambda ex: Study.create(Path(study_path), config, executor=ex,
-                                                         meta={"executor": settings}),
-                               settings)
-    if study.objectives.multi and not study.strategy.multi_objective:
-        click.echo(f"note: strategy {strategy!r} is single-objective; it searches on "
-                   f"{study.objectives.items[0].name!r} (the Pareto front is still reported)",
-                   err=True)
-    with progress_bar(study, progress) as callback:
-        result = run_to_end(study, callback)
-    finish(study, result, as_json)
+    settings["threads"] = trial_threads_of(settings)  # kept, so resume runs on the same
+    with capped_threads(settings["threads"]):  # the strategy's own numpy work too
+        study = open_with_executor(lambda ex: Study.create(Path(study_path), config, executor=ex,
+                                                           meta={"executor": settings}),
+                                   settings, ray_timeout)
+        if study.objectives.multi and not study.strategy.multi_objective:
+            click.echo(f"note: strategy {strategy!r} is single-objective; it searches on "
+                       f"{study.objectives.items[0].name!r} (the Pareto front is still reported)",
+                       err=True)
+        with progress_bar(study, progress) as callback:
+            result = run_to_end(study, callback)
+        finish(study, result, as_json)

@@ -61,6 +61,7 @@ from archspace.study.executor import Executor, check_trial_timeout
 from archspace.study.objectives import Objectives
 from archspace.study.runner import Study, StudyResult
 from archspace.study.storage import StudyConfig, StudyStorage, TrialRecord
+from archspace.study.threads import capped_threads, check_threads
 
 if TYPE_CHECKING:
     from archspace.export import ExportResult
@@ -258,12 +259,13 @@ def _whole(value: Any, what: str, minimum: int) -> int:
     return value
 
 
-def _executor(executor: str | Executor, workers: int | None,
-              trial_timeout: float | None) -> tuple[Executor, dict[str, Any]]:
+def _executor(executor: str | Executor, workers: int | None, trial_timeout: float | None,
+              threads: int | None) -> tuple[Executor, dict[str, Any]]:
     """The executor to run on and the settings to keep in the file (``archspace resume``
     reuses them)."""
     if isinstance(executor, Executor):
-        for value, what in ((workers, "workers"), (trial_timeout, "trial_timeout")):
+        for value, what in ((workers, "workers"), (trial_timeout, "trial_timeout"),
+                            (threads, "threads")):
             if value is not None:
                 raise ArchspaceError(f"{what} applies to an executor given by name; give it to "
                                      "make_executor for an Executor object")
@@ -273,20 +275,38 @@ def _executor(executor: str | Executor, workers: int | None,
     if not isinstance(executor, str):
         raise ArchspaceError(f"executor must be 'inline', 'process', 'ray' or an Executor object, "
                              f"got {type(executor).__name__}")
-    from archspace.study.executor import make_executor
+    from archspace.study.executor import make_executor, trial_threads
 
-    settings: dict[str, Any] = {"executor": executor, "workers": workers}
+    threads = trial_threads(threads)
+    settings: dict[str, Any] = {"executor": executor, "workers": workers, "threads": threads}
     if trial_timeout is not None:
         settings["trial_timeout"] = trial_timeout
-    return make_executor(executor, workers=workers, trial_timeout=trial_timeout), settings
+    ex = make_executor(executor, workers=workers, trial_timeout=trial_timeout, threads=threads)
+    return ex, settings
+
+
+def _stored(path: Path) -> dict[str, Any]:
+    with StudyStorage.open(path) as storage:
+        stored = storage.meta("executor") or {}
+    return stored if isinstance(stored, dict) else {}
 
 
 def _stored_timeout(path: Path) -> float | None:
     """The trial time limit the study file keeps (checked: it is data from a file)."""
-    with StudyStorage.open(path) as storage:
-        stored = storage.meta("executor") or {}
-    value = stored.get("trial_timeout") if isinstance(stored, dict) else None
-    return check_trial_timeout(value, f"the trial_timeout stored in {path}")
+    return check_trial_timeout(_stored(path).get("trial_timeout"),
+                               f"the trial_timeout stored in {path}")
+
+
+def _stored_threads(path: Path, allow: bool) -> int | None:
+    """The thread count the study file keeps (checked; above this machine's cores only with
+    ``allow``)."""
+    threads = check_threads(_stored(path).get("threads"), f"the threads stored in {path}")
+    cores = os.cpu_count() or 1
+    if threads is not None and threads > cores and not allow:
+        raise ArchspaceError(f"study {path} stores {threads} threads per trial, and this machine "
+                             f"has {cores} cores; allowed: threads=N, or "
+                             "allow_stored_executor=True to use the stored count")
+    return threads
 
 
 def _new_path(study: str | os.PathLike[str] | None) -> Path:
@@ -307,7 +327,8 @@ def search(*, space: str | Space, estimator: str | Estimator,
            constraints: str | Sequence[str] = (), objectives: str | Sequence[str] = (),
            reward: str | None = None, executor: str | Executor = "inline",
            workers: int | None = None, trial_timeout: float | None = None,
-           progress: bool = False, callback: TrialCallback | None = None) -> StudyHandle:
+           threads: int | None = None, progress: bool = False,
+           callback: TrialCallback | None = None) -> StudyHandle:
     """Search ``space`` with ``strategy``, scored by ``estimator``, until ``budget`` trials are
     recorded in the study file ``study``; returns its :class:`StudyHandle`.
 
@@ -326,7 +347,9 @@ def search(*, space: str | Space, estimator: str | Estimator,
     seconds a trial may run before it is stopped and recorded failed (with ``"inline"``, each
     trial then runs in a child process, so the estimator must be picklable and a script needs
     the ``if __name__ == "__main__":`` guard); it is kept in the file for
-    :func:`resume`. ``progress``: a rich
+    :func:`resume`. ``threads`` (default 1): the threads of each trial's numeric libraries
+    (BLAS under numpy and scipy, OpenMP, torch), and of the search itself while it runs
+    (this process's settings are put back after it); kept in the file. ``progress``: a rich
     progress bar on stderr. ``callback(trial)`` is called with each trial as recorded.
 
     Everything is checked before the file is created; bad input raises
@@ -359,7 +382,7 @@ def search(*, space: str | Space, estimator: str | Estimator,
                                                             strat.unrebuildable), strict=True) if why}
     factories = Factories(space=lambda name, **p: sp.space,
                           estimator=lambda name, **o: est.estimator, strategy=strat.factory)
-    ex, settings = _executor(executor, workers, trial_timeout)
+    ex, settings = _executor(executor, workers, trial_timeout, threads)
     meta = {"executor": settings, OBJECTS_KEY: objects, DECISIONS_KEY: decisions_digest(sp.space)}
     try:
         runner = Study.create(path, config, factories, ex, meta=meta)
@@ -376,8 +399,9 @@ def resume(study: str | os.PathLike[str], *, budget: int | None = None,
            space: Space | None = None, estimator: Estimator | None = None,
            strategy: Strategy | type[Strategy] | None = None, executor: str | Executor = "inline",
            workers: int | None = None, trial_timeout: float | None = None,
-           progress: bool = False, callback: TrialCallback | None = None,
-           trust: bool = False) -> StudyHandle:
+           threads: int | None = None, progress: bool = False,
+           callback: TrialCallback | None = None, trust: bool = False,
+           allow_stored_executor: bool = False) -> StudyHandle:
     """Continue the study in file ``study`` until its budget (or the new ``budget``, at least
     the trials recorded) is recorded; returns its :class:`StudyHandle`.
 
@@ -387,7 +411,9 @@ def resume(study: str | os.PathLike[str], *, budget: int | None = None,
     it. A user space the file names is imported only with ``trust=True``. The study runs
     ``inline`` unless ``executor`` says otherwise (the executor stored in the file, which
     ``archspace resume`` reuses, is not used), under the ``trial_timeout`` given, else the one
-    the file keeps. Other arguments as for :func:`search`.
+    the file keeps, on the ``threads`` given, else the count the file keeps; a stored count
+    above this machine's cores is data from a file, used only with
+    ``allow_stored_executor=True``. Other arguments as for :func:`search`.
     """
     handle = StudyHandle(study, space=space, estimator=estimator,
                          strategy=strategy if isinstance(strategy, type) else None, trust=trust)
@@ -397,9 +423,12 @@ def resume(study: str | os.PathLike[str], *, budget: int | None = None,
     sp = handle.space
     est = handle.estimator
     strat = handle._strategy_factory(strategy, sp)
-    if trial_timeout is None and not isinstance(executor, Executor):
-        trial_timeout = _stored_timeout(handle.path)
-    ex, settings = _executor(executor, workers, trial_timeout)
+    if not isinstance(executor, Executor):
+        if trial_timeout is None:
+            trial_timeout = _stored_timeout(handle.path)
+        if threads is None:
+            threads = _stored_threads(handle.path, allow_stored_executor)
+    ex, settings = _executor(executor, workers, trial_timeout, threads)
     factories = Factories(space=lambda name, **p: sp, estimator=lambda name, **o: est,
                           strategy=strat)
     try:
@@ -426,7 +455,14 @@ def load_study(study: str | os.PathLike[str], *, space: Space | None = None,
 
 
 def _run(runner: Study, handle: StudyHandle, progress: bool, callback: TrialCallback | None) -> StudyHandle:
-    """Run ``runner`` to its budget and close it; the handle gets the result."""
+    """Run ``runner`` to its budget and close it, the search on the executor's threads; the
+    handle gets the result."""
+    with capped_threads(runner.executor.threads):
+        return _run_capped(runner, handle, progress, callback)
+
+
+def _run_capped(runner: Study, handle: StudyHandle, progress: bool,
+                callback: TrialCallback | None) -> StudyHandle:
     try:
         if runner.objectives.multi and not runner.strategy.multi_objective:
             import warnings
