@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS trials (
     status TEXT NOT NULL CHECK (status IN ('complete', 'failed', 'infeasible', 'running')),
     metrics TEXT, cost TEXT, score REAL, objectives TEXT, error TEXT,
     duration REAL, started REAL NOT NULL, finished REAL,
-    tell_order INTEGER, asked INTEGER,
+    tell_order INTEGER, asked INTEGER, schedule TEXT,
     PRIMARY KEY (study_id, number)
 );
 """
@@ -86,7 +86,9 @@ class TrialRecord:
     its result was recorded (and told to the strategy); equal for a sequential study.
     ``asked`` is how many trials the strategy had been asked for when this one was told
     (``number + 1`` for a sequential study): with it a resume replays asks and tells in their
-    original interleaving, whatever the executor."""
+    original interleaving, whatever the executor. ``schedule`` is where a multi-fidelity
+    scheduler placed the trial (``bracket``, ``rung``, ``resource``, the ``parent`` trial it
+    was promoted from; see :mod:`archspace.study.scheduled`), None in an unscheduled study."""
 
     number: int
     arch: str
@@ -102,6 +104,7 @@ class TrialRecord:
     finished: float | None
     tell_order: int | None
     asked: int | None = None
+    schedule: Mapping[str, Any] | None = None
 
 
 def _finite(obj: Any) -> Any:
@@ -137,7 +140,18 @@ def _trial(row: sqlite3.Row) -> TrialRecord:
         score=as_number(row["score"]), objectives=_numbers(_loads(row["objectives"])),
         error=row["error"], duration=row["duration"], started=row["started"],
         finished=row["finished"], tell_order=row["tell_order"],
-        asked=row["asked"] if "asked" in row.keys() else None)  # noqa: SIM118 (Row: in = values)
+        asked=row["asked"] if "asked" in row.keys() else None,  # noqa: SIM118 (Row: in = values)
+        schedule=_schedule(row))
+
+
+def _schedule(row: sqlite3.Row) -> Mapping[str, Any] | None:
+    """A trial's schedule column: an object, or None (no column, null, or a foreign value)."""
+    text = row["schedule"] if "schedule" in row.keys() else None  # noqa: SIM118
+    try:
+        value = _loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 class StudyStorage:
@@ -226,9 +240,10 @@ class StudyStorage:
             raise StorageError(f"{p} was written by a newer archspace (schema {ok['value']}); "
                                f"this one reads schema {SCHEMA_VERSION}")
         columns = {r["name"] for r in conn.execute("PRAGMA table_info(trials)")}
-        if "asked" not in columns:  # a file from before the column existed
-            with suppress(sqlite3.OperationalError):  # read-only: rows then read asked=None
-                conn.execute("ALTER TABLE trials ADD COLUMN asked INTEGER")
+        for column, kind in (("asked", "INTEGER"), ("schedule", "TEXT")):
+            if column not in columns:  # a file from before the column existed
+                with suppress(sqlite3.OperationalError):  # read-only: rows then read None
+                    conn.execute(f"ALTER TABLE trials ADD COLUMN {column} {kind}")
         store = cls(p, conn)
         store._study_id = int(row["id"])
         return store
@@ -347,13 +362,14 @@ class StudyStorage:
             rec = replace(record, tell_order=n, finished=record.finished or time.time())
             c.execute(
                 "INSERT OR REPLACE INTO trials (study_id, number, arch, arch_json, status, metrics, "
-                "cost, score, objectives, error, duration, started, finished, tell_order, asked) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "cost, score, objectives, error, duration, started, finished, tell_order, asked, "
+                "schedule) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (self._study_id, rec.number, rec.arch, _dumps(dict(rec.arch_json)), rec.status,
                  None if rec.metrics is None else _dumps(dict(rec.metrics)),
                  None if rec.cost is None else _dumps(dict(rec.cost)), rec.score,
                  None if rec.objectives is None else _dumps(list(rec.objectives)), rec.error,
-                 rec.duration, rec.started, rec.finished, rec.tell_order, rec.asked))
+                 rec.duration, rec.started, rec.finished, rec.tell_order, rec.asked,
+                 None if rec.schedule is None else _dumps(dict(rec.schedule))))
         if self._recorded is not None and (old is None or old["status"] == "running"):
             self._recorded = (self._recorded[0], n + 1)
         return rec
