@@ -9,9 +9,10 @@ starts with. With R = max_resource / min_resource and s_max = floor(log_eta R), 
 s + 1 rungs; rung i holds n_i = floor(n eta^-i) configurations at r_i = R eta^(i-s) units of
 ``min_resource``, where n = ceil((s_max + 1) eta^s / (s + 1)).
 
-The rung resources here are ``min_resource * eta**k`` for k < s_max and ``max_resource`` for the
-top rung, so every rung resource is a whole number and the top rung is the max resource even
-when R is not a power of eta (then the last step is smaller than eta).
+The rung resources are Li et al.'s, anchored at the top: ``max_resource / eta**(s_max - k)`` for
+rung k = 0, ..., s_max, rounded down to whole units. When R is a power of eta they are
+``min_resource * eta**k``; otherwise the bottom rung lies between ``min_resource`` and
+``eta * min_resource`` (``--min-resource 1 --max-resource 10 --eta 3``: rungs 1, 3, 10).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def s_max(min_resource: int, max_resource: int, eta: int) -> int:
 def rung_resources(min_resource: int, max_resource: int, eta: int) -> tuple[int, ...]:
     """The resources of the s_max + 1 rungs of a full successive-halving bracket."""
     s = s_max(min_resource, max_resource, eta)
-    return (*(min_resource * eta**k for k in range(s)), max_resource)
+    return tuple(max_resource // eta**(s - k) for k in range(s + 1))
 
 
 @dataclass(frozen=True)
