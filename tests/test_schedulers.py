@@ -38,7 +38,7 @@ def test_hyperband_brackets_match_li_et_al_table_for_r81_eta3() -> None:
 
 def test_brackets_scale_with_min_resource() -> None:
     brackets = hyperband_brackets(2, 162, 3)
-    assert [list(b.resources) for b in brackets][0] == [2, 6, 18, 54, 162]
+    assert brackets[0].resources == (2, 6, 18, 54, 162)
     assert [list(b.sizes) for b in brackets] == [[n for n, _ in LI_TABLE_R81[s]]
                                                  for s in (4, 3, 2, 1, 0)]
 
