@@ -7,8 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from archspace.errors import ArchspaceError
-from archspace.study.schedulers import SCHEDULERS, Scheduler, make_scheduler
+from archspace.study.schedulers import SCHEDULERS, scheduler_from_options
 
 __all__ = ["scheduler_from_options", "scheduler_options"]
 
@@ -33,22 +32,3 @@ def scheduler_options(f: F) -> F:
     for option in reversed(options):
         f = option(f)
     return f
-
-
-def scheduler_from_options(scheduler: str | None, min_resource: int | None,
-                           max_resource: int | None, eta: int | None) -> Scheduler | None:
-    """The scheduler the options describe (None without --scheduler); bad values raise
-    :class:`ArchspaceError` saying what is allowed."""
-    if scheduler is None:
-        given = [name for name, v in (("--min-resource", min_resource),
-                                      ("--max-resource", max_resource), ("--eta", eta))
-                 if v is not None]
-        if given:
-            raise ArchspaceError(f"{given[0]} applies only with --scheduler; allowed: "
-                                 f"--scheduler {'|'.join(SCHEDULERS)}")
-        return None
-    if max_resource is None:
-        raise ArchspaceError(f"--scheduler {scheduler} needs --max-resource N, the resource of "
-                             "the top rung (e.g. --max-resource 27)")
-    return make_scheduler(scheduler, 1 if min_resource is None else min_resource, max_resource,
-                          3 if eta is None else eta)

@@ -10,7 +10,7 @@ new archs of each bracket's bottom rung.
   name when the estimator leaves it out) and its ``schedule`` (``bracket``, ``rung``,
   ``resource``, the ``parent`` trial it was promoted from, and for a bottom-rung trial ``ask``,
   the strategy's ask it came from). The budget counts trials, as in any study: every rung
-  evaluation is one (Hyperband with R = 27, eta = 3 takes 70 trials per pass of its four
+  evaluation is one (Hyperband with R = 27, eta = 3 takes 69 trials per pass of its four
   brackets; :func:`pass_trials` says how many for any setting). The best trial is the best
   score of any rung.
 * **Continuation.** A promoted trial continues from its parent's checkpoint (``STUDY.ckpt/N.pt``)

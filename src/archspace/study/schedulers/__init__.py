@@ -25,7 +25,7 @@ from archspace.study.schedulers.halving import Hyperband, SuccessiveHalving
 __all__ = [
     "ASHA", "SCHEDULERS", "SCHEDULE_KEY", "Bracket", "Entry", "Hyperband", "Ledger", "Scheduler", "Slot",
     "SuccessiveHalving", "check_resources", "hyperband_brackets", "make_scheduler",
-    "rung_resources", "scheduler_from_json",
+    "rung_resources", "scheduler_from_json", "scheduler_from_options",
 ]
 
 #: The study-file meta key under which a scheduled study records its scheduler.
@@ -54,3 +54,22 @@ def scheduler_from_json(data: Mapping[str, Any] | Any, source: str) -> Scheduler
                               data.get("max_resource"), data.get("eta"))
     except ArchspaceError as e:
         raise ArchspaceError(f"{source} records a bad scheduler: {e}") from None
+
+
+def scheduler_from_options(scheduler: str | None, min_resource: int | None,
+                           max_resource: int | None, eta: int | None) -> Scheduler | None:
+    """The scheduler the options describe (None without --scheduler); bad values raise
+    :class:`ArchspaceError` saying what is allowed."""
+    if scheduler is None:
+        given = [name for name, v in (("--min-resource", min_resource),
+                                      ("--max-resource", max_resource), ("--eta", eta))
+                 if v is not None]
+        if given:
+            raise ArchspaceError(f"{given[0]} applies only with --scheduler; allowed: "
+                                 f"--scheduler {'|'.join(SCHEDULERS)}")
+        return None
+    if max_resource is None:
+        raise ArchspaceError(f"--scheduler {scheduler} needs --max-resource N, the resource of "
+                             "the top rung (e.g. --max-resource 27)")
+    return make_scheduler(scheduler, 1 if min_resource is None else min_resource, max_resource,
+                          3 if eta is None else eta)
