@@ -159,3 +159,28 @@ def test_an_estimator_without_a_resource_is_refused_before_the_file(tmp_path: Pa
 def test_one_pass_sizes() -> None:
     assert pass_trials(make_scheduler("hyperband", 1, 27, 3)) == 40 + 17 + 8 + 4 == 69
     assert pass_trials(make_scheduler("sh", 1, 81, 3)) == 81 + 27 + 9 + 3 + 1
+
+
+def test_a_file_from_before_the_schedule_column_opens_and_gains_it(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    run(path, "sh", 3)
+    with sqlite3.connect(path) as conn:  # a file written before the column existed
+        conn.execute("ALTER TABLE trials DROP COLUMN schedule")
+    with StudyStorage.open(path) as s:
+        assert [t.schedule for t in s.trials()] == [None, None, None]
+    with sqlite3.connect(path) as conn:
+        assert "schedule" in {r[1] for r in conn.execute("PRAGMA table_info(trials)")}
+
+
+def test_a_foreign_schedule_value_reads_as_none(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "s.db"
+    run(path, "sh", 2)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE trials SET schedule='not json' WHERE number=0")
+        conn.execute("UPDATE trials SET schedule='[1, 2]' WHERE number=1")
+    with StudyStorage.open(path) as s:
+        assert [t.schedule for t in s.trials()] == [None, None]
