@@ -184,3 +184,31 @@ def test_a_foreign_schedule_value_reads_as_none(tmp_path: Path) -> None:
         conn.execute("UPDATE trials SET schedule='[1, 2]' WHERE number=1")
     with StudyStorage.open(path) as s:
         assert [t.schedule for t in s.trials()] == [None, None]
+
+
+def test_a_diverging_strategy_keeps_every_rung_and_reruns_none(tmp_path: Path) -> None:
+    path, log = tmp_path / "s.db", tmp_path / "calls.txt"
+    run(path, "sh", 10, "unseeded", log=log)
+    before = rows(path)
+    with pytest.warns(RuntimeWarning, match="proposed a different arch"):
+        study = Study.resume(path, factories(log), budget=20)
+    study.run()
+    study.close()
+    after = rows(path)
+    assert after[:10] == before and len(after) == 20
+    with StudyStorage.open(path) as s:
+        recorded = Counter(f"{t.arch}|{(t.schedule or {})['resource']}" for t in s.trials())
+        numbers = [t.number for t in s.trials()]
+    assert Counter(log.read_text().splitlines()) == recorded and numbers == list(range(20))
+
+
+def test_an_exhausted_strategy_ends_the_study_after_the_last_promotions(tmp_path: Path) -> None:
+    archs = [f"w0={a},w1={b},w2=1,w3=2" for a in (1, 2, 3) for b in (1, 2)]  # 6 archs
+    cfg = config(100, "fixed", strategy_options={"archs": archs})
+    study = ScheduledStudy.create(tmp_path / "s.db", cfg, make_scheduler("sh", 1, 9, 3),
+                                  factories())
+    result = study.run()
+    trials = study.storage.trials()
+    study.close()
+    assert result.exhausted and len(trials) == 6 + 2 + 1  # rung 0 closed at 6: top 2, then 1
+    assert [(t.schedule or {})["resource"] for t in trials] == [1] * 6 + [3, 3, 9]
