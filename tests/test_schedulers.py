@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archspace.errors import ArchspaceError
@@ -193,3 +193,23 @@ def test_the_ledger_forgets_an_interrupted_trial() -> None:
     assert ledger.promoted(0)
     ledger.drop(1)
     assert not ledger.promoted(0) and ledger.rung(0, 1) == []
+
+
+@settings(deadline=None, max_examples=25)
+@given(st.integers(1, 4), st.integers(1, 60), st.integers(2, 4),
+       st.lists(st.floats(0, 100, allow_nan=False), min_size=400, max_size=400))
+def test_sequential_hyperband_fills_each_bracket_as_li_et_al(lo: int, hi_over: int, eta: int,
+                                                           scores: list[float]) -> None:
+    hb = Hyperband(lo, lo + hi_over, eta)
+    sim = Sim(hb)
+    for score in scores:  # one worker: each trial recorded before the next starts
+        number, _ = sim.start()
+        sim.finish(number, score)
+    for j in range(sim.ledger.brackets() - 1):  # every bracket but the last is complete
+        shape = hb.shape(j)
+        for k, size in enumerate(shape.sizes):
+            rung = sim.ledger.rung(j, k)
+            assert len(rung) == size
+            if k:
+                below = sorted(sim.ledger.rung(j, k - 1), key=lambda e: (-(e.score or 0), e.number))
+                assert {e.parent for e in rung} == {e.number for e in below[:size]}

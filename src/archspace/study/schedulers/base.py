@@ -51,6 +51,9 @@ class Ledger:
         self.entries: dict[int, Entry] = {}
         self._rungs: dict[tuple[int, int], list[Entry]] = {}
         self._promoted: set[int] = set()
+        #: Brackets ``0 .. settled - 1`` need nothing more: a synchronous scheduler's memo, so
+        #: it need not look at them again (:meth:`drop` reopens a bracket).
+        self.settled = 0
 
     def add(self, number: int, slot: Slot) -> Entry:
         """Trial ``number`` was started (or recorded without evaluation) in ``slot``."""
@@ -72,6 +75,7 @@ class Ledger:
         if entry is None:
             return
         self._rungs[(entry.bracket, entry.rung)].remove(entry)
+        self.settled = min(self.settled, entry.bracket)
         if entry.parent is not None:
             self._promoted.discard(entry.parent)
 

@@ -31,13 +31,15 @@ class _Synchronous(Scheduler):
         raise NotImplementedError
 
     def next(self, ledger: Ledger, new_archs: bool = True) -> Slot | None:
-        j = 0
+        j = ledger.settled
         while True:
             slot, state = self._next_in(ledger, j, new_archs)
             if slot is not None:
                 return slot
             if state == _EMPTY:
                 return Slot(j, 0, self.shape(j).resources[0]) if new_archs else None
+            if state == _DONE and j == ledger.settled and new_archs:
+                ledger.settled += 1
             j += 1
 
     def _target(self, ledger: Ledger, j: int, k: int, new_archs: bool) -> int | None:
@@ -71,7 +73,7 @@ class _Synchronous(Scheduler):
 
     def promotable(self, ledger: Ledger) -> set[int]:
         out: set[int] = set()
-        for j in range(ledger.brackets()):
+        for j in range(ledger.settled, ledger.brackets()):
             top = len(self.shape(j).resources) - 1
             for k in range(top):
                 target = self._target(ledger, j, k + 1, True)
