@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from archspace.cli._executor import (
     open_with_executor,
     trial_threads_of,
 )
+from archspace.cli._scheduler import scheduler_from_options, scheduler_options
 from archspace.errors import ArchspaceError
 from archspace.spaces import parse_params
 from archspace.study import Study, StudyConfig, StudyResult, TrialRecord
@@ -158,6 +160,7 @@ def _num(v: Any) -> str:
 @click.option("--reward", metavar="METRIC:TARGET:W",
               help="MnasNet reward ACC*(COST/TARGET)^W, e.g. 'macs:300M:-0.07' (or "
                    "METRIC:TARGET:ALPHA:BETA: W=ALPHA under the target, BETA over it).")
+@scheduler_options
 @executor_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
@@ -166,8 +169,12 @@ def search(space_name: str, params: tuple[str, ...], estimator: str,
            estimator_options: tuple[str, ...], strategy: str, strategy_options: tuple[str, ...],
            budget: int, seed: int, study_path: str, constraints: tuple[str, ...],
            objectives: tuple[str, ...], reward: str | None, as_json: bool, progress: bool,
-           ray_timeout: float, **executor: Any) -> None:
-    """Search SPACE with a strategy and an estimator for BUDGET trials, recording to FILE.db."""
+           ray_timeout: float, scheduler: str | None, min_resource: int | None,
+           max_resource: int | None, eta: int | None, **executor: Any) -> None:
+    """Search SPACE with a strategy and an estimator for BUDGET trials, recording to FILE.db.
+
+    With --scheduler every rung (an arch at a resource) is one trial of the budget."""
+    schedule = scheduler_from_options(scheduler, min_resource, max_resource, eta)
     config = StudyConfig(
         space=space_name, space_params=parse_params(space_name, list(params)),
         estimator=estimator, estimator_options=option_pairs(estimator_options, "estimator"),
@@ -176,9 +183,18 @@ def search(space_name: str, params: tuple[str, ...], estimator: str,
     settings = executor_settings(executor)
     settings["threads"] = trial_threads_of(settings)  # kept, so resume runs on the same
     with capped_threads(settings["threads"]):  # the strategy's own numpy work too
-        study = open_with_executor(lambda ex: Study.create(Path(study_path), config, executor=ex,
-                                                           meta={"executor": settings}),
-                                   settings, ray_timeout)
+        if schedule is None:
+            study = open_with_executor(lambda ex: Study.create(
+                Path(study_path), config, executor=ex, meta={"executor": settings}),
+                settings, ray_timeout)
+        else:
+            from archspace.study.scheduled import ScheduledStudy, scheduled_options
+
+            config = replace(config, estimator_options=scheduled_options(  # refuses no resource
+                estimator, config.estimator_options, schedule))
+            study = open_with_executor(lambda ex: ScheduledStudy.create(
+                Path(study_path), config, schedule, executor=ex, meta={"executor": settings}),
+                settings, ray_timeout)
         if study.objectives.multi and not study.strategy.multi_objective:
             click.echo(f"note: strategy {strategy!r} is single-objective; it searches on "
                        f"{study.objectives.items[0].name!r} (the Pareto front is still reported)",

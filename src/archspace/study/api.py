@@ -328,7 +328,9 @@ def search(*, space: str | Space, estimator: str | Estimator,
            reward: str | None = None, executor: str | Executor = "inline",
            workers: int | None = None, trial_timeout: float | None = None,
            threads: int | None = None, progress: bool = False,
-           callback: TrialCallback | None = None) -> StudyHandle:
+           callback: TrialCallback | None = None,
+           scheduler: str | None = None, min_resource: int = 1, max_resource: int | None = None,
+           eta: int = 3) -> StudyHandle:
     """Search ``space`` with ``strategy``, scored by ``estimator``, until ``budget`` trials are
     recorded in the study file ``study``; returns its :class:`StudyHandle`.
 
@@ -351,6 +353,10 @@ def search(*, space: str | Space, estimator: str | Estimator,
     (BLAS under numpy and scipy, OpenMP, torch), and of the search itself while it runs
     (this process's settings are put back after it); kept in the file. ``progress``: a rich
     progress bar on stderr. ``callback(trial)`` is called with each trial as recorded.
+    ``scheduler``: ``"sh"``, ``"hyperband"`` or ``"asha"`` (see
+    :mod:`archspace.study.scheduled`) with rungs from ``min_resource`` to ``max_resource``
+    (whole units of the estimator's resource, e.g. epochs) and ``eta``; every rung is one trial
+    of the budget.
 
     Everything is checked before the file is created; bad input raises
     :class:`~archspace.errors.ArchspaceError`. Ctrl-C raises :class:`SearchInterrupted`.
@@ -364,8 +370,21 @@ def search(*, space: str | Space, estimator: str | Estimator,
             raise ArchspaceError(f"seed {seed} is too large; give a whole number below 2**63")
     if reward is not None and not isinstance(reward, str):
         raise ArchspaceError(f"reward must be a string such as 'macs:300M:-0.07', got {reward!r}")
+    schedule = None
+    if scheduler is None and max_resource is not None:
+        raise ArchspaceError("max_resource applies only with scheduler='sh', 'hyperband' or "
+                             "'asha'")
+    if scheduler is not None:
+        from archspace.study.scheduled import check_estimator, scheduled_options
+        from archspace.study.schedulers import scheduler_from_options
+
+        schedule = scheduler_from_options(scheduler, min_resource, max_resource, eta)
+        if schedule is not None and isinstance(estimator, str):
+            estimator_options = scheduled_options(estimator, estimator_options or {}, schedule)
     sp = _space_arg(space, space_params)
     est = _estimator_arg(estimator, estimator_options)
+    if schedule is not None:
+        check_estimator(est.estimator, schedule)
     strat = _strategy_arg(strategy, strategy_options, sp.space)
     if seed is None:
         seed = 0 if strat.seed is None else strat.seed
@@ -385,7 +404,12 @@ def search(*, space: str | Space, estimator: str | Estimator,
     ex, settings = _executor(executor, workers, trial_timeout, threads)
     meta = {"executor": settings, OBJECTS_KEY: objects, DECISIONS_KEY: decisions_digest(sp.space)}
     try:
-        runner = Study.create(path, config, factories, ex, meta=meta)
+        if schedule is None:
+            runner = Study.create(path, config, factories, ex, meta=meta)
+        else:
+            from archspace.study.scheduled import ScheduledStudy
+
+            runner = ScheduledStudy.create(path, config, schedule, factories, ex, meta=meta)
     except BaseException:
         ex.shutdown(cancel=True)
         if study is None:  # the temporary folder made for it

@@ -39,8 +39,8 @@ class CheckpointKeeper:
     """Prunes a study's checkpoint folder to what its ``keep`` policy keeps (module doc)."""
 
     def __init__(self, study: str | os.PathLike[str], policy: str) -> None:
-        if policy not in ("best", "all"):
-            raise ValueError(f"keep policy {policy!r}; allowed: best, all")
+        if policy not in ("best", "all", "none"):
+            raise ValueError(f"keep policy {policy!r}; allowed: best, all, none")
         self.folder = checkpoint_dir(study)
         self.policy = policy
 
@@ -50,10 +50,12 @@ class CheckpointKeeper:
 
     def prune(self, storage: StudyStorage, in_flight: frozenset[int] = frozenset()) -> None:
         """Remove every file the policy does not keep; trials ``in_flight`` keep theirs (being
-        written)."""
+        written; a scheduled study also protects the trials it may still promote)."""
         if not self.folder.is_dir():
             return
-        if self.policy == "best":
+        if self.policy == "none":  # a scheduled study's: only what ``in_flight`` protects
+            keep = set()
+        elif self.policy == "best":
             best = storage.best_trial()
             keep = {best.number} if best is not None else set()
         else:

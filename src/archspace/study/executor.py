@@ -56,12 +56,16 @@ EXECUTORS = ("inline", "process", "ray")
 @dataclass(frozen=True)
 class Job:
     """One evaluation to run: trial ``number`` of ``arch``, with the study's ``seed``; the
-    trained state goes to the ``checkpoint`` file when the study keeps checkpoints."""
+    trained state goes to the ``checkpoint`` file when the study keeps checkpoints. A
+    multi-fidelity scheduler sets ``resource`` (units of the estimator's resource) and, for a
+    promoted trial, ``warm_start``: the checkpoint of the rung below to continue from."""
 
     number: int
     arch: Arch
     seed: int
     checkpoint: str | None = None
+    resource: float | None = None
+    warm_start: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,10 +103,11 @@ def evaluate_job(space: Space, estimator: Estimator, job: Job) -> Outcome:
     """Run one job in this process, catching any evaluation error."""
     started, t0 = time.time(), time.perf_counter()
     try:
-        if job.checkpoint is None:
+        if job.checkpoint is None and job.resource is None and job.warm_start is None:
             metrics = dict(estimator.evaluate(space, job.arch, seed=job.seed))
         else:
             metrics = dict(estimator.evaluate_at(space, job.arch, seed=job.seed,
+                                                 resource=job.resource, warm_start=job.warm_start,
                                                  checkpoint=job.checkpoint))
     except Exception as e:  # every evaluation error becomes a failed trial
         return Outcome(job, None, describe_error(e), started, time.perf_counter() - t0)

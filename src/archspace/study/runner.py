@@ -43,6 +43,7 @@ from archspace.study.constraints import parse_constraints, violated
 from archspace.study.executor import Executor, InlineExecutor, Job, Outcome, describe_error
 from archspace.study.objectives import numeric_metrics
 from archspace.study.preflight import check_before_evaluating, objectives_of
+from archspace.study.schedulers import SCHEDULE_KEY
 from archspace.study.storage import StudyConfig, StudyStorage, TrialRecord
 
 __all__ = ["Study", "StudyResult", "run_study"]
@@ -127,6 +128,10 @@ class Study:
             check_before_evaluating(parts, config, executor or InlineExecutor(),
                                     probe_constraints=not found)
             storage.drop_running()
+            if cls is Study and storage.meta(SCHEDULE_KEY) is not None:
+                from archspace.study.scheduled import ScheduledStudy
+
+                cls = ScheduledStudy  # a multi-fidelity study (the file records its scheduler)
             study = cls(storage, config, parts, executor)
             if study.checkpoints is not None:
                 study.checkpoints.prune(storage)  # e.g. a killed trial's file

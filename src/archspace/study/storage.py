@@ -72,11 +72,11 @@ CREATE TABLE IF NOT EXISTS trials (
     status TEXT NOT NULL CHECK (status IN ('complete', 'failed', 'infeasible', 'running')),
     metrics TEXT, cost TEXT, score REAL, objectives TEXT, error TEXT,
     duration REAL, started REAL NOT NULL, finished REAL,
-    tell_order INTEGER, asked INTEGER,
+    tell_order INTEGER, asked INTEGER, schedule TEXT,
     PRIMARY KEY (study_id, number)
 );
 """
-#: The columns a study file's tables must have (``asked`` is added to older files on write).
+#: The columns a study file's tables must have (``asked`` and ``schedule`` are added to older files on write).
 _COLUMNS = {
     "meta": {"key", "value"},
     "study": {"id", "space", "space_params", "estimator", "estimator_options", "strategy",
@@ -113,7 +113,9 @@ class TrialRecord:
     its result was recorded (and told to the strategy); equal for a sequential study.
     ``asked`` is how many trials the strategy had been asked for when this one was told
     (``number + 1`` for a sequential study): with it a resume replays asks and tells in their
-    original interleaving, whatever the executor."""
+    original interleaving, whatever the executor. ``schedule`` is where a multi-fidelity
+    scheduler placed the trial (``bracket``, ``rung``, ``resource``, the ``parent`` trial it
+    was promoted from; see :mod:`archspace.study.scheduled`), None in an unscheduled study."""
 
     number: int
     arch: str
@@ -129,6 +131,7 @@ class TrialRecord:
     finished: float | None
     tell_order: int | None
     asked: int | None = None
+    schedule: Mapping[str, Any] | None = None
 
 
 def _finite(obj: Any) -> Any:
@@ -182,7 +185,20 @@ def _trial(row: sqlite3.Row) -> TrialRecord:
         objectives=_numbers(_json(row, "objectives", None, True)),
         error=row["error"], duration=row["duration"], started=row["started"],
         finished=row["finished"], tell_order=row["tell_order"],
-        asked=row["asked"] if "asked" in row.keys() else None)  # noqa: SIM118 (Row: in = values)
+        asked=row["asked"] if "asked" in row.keys() else None,  # noqa: SIM118 (Row: in = values)
+        schedule=_schedule(row))
+
+
+def _schedule(row: sqlite3.Row) -> Mapping[str, Any] | None:
+    """A trial's schedule column: an object, or None (no column, null, or a foreign value)."""
+    text = row["schedule"] if "schedule" in row.keys() else None  # noqa: SIM118
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _fill(conn: sqlite3.Connection, config: StudyConfig, meta: Mapping[str, Any]) -> None:
@@ -308,8 +324,10 @@ class StudyStorage:
         try:
             study_id = check_schema(conn, p, tables, SCHEMA_VERSION, _COLUMNS)
             columns = {r["name"] for r in conn.execute("PRAGMA table_info(trials)")}
-            if "asked" not in columns and not readonly:  # a file from before the column existed
-                conn.execute("ALTER TABLE trials ADD COLUMN asked INTEGER")
+            if not readonly:
+                for column, kind in (("asked", "INTEGER"), ("schedule", "TEXT")):
+                    if column not in columns:  # a file from before the column existed
+                        conn.execute(f"ALTER TABLE trials ADD COLUMN {column} {kind}")
         except (sqlite3.Error, UnicodeDecodeError) as e:
             conn.close()
             raise storage_failure(p, e, "open") from None
@@ -502,13 +520,14 @@ class StudyStorage:
             rec = replace(record, tell_order=n, finished=record.finished or time.time())
             c.execute(
                 "INSERT OR REPLACE INTO trials (study_id, number, arch, arch_json, status, metrics, "
-                "cost, score, objectives, error, duration, started, finished, tell_order, asked) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "cost, score, objectives, error, duration, started, finished, tell_order, asked, "
+                "schedule) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (self._study_id, rec.number, rec.arch, _dumps(dict(rec.arch_json)), rec.status,
                  None if rec.metrics is None else _dumps(dict(rec.metrics)),
                  None if rec.cost is None else _dumps(dict(rec.cost)), rec.score,
                  None if rec.objectives is None else _dumps(list(rec.objectives)), rec.error,
-                 rec.duration, rec.started, rec.finished, rec.tell_order, rec.asked))
+                 rec.duration, rec.started, rec.finished, rec.tell_order, rec.asked,
+                 None if rec.schedule is None else _dumps(dict(rec.schedule))))
         if self._recorded is not None and (old is None or old["status"] == "running"):
             self._recorded = (self._recorded[0], n + 1)
         self._since_checkpoint += 1
