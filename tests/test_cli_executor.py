@@ -55,7 +55,7 @@ def test_the_trial_timeout_is_kept_and_resume_uses_it(tmp_path: Path) -> None:
 
 
 def _set_stored(path: Path, **settings: Any) -> None:
-    with StudyStorage.open(path) as s:
+    with StudyStorage.open(path, write=True) as s:
         s.set_meta("executor", {**(s.meta("executor") or {}), **settings})
 
 
@@ -144,7 +144,7 @@ def test_stored_settings_that_are_not_settings_are_one_line(tmp_path: Path, stor
     path = tmp_path / "s.db"
     assert _run("search", *NB201, "--budget", "2", "--study", str(path),
                 "--no-progress").exit_code == 0
-    with StudyStorage.open(path) as s:
+    with StudyStorage.open(path, write=True) as s:
         s.set_meta("executor", stored)
     _one_line_error(_run("resume", str(path), "--budget", "3"), needle)
     assert _n_trials(path) == 2

@@ -327,7 +327,7 @@ def test_threads_are_kept_and_a_stored_count_above_the_cores_is_confirmed(tmp_pa
     archspace.resume(study.path, budget=3)
     assert _meta(study.path, "executor")["threads"] == 2
     cores = os.cpu_count() or 1
-    with StudyStorage.open(study.path) as s:
+    with StudyStorage.open(study.path, write=True) as s:
         s.set_meta("executor", {**s.meta("executor"), "threads": cores + 1})
     with pytest.raises(ArchspaceError, match=rf"stores {cores + 1} threads per trial.*"
                                              "allow_stored_executor=True"):

@@ -168,7 +168,9 @@ def test_a_file_from_before_the_schedule_column_opens_and_gains_it(tmp_path: Pat
     run(path, "sh", 3)
     with sqlite3.connect(path) as conn:  # a file written before the column existed
         conn.execute("ALTER TABLE trials DROP COLUMN schedule")
-    with StudyStorage.open(path) as s:
+    with StudyStorage.open(path) as s:  # a reader reads it as it is
+        assert [t.schedule for t in s.trials()] == [None, None, None]
+    with StudyStorage.open(path, write=True) as s:  # a writer adds the column
         assert [t.schedule for t in s.trials()] == [None, None, None]
     with sqlite3.connect(path) as conn:
         assert "schedule" in {r[1] for r in conn.execute("PRAGMA table_info(trials)")}
