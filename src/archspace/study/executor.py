@@ -189,9 +189,8 @@ def make_executor(kind: str, *, workers: int | None = None, address: str | None 
     ``trial_timeout``: seconds a trial may run before it is stopped and recorded failed
     (default: no limit; inline: each trial then runs in a child process).
     ``connect_timeout``: seconds joining a Ray cluster may take before it is given up (None:
-    no limit). Settings
-    a kind has no use for are ignored (a resumed study may switch kinds and keep the others'
-    settings).
+    no limit). Settings a kind has no use for are ignored (a resumed study may switch kinds and
+    keep the others' settings).
     """
     if kind not in EXECUTORS:
         raise ArchspaceError(f"unknown executor {kind!r}; allowed: {', '.join(EXECUTORS)}")

@@ -72,8 +72,9 @@ def limit_torch(threads: int) -> None:
 @contextlib.contextmanager
 def capped_threads(threads: int | None) -> Iterator[None]:
     """Run the numeric libraries of this process on ``threads`` threads inside the block, and
-    put back what was there after it (the environment, the pools, torch's count) - for a study
-    run from the command line or from Python. ``None``: leave the threads alone."""
+    put back what was there after it (the environment, the pools, torch's count; a torch first
+    imported inside the block keeps ``threads``) - for a study run from the command line or from
+    Python. ``None``: leave the threads alone."""
     if threads is None:
         yield
         return
