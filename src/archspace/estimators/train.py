@@ -114,8 +114,8 @@ OPTIONS = (
            "multi-fidelity scheduler sets its max resource, so that training continued from a "
            "checkpoint equals training straight", check=_positive,
            requirement="a number > 0"),
-    Option("keep", "none", str, "checkpoints a study keeps beside its file (STUDY.ckpt/N.pt): "
-           "none (the default), best (the best trial's so far) or all",
+    Option("keep", "best", str, "checkpoints a study keeps beside its file (STUDY.ckpt/N.pt), "
+           "so that export need not re-train: best (the best trial's so far), all or none",
            choices=("best", "all", "none")),
 )
 #: Options that do not change what is trained (a checkpoint continues under other values).
@@ -207,7 +207,7 @@ class TrainEstimator(Estimator):
     @property
     def keep(self) -> str:
         """Which trials' checkpoints a study keeps (option ``keep``)."""
-        return str(self.config.get("keep", "none"))
+        return str(self.config.get("keep", "best"))
 
     def shared_inputs(self) -> dict[str, Any]:
         """The dataset at its native resolution (a Ray cluster's nodes then need no copy)."""
@@ -420,6 +420,9 @@ class TrainEstimator(Estimator):
         :class:`EstimatorError` saying what differs."""
         ckpt = source if isinstance(source, Mapping) else load_checkpoint(source)
         where = "the warm start" if isinstance(source, Mapping) else f"checkpoint {source}"
+        if ckpt.get("space") != space.label:
+            raise EstimatorError(f"{where} is of space {ckpt.get('space')}, not {space.label}; "
+                                 "allowed: a checkpoint of this space and arch")
         if ckpt.get("arch_json") != space.arch_to_json(arch):
             raise EstimatorError(f"{where} is of arch {ckpt.get('arch')}, not "
                                  f"{space.format_arch(arch)}; allowed: a checkpoint of this arch")

@@ -1,7 +1,7 @@
 """Where a study keeps the checkpoints of its trained networks, and which it keeps.
 
 An estimator whose :attr:`~archspace.estimators.base.Estimator.keep` is ``best`` or ``all``
-(``train`` with ``-e keep=...``) writes trial N's trained state to ``STUDY.ckpt/N.pt`` beside
+(``train``: ``best`` unless told ``-e keep=all|none``) writes trial N's trained state to ``STUDY.ckpt/N.pt`` beside
 the study file ``STUDY`` (the worker that trains it writes it, atomically; see
 :mod:`archspace.estimators.checkpoint`). After each recorded trial the study loop prunes the
 folder: ``keep=best`` leaves only the best complete trial's file (by the study's score, as
