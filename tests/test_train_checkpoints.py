@@ -265,3 +265,13 @@ def test_without_a_horizon_a_run_cannot_be_continued_past_its_schedule(tmp_path:
         est.evaluate_at(space, arch, 0, 2, warm_start=tmp_path / "one.pt")
     again = est.evaluate_at(space, arch, 0, 1, warm_start=tmp_path / "one.pt")
     assert again["epochs"] == 1.0 and again["resumed_from"] == 1.0
+
+
+def test_a_checkpoint_that_cannot_be_written_loses_no_result(tmp_path: Path) -> None:
+    space = get_space("nb201", C=4, N=1)
+    arch = space.sample(1)
+    est = get_estimator("train", **TINY)
+    (tmp_path / "file").write_text("a file, not a folder")
+    with pytest.warns(RuntimeWarning, match=r"checkpoint .*file/0.pt not written"):
+        metrics = est.evaluate_at(space, arch, 0, checkpoint=tmp_path / "file" / "0.pt")
+    assert metrics == {**est.evaluate(space, arch, 0), "train_seconds": metrics["train_seconds"]}

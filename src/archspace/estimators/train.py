@@ -30,6 +30,7 @@ import inspect
 import math
 import os
 import re
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -317,10 +318,16 @@ class TrainEstimator(Estimator):
         """Train ``arch`` to ``resource`` epochs (default option ``epochs``), continuing from
         the ``warm_start`` checkpoint if given (see :meth:`train`), and write the trained state
         to ``checkpoint`` (:mod:`archspace.estimators.checkpoint`). The metrics count epochs
-        and steps from the start of training; ``resumed_from`` is the warm start's epoch."""
+        and steps from the start of training; ``resumed_from`` is the warm start's epoch. A
+        checkpoint that cannot be written (a full disk, a Ray worker without the study's
+        folder) costs only a later re-training: a warning says so, the metrics still count."""
         run = self.train(space, arch, seed, resource, warm_start)
         if checkpoint is not None:
-            save_checkpoint(checkpoint, run.checkpoint())
+            try:
+                save_checkpoint(checkpoint, run.checkpoint())
+            except OSError as e:
+                warnings.warn(f"archspace: checkpoint {checkpoint} not written: "
+                              f"{e.strerror or e}", RuntimeWarning, stacklevel=2)
         return run.metrics
 
     def fit(self, space: Space, arch: Arch, seed: int = 0) -> tuple[nn.Module, dict[str, float]]:
