@@ -275,3 +275,18 @@ def test_a_checkpoint_that_cannot_be_written_loses_no_result(tmp_path: Path) -> 
     with pytest.warns(RuntimeWarning, match=r"checkpoint .*file/0.pt not written"):
         metrics = est.evaluate_at(space, arch, 0, checkpoint=tmp_path / "file" / "0.pt")
     assert metrics == {**est.evaluate(space, arch, 0), "train_seconds": metrics["train_seconds"]}
+
+
+def test_zero_cost_proxies_keep_nothing_and_have_no_resource(tmp_path: Path) -> None:
+    """They share train's set-up (dataset, fitted network) but train nothing."""
+    for name in ("synflow", "zerocost"):
+        est = get_estimator(name)
+        assert est.keep == "none" and est.resource is None
+    config = StudyConfig(space="nb201", space_params={"C": 4, "N": 1}, estimator="synflow",
+                         estimator_options={}, strategy="random", strategy_options={}, seed=0,
+                         budget=2)
+    run_study(tmp_path / "z.db", config)
+    assert not checkpoint_dir(tmp_path / "z.db").exists()
+    space = get_space("nb201", C=4, N=1)
+    with pytest.raises(EstimatorError, match="has no resource and keeps no checkpoints"):
+        get_estimator("synflow").evaluate_at(space, space.sample(0), 0, 2)

@@ -208,7 +208,7 @@ class TrainEstimator(Estimator):
     @property
     def keep(self) -> str:
         """Which trials' checkpoints a study keeps (option ``keep``)."""
-        return str(self.config.get("keep", "best"))
+        return str(self.config.get("keep", "none"))  # subclasses without the option keep none
 
     def shared_inputs(self) -> dict[str, Any]:
         """The dataset at its native resolution (a Ray cluster's nodes then need no copy)."""
