@@ -3,8 +3,12 @@
 Short training as a proxy for final accuracy is the oldest NAS estimator (Zoph & Le, ICLR 2017;
 its low-budget variant is studied in Zela et al., "Towards Automated Deep Learning: Efficient
 Joint Neural Architecture and Hyperparameter Search", ICML AutoML workshop 2018). The recipe
-defaults to NAS-Bench-201's (Dong & Yang, ICLR 2020): SGD with Nesterov momentum 0.9, weight
-decay 5e-4 and a cosine schedule to zero; no data augmentation.
+follows NAS-Bench-201's (Dong & Yang, ICLR 2020): SGD with Nesterov momentum 0.9, weight
+decay 5e-4 and a cosine schedule to zero, flip-and-crop augmentation for colour images;
+``recipe=nb201`` (:mod:`~archspace.estimators.recipes`) sets its exact values. A study keeps
+the best trial's checkpoint (``keep=best``) so that export needs no re-training, and
+:meth:`TrainEstimator.evaluate_at` continues training from a checkpoint. docs/estimation.md
+has the whole picture.
 
 How the network is fitted to the data:
 
