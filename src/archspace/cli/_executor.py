@@ -15,7 +15,9 @@ from typing import Any, TypeVar
 
 import click
 
+from archspace.cli._common import Bounded, BoundedFloat
 from archspace.errors import ArchspaceError
+from archspace.limits import MAX_RETRIES, MAX_SECONDS, MAX_WORKERS
 from archspace.study import Study, StudyStorage
 from archspace.study.executor import (
     EXECUTORS,
@@ -42,7 +44,10 @@ DEFAULTS: dict[str, Any] = {"executor": "inline", "workers": None, "address": No
 def _timeout(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
     name = f"--{param.name}".replace("_", "-")
     try:
-        return check_trial_timeout(value, name)
+        seconds = check_trial_timeout(value, name)
+        if seconds is not None and seconds > MAX_SECONDS:
+            raise ArchspaceError(f"{name} must be at most {MAX_SECONDS} seconds")
+        return seconds
     except ArchspaceError as e:
         raise click.BadParameter(str(e).removeprefix(f"{name} "), ctx, param) from None
 
@@ -55,20 +60,20 @@ def executor_options(f: F) -> F:
         click.option("--executor", type=click.Choice(EXECUTORS), default=None,
                      help="Where trials are evaluated: in this process (inline, the default), a "
                           "local process pool, or a Ray cluster."),
-        click.option("--workers", type=click.IntRange(min=1), default=None,
+        click.option("--workers", type=Bounded(1, MAX_WORKERS), default=None,
                      help="Trials evaluated at once (process: default the CPU count; ray: "
                           "default the cluster's CPUs / --cpus-per-trial)."),
         click.option("--address", default=None, metavar="auto|HOST:PORT",
                      help="Ray cluster to join (default: start Ray in this process)."),
-        click.option("--cpus-per-trial", type=click.FloatRange(min=0, min_open=True), default=None,
-                     help="CPUs each trial reserves (ray). [default: 1]"),
-        click.option("--threads", type=click.IntRange(min=1), default=None, metavar="N",
+        click.option("--cpus-per-trial", type=BoundedFloat(0, MAX_WORKERS, low_open=True),
+                     default=None, help="CPUs each trial reserves (ray). [default: 1]"),
+        click.option("--threads", type=Bounded(1, MAX_WORKERS), default=None, metavar="N",
                      help="Threads of each trial's numeric libraries (BLAS, OpenMP, torch), "
                           "inline too. Training results depend on it. [default: "
                           "--cpus-per-trial rounded down, else 1]"),
-        click.option("--gpus-per-trial", type=click.FloatRange(min=0), default=None,
+        click.option("--gpus-per-trial", type=BoundedFloat(0, MAX_WORKERS), default=None,
                      help="GPUs each trial reserves (ray). [default: 0]"),
-        click.option("--max-retries", type=click.IntRange(min=0), default=None,
+        click.option("--max-retries", type=Bounded(0, MAX_RETRIES), default=None,
                      help="Re-runs of a trial whose worker died before it is recorded failed. "
                           "[default: 1]"),
         click.option("--trial-timeout", type=float, default=None, metavar="SECONDS",

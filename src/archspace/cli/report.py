@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from archspace.cli._common import trust_options, trust_value
+from archspace.cli._common import Bounded, trust_options, trust_value
+from archspace.limits import MAX_BUDGET
 
 __all__ = ["report"]
 
@@ -19,7 +20,7 @@ __all__ = ["report"]
               help="Folder to write index.html, summary.json and the PNG figures in (created if "
                    "missing; other files in it are left alone). Nothing is written unless the "
                    "whole report is made.")
-@click.option("--top", default=20, show_default=True, type=click.IntRange(min=1), metavar="N",
+@click.option("--top", default=20, show_default=True, type=Bounded(1, MAX_BUDGET), metavar="N",
               help="Trials in the table of best trials.")
 @trust_options
 def report(study_path: Path, out_dir: Path, top: int, space_name: str | None,

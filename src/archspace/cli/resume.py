@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from archspace.cli._common import trust_options, trust_value
+from archspace.cli._common import Bounded, trust_options, trust_value
 from archspace.cli._executor import (
     check_stored,
     executor_options,
@@ -24,6 +24,7 @@ from archspace.cli._executor import (
 )
 from archspace.cli.search import finish, progress_bar, run_to_end
 from archspace.errors import ArchspaceError
+from archspace.limits import MAX_BUDGET
 from archspace.spaces import check_trusted
 from archspace.study import Study, StudyStorage
 from archspace.study.api import OBJECTS_KEY
@@ -34,7 +35,7 @@ __all__ = ["resume"]
 
 @click.command("resume")
 @click.argument("study_path", metavar="FILE.db", type=click.Path(dir_okay=False))
-@click.option("--budget", type=click.IntRange(min=1),
+@click.option("--budget", type=Bounded(1, MAX_BUDGET),
               help="New total number of trials (at least those recorded).")
 @executor_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from archspace.cli._common import param_option
+from archspace.cli._common import Bounded, param_option, seed_option
 from archspace.cli._executor import (
     executor_options,
     executor_settings,
@@ -26,6 +26,7 @@ from archspace.cli._executor import (
 )
 from archspace.cli._scheduler import scheduler_from_options, scheduler_options
 from archspace.errors import ArchspaceError
+from archspace.limits import MAX_BUDGET
 from archspace.spaces import parse_params
 from archspace.study import Study, StudyConfig, StudyResult, TrialRecord
 from archspace.study.summary import summarize
@@ -145,8 +146,8 @@ def _num(v: Any) -> str:
               help="Search strategy (see 'archspace strategies').")
 @click.option("-s", "--strategy-option", "strategy_options", multiple=True, metavar="K=V",
               help="Strategy option, repeatable.")
-@click.option("--budget", required=True, type=click.IntRange(min=1), help="Trials to record.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of strategy and estimator.")
+@click.option("--budget", required=True, type=Bounded(1, MAX_BUDGET), help="Trials to record.")
+@seed_option("Seed of strategy and estimator.", default=0)
 @click.option("--study", "study_path", required=True, type=click.Path(dir_okay=False),
               metavar="FILE.db", help="SQLite file to record the study in (must not hold one).")
 @click.option("-c", "--constraint", "constraints", multiple=True, metavar="C",

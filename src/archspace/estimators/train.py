@@ -46,6 +46,7 @@ from archspace.estimators.checkpoint import load_checkpoint, save_checkpoint
 from archspace.estimators.options import Option
 from archspace.estimators.recipes import RECIPES, with_recipe
 from archspace.estimators.subset import balanced_subset, check_subset_size
+from archspace.limits import MAX_BATCH, MAX_EPOCHS, MAX_RESOLUTION, MAX_SECONDS
 from archspace.space import Arch, Space
 
 if TYPE_CHECKING:
@@ -89,13 +90,14 @@ OPTIONS = (
            requirement="a number in (0, 1)"),
     Option("image_size", None, int, "side that images of differing sizes are resized to "
            "(default: the median of their shorter sides)", check=_positive,
-           requirement="an integer > 0"),
+           requirement="an integer > 0", maximum=MAX_RESOLUTION),
     Option("epochs", 5.0, float, "training epochs (fractions allowed; none: max_seconds alone)",
-           check=_positive, requirement="a number > 0", nullable=True),
+           check=_positive, requirement="a number > 0", nullable=True, maximum=MAX_EPOCHS),
     Option("max_seconds", None, float, "wall-clock training budget; training stops at whichever "
-           "of epochs and max_seconds comes first", check=_positive, requirement="a number > 0"),
+           "of epochs and max_seconds comes first", check=_positive, requirement="a number > 0",
+           maximum=MAX_SECONDS),
     Option("batch_size", 64, int, "training batch size", check=_positive,
-           requirement="an integer > 0"),
+           requirement="an integer > 0", maximum=MAX_BATCH),
     Option("optimizer", "sgd", str, "sgd (Nesterov momentum) or adam; cosine schedule either way",
            choices=("sgd", "adam")),
     Option("lr", None, float, "initial learning rate (default 0.05 for sgd, 0.001 for adam)",
@@ -106,7 +108,8 @@ OPTIONS = (
            requirement="a number >= 0"),
     Option("resolution", None, int, "input side in pixels (default: the space's resolution "
            "parameter if set, else the dataset's, at least the "
-           "space's minimum)", check=_positive, requirement="an integer > 0"),
+           "space's minimum)", check=_positive, requirement="an integer > 0",
+           maximum=MAX_RESOLUTION),
     Option("device", "auto", str, "auto (cuda when available), cpu, cuda, cuda:N or mps",
            check=lambda v: re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v) is not None,
            requirement="auto, cpu, cuda, cuda:N or mps"),
@@ -121,7 +124,7 @@ OPTIONS = (
     Option("horizon", None, float, "epochs the cosine schedule spans (default: epochs); a "
            "multi-fidelity scheduler sets its max resource, so that training continued from a "
            "checkpoint equals training straight", check=_positive,
-           requirement="a number > 0"),
+           requirement="a number > 0", maximum=MAX_EPOCHS),
     Option("keep", "best", str, "checkpoints a study keeps beside its file (STUDY.ckpt/N.pt), "
            "so that export need not re-train: best (the best trial's so far), all or none",
            choices=("best", "all", "none")),

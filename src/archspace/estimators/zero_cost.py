@@ -35,6 +35,7 @@ from archspace.estimators.options import Option
 from archspace.estimators.proxy_scores import naswot_score, synflow_score
 from archspace.estimators.train import OPTIONS as TRAIN_OPTIONS
 from archspace.estimators.train import TrainEstimator, deterministic_mode
+from archspace.limits import MAX_BATCH, MAX_SEED
 from archspace.space import Arch, Space
 
 if TYPE_CHECKING:
@@ -48,10 +49,9 @@ __all__ = ["ABDELFATTAH", "PROXIES", "FisherEstimator", "GradNormEstimator", "Ja
 _SHARED = ("dataset", "root", "download", "val_fraction", "resolution", "device")
 SHARED_OPTIONS = tuple(o for o in TRAIN_OPTIONS if o.name in _SHARED)
 BATCH_OPTIONS = (
-    Option("batch_size", 64, int, "images in the scoring batch", check=lambda v: v >= 2,
-           requirement="an integer >= 2"),
+    Option("batch_size", 64, int, "images in the scoring batch", minimum=2, maximum=MAX_BATCH),
     Option("seed", None, int, "seed of the batch and the initial weights (default: the "
-           "study's)"),
+           "study's)", minimum=0, maximum=MAX_SEED),
 )
 COSTS = ("params", "macs", "peak_sram_bytes", "flash_bytes")
 

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from archspace.limits import MAX_BUDGET
 from archspace.space import Arch, Space
 from archspace.strategies.climbing import Climber, ClimbingStrategy
 from archspace.strategies.options import Option
@@ -42,10 +43,10 @@ class GuidedSearch(ClimbingStrategy):
     paper = ("ours; after White et al. 2020 (local search) and White et al. 2021, BANANAS (AAAI): "
              "predictor-ranked candidates")
     options: ClassVar[tuple[Option, ...]] = (
-        Option("init", 10, int, "random archs to start from", minimum=1),
-        Option("restart", 5, int, "random archs drawn for each new climb", minimum=1),
+        Option("init", 10, int, "random archs to start from", minimum=1, maximum=MAX_BUDGET),
+        Option("restart", 5, int, "random archs drawn for each new climb", minimum=1, maximum=MAX_BUDGET),
         Option("patience", 8, int, "non-improving neighbours in a row before a climb is suspended",
-               minimum=1),
+               minimum=1, maximum=MAX_BUDGET),
         Option("clip", 0.7, float, "quantile under which scores are raised to it for the surrogate",
                minimum=0.0, maximum=1.0),
         Option("distinct", True, bool, "propose one arch per class of functionally equivalent "

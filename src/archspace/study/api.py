@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 from archspace.errors import ArchspaceError
 from archspace.estimators.base import Estimator
+from archspace.limits import MAX_BUDGET, check_int, check_seed
 from archspace.space import Space
 from archspace.strategies.base import Strategy
 from archspace.study.components import Factories
@@ -253,12 +254,6 @@ def _texts(value: str | Sequence[str] | None, what: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _whole(value: Any, what: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ArchspaceError(f"{what} must be a whole number >= {minimum}, got {value!r}")
-    return value
-
-
 def _executor(executor: str | Executor, workers: int | None, trial_timeout: float | None,
               threads: int | None) -> tuple[Executor, dict[str, Any]]:
     """The executor to run on and the settings to keep in the file (``archspace resume``
@@ -361,13 +356,9 @@ def search(*, space: str | Space, estimator: str | Estimator,
     Everything is checked before the file is created; bad input raises
     :class:`~archspace.errors.ArchspaceError`. Ctrl-C raises :class:`SearchInterrupted`.
     """
-    budget = _whole(budget, "budget", 1)
-    if budget >= 2**63:
-        raise ArchspaceError(f"budget {budget} is too large; give a number of trials below 2**63")
+    budget = check_int(budget, "budget", 1, MAX_BUDGET)
     if seed is not None:
-        seed = _whole(seed, "seed", -(2**63))
-        if seed >= 2**63:
-            raise ArchspaceError(f"seed {seed} is too large; give a whole number below 2**63")
+        seed = check_seed(seed)
     if reward is not None and not isinstance(reward, str):
         raise ArchspaceError(f"reward must be a string such as 'macs:300M:-0.07', got {reward!r}")
     schedule = None
@@ -443,7 +434,7 @@ def resume(study: str | os.PathLike[str], *, budget: int | None = None,
                          strategy=strategy if isinstance(strategy, type) else None, trust=trust)
     StudyStorage.check_writer(handle.path)  # another writer, a read-only file: refused now
     if budget is not None:
-        budget = _whole(budget, "budget", 1)
+        budget = check_int(budget, "budget", 1, MAX_BUDGET)
     sp = handle.space
     est = handle.estimator
     strat = handle._strategy_factory(strategy, sp)

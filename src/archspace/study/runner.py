@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from archspace.errors import ArchspaceError
+from archspace.limits import MAX_BUDGET, check_int, check_seed
 from archspace.space import Arch
 from archspace.spaces import Trust
 from archspace.study.checkpoints import CheckpointKeeper
@@ -98,8 +99,8 @@ class Study:
         :meth:`StudyStorage.set_meta`)."""
         StudyStorage.check_new(path)
         parts = _build(config, factories, True, "the configuration")  # the caller's own
-        if config.budget < 1:
-            raise ArchspaceError(f"budget must be a positive number of trials, got {config.budget}")
+        check_int(config.budget, "budget", 1, MAX_BUDGET)
+        check_seed(config.seed)
         check_before_evaluating(parts, config, executor or InlineExecutor())
         storage = StudyStorage.create(path, config, meta)
         return cls(storage, storage.load_config(), parts, executor)
@@ -119,6 +120,7 @@ class Study:
             parts = _build(config, factories, trust, f"study {os.fspath(path)}")
             done = storage.n_recorded()
             if budget is not None:
+                check_int(budget, "budget", 1, MAX_BUDGET)
                 if budget < done:
                     raise ArchspaceError(f"--budget {budget} is below the {done} trials already "
                                          f"recorded; give at least {done}")
