@@ -168,7 +168,8 @@ def train(args: argparse.Namespace) -> None:
     est = get_estimator("train", dataset=f"imagefolder:{args.data}", device="cpu", **options)
     est.check_space(space)
     have = done_ids(args.out, setting)
-    todo = [i for i in sample_ids(args.cells, args.sample_seed) if i not in have]
+    sample = sample_ids(max(args.cells, args.sample_size), args.sample_seed)[:args.cells]
+    todo = [i for i in sample if i not in have]
     print(f"{setting}: {len(todo)} cells to train ({len(have)} done)", file=sys.stderr)
     for k, i in enumerate(todo):
         arch = space.validate(base.from_index(i))
@@ -368,6 +369,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON-lines results file")
     p.add_argument("--cells", type=int, default=200, help="cells to score (default 200)")
     p.add_argument("--sample-seed", type=int, default=0, help="seed of the cell sample")
+    p.add_argument("--sample-size", type=int, default=200,
+                   help="train: take the first --cells of the zero-cost sample of this size")
     p.add_argument("--seed", type=int, default=0, help="seed of batches and weights")
     p.add_argument("--batch-size", type=int, default=64, help="proxy batch size (default 64)")
     p.add_argument("--proxies", default="synflow,naswot,snip,grad_norm,fisher,jacov,params,macs")
