@@ -51,7 +51,7 @@ def test_parse_prior_refuses_unknown_names(text: str) -> None:
     if all(n in PROXIES for n in names) and len(set(names)) == len(names):
         assert parse_prior(text) == tuple(names)
         return
-    with pytest.raises(EstimatorError, match="allowed|twice"):
+    with pytest.raises(EstimatorError, match=r"allowed|twice"):
         parse_prior(text)
 
 
