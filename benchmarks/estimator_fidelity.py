@@ -101,7 +101,10 @@ def _pin_torch() -> None:
     import torch
 
     torch.set_num_threads(1)
-    torch.set_num_interop_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set in this process
+        pass
 
 
 def zero_cost(args: argparse.Namespace) -> None:
@@ -115,10 +118,12 @@ def zero_cost(args: argparse.Namespace) -> None:
     from archspace.nn import build_module
     from archspace.spaces import get_space
 
-    setting = f"zero-cost:b{args.batch_size}:s{args.seed}"
+    params = dict(kv.split("=", 1) for kv in args.zc_param)
+    setting = f"zero-cost:b{args.batch_size}:s{args.seed}" + "".join(
+        f":{k}={v}" for k, v in params.items())
     names = tuple(n.strip() for n in args.proxies.split(",") if n.strip())
     table = proxies()
-    space = get_space("nb201")
+    space = get_space("nb201", **{k: int(v) for k, v in params.items()})
     est: Any = get_estimator("synflow", dataset=f"imagefolder:{args.data}", device="cpu",
                              batch_size=args.batch_size)
     est.check_space(space)
@@ -196,36 +201,48 @@ def precision_top(pred: np.ndarray, truth: np.ndarray, share: float = 0.1) -> fl
     return len(top_pred & top_true) / k
 
 
-def correlations(pred: np.ndarray, truth: np.ndarray, boot: int = 1000,
+def correlations(pred: np.ndarray, truth: np.ndarray, boot: int = 2000,
                  seed: int = 0) -> dict[str, float]:
     """Spearman (with a bootstrap 95% interval), Kendall tau-b and the top-10% precision."""
     from scipy.stats import kendalltau, rankdata, spearmanr
 
     pr, tr = rankdata(pred), rankdata(truth)
     rho = float(spearmanr(pr, tr).statistic)
-    rng = np.random.default_rng(seed)
-    boots = []
-    for _ in range(boot):
-        idx = rng.integers(0, len(pr), len(pr))
-        value = spearmanr(pr[idx], tr[idx]).statistic
-        if np.isfinite(value):
-            boots.append(float(value))
-    lo, hi = (np.percentile(boots, [2.5, 97.5]) if boots else (math.nan, math.nan))
-    return {"spearman": rho, "spearman_lo": float(lo), "spearman_hi": float(hi),
+    lo = hi = math.nan
+    if boot:
+        idx = np.random.default_rng(seed).integers(0, len(pr), (boot, len(pr)))
+        a, b = rankdata(pr[idx], axis=1), rankdata(tr[idx], axis=1)
+        a -= a.mean(1, keepdims=True)
+        b -= b.mean(1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))
+        r = r[np.isfinite(r)]
+        if len(r):
+            lo, hi = (float(x) for x in np.percentile(r, [2.5, 97.5]))
+    return {"spearman": rho, "spearman_lo": lo, "spearman_hi": hi,
             "kendall": float(kendalltau(pr, tr).statistic),
             "top10_precision": precision_top(pred, truth)}
 
 
-def _settings(records: Iterable[dict[str, Any]]) -> dict[str, dict[int, dict[str, Any]]]:
-    """Per (setting, value name): the cells' values and CPU seconds, by benchmark id."""
+def _settings(records: Sequence[dict[str, Any]]) -> dict[str, dict[int, dict[str, Any]]]:
+    """Per (setting, value name): the cells' values and CPU seconds, by benchmark id. The
+    zero-cost setting with the most cells names its proxies plainly, others as
+    ``proxy (setting)``."""
+    counts: dict[str, int] = {}
+    for r in records:
+        if r["setting"].startswith("zero-cost"):
+            counts[r["setting"]] = counts.get(r["setting"], 0) + 1
+    main = max(counts, key=lambda k: counts[k], default=None)
     out: dict[str, dict[int, dict[str, Any]]] = {}
     for r in records:
         prefix = r["setting"]
         for name, value in r["values"].items():
-            key = name if prefix.startswith("zero-cost") else prefix
-            if prefix.startswith("zero-cost") and not prefix.endswith(":b64:s0"):
-                key = f"{name} ({prefix})"
-            out.setdefault(key, {})[r["id"]] = {"value": value, "cpu": r["cpu"][name]}
+            if not prefix.startswith("zero-cost"):
+                key = prefix
+            else:
+                key = name if prefix == main else f"{name} ({prefix})"
+            out.setdefault(key, {})[r["id"]] = {"value": value, "cpu": r["cpu"][name],
+                                                "setup": r.get("setup_cpu", 0.0)}
     return out
 
 
@@ -278,8 +295,10 @@ def report(args: argparse.Namespace) -> list[dict[str, Any]]:
             if all(c in settings for c in combo):
                 pred = _rank_mean([_ranked([settings[c][i]["value"] for i in zc_ids])
                                    for c in combo])
+                # one network and batch serve every proxy of the combination
+                setup = float(np.mean([settings[combo[0]][i]["setup"] for i in zc_ids]))
                 shared = sum(float(np.mean([settings[c][i]["cpu"] for i in zc_ids]))
-                             for c in combo)
+                             for c in combo) - (len(combo) - 1) * setup
                 add("+".join(combo), zc_ids, pred, shared, "zero-cost combination")
     for name, cells in list(settings.items()):
         if not name.startswith("train") or "synflow" not in settings:
@@ -379,6 +398,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                         "train_samples=5000)")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="an nb201 space parameter for training (default C=8, N=1)")
+    p.add_argument("--zc-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="an nb201 space parameter for the proxies (default: the benchmark's "
+                        "network, C=16, N=5)")
     p.add_argument("--plot", type=Path, help="report: write the frontier plot here")
     args = p.parse_args(argv)
     if args.phase != "report" and not args.data.exists():

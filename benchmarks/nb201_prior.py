@@ -44,8 +44,9 @@ BUDGETS = (10, 25, 50, 100)
 
 
 def default_cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "archspace" / "benchmarks"
+    from archspace.datasets.cache import cache_dir
+
+    return cache_dir() / "benchmarks"
 
 
 class CachedPrior(ProxyPrior):
