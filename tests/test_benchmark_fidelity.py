@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
 from _dataset_files import tree, write_tree
 
 ROOT = Path(__file__).resolve().parents[1]
