@@ -80,13 +80,17 @@ class GuidedSearch(ClimbingStrategy):
                requirement=PRIOR_REQUIREMENT),
         Option("prior_pool", 100, int, "archs drawn and scored by the prior per warm-up pool",
                minimum=1),
+        Option("prior_weight", 0.0, float, "weight of the prior's rank beside the surrogate's "
+               "when choosing a neighbour (0: the prior only picks the archs that start "
+               "climbs; above 0 every candidate neighbour is scored by the proxy too)",
+               minimum=0.0, maximum=1.0),
         Option("prior_dataset", None, str, "dataset the prior scores (default: the "
                "estimator's, else digits at the space's resolution)"),
     )
 
     def __init__(self, space: Space, seed: int = 0, init: int = 10, restart: int = 5,
                  patience: int = 8, clip: float = 0.7, distinct: bool = True,
-                 prior: str = "none", prior_pool: int = 100,
+                 prior: str = "none", prior_pool: int = 100, prior_weight: float = 0.0,
                  prior_dataset: str | None = None) -> None:
         super().__init__(space, seed, init, restart, "first", patience, distinct)
         try:
@@ -95,6 +99,7 @@ class GuidedSearch(ClimbingStrategy):
             raise StrategyError(f"strategy 'guided': {e}") from None
         self.clip = clip
         self.prior_pool, self.prior_dataset = prior_pool, prior_dataset
+        self.prior_weight = prior_weight
         self._model: HammingGP | None = None
         self._model_at = -1
         self._prior: ProxyPrior | None = None
@@ -165,7 +170,14 @@ class GuidedSearch(ClimbingStrategy):
         if model is None:
             return self.rng.choice(candidates)
         mean, _ = model.predict(np.array([self._features(a) for a in candidates]))
-        return candidates[int(np.argmax(mean))]
+        prior = self.prior
+        if prior is None or self.prior_weight == 0:
+            return candidates[int(np.argmax(mean))]
+        from scipy.stats import rankdata
+
+        blend = ((1 - self.prior_weight) * rankdata(mean)
+                 + self.prior_weight * rankdata(prior.scores(candidates)))
+        return candidates[int(np.argmax(blend))]
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "warm": [encode(self.space, a) for a in self._warm]}
