@@ -111,6 +111,10 @@ def _print_summary(s: dict[str, Any]) -> None:
     counts = ", ".join(f"{v} {k}" for k, v in s["counts"].items() if v)
     click.echo(f"study {s['study']}: {s['trials']}/{s['budget']} trials ({counts or 'none'}); "
                f"{s['strategy']} on {s['space']} scored by {s['estimator']}")
+    prior = s.get("prior")
+    if prior:
+        click.echo(f"prior: {prior['prior']}, {prior['evaluations']} proxy evaluations in "
+                   f"{prior['cpu_seconds']:.2f} CPU-s (not trials)")
     best = s["best"]
     if best is None:
         click.echo("no trial completed")

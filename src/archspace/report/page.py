@@ -146,6 +146,11 @@ def _config(data: ReportData) -> str:
         ("created", escape(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(cfg.created)))),
         ("trials", _pairs(counts)),
     ]
+    prior = s.get("prior")
+    if prior:
+        rows.append(("zero-cost prior",
+                     f"{escape(str(prior['prior']))}: {escape(str(prior['evaluations']))} proxy "
+                     f"evaluations, {escape(str(prior['cpu_seconds']))} CPU-s (not trials)"))
     if same:
         rows.append((f"same in all {len(data.top)} top trials",
                      ", ".join(f"{escape(k)}={_cell(k, v)}" for k, v in same.items())))

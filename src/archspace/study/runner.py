@@ -44,6 +44,7 @@ from archspace.study.constraints import parse_constraints, violated
 from archspace.study.executor import Executor, InlineExecutor, Job, Outcome, describe_error
 from archspace.study.objectives import numeric_metrics
 from archspace.study.preflight import check_before_evaluating, objectives_of
+from archspace.study.prior_record import PriorRecorder
 from archspace.study.schedulers import SCHEDULE_KEY
 from archspace.study.storage import StudyConfig, StudyStorage, TrialRecord
 
@@ -88,6 +89,7 @@ class Study:
         self._in_flight: frozenset[int] = frozenset()
         if self.constraints:
             self.strategy.constrain(self.feasible)
+        self.prior_record = PriorRecorder(storage, self.strategy)
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -226,6 +228,7 @@ class Study:
         if interrupted:
             self.executor.shutdown(cancel=True)
             self.storage.drop_running()
+        self.prior_record.save()
         self.storage.set_status("interrupted" if interrupted else "finished")
         return self.result(interrupted=interrupted, exhausted=exhausted)
 
@@ -290,6 +293,7 @@ class Study:
 
     def _record(self, rec: TrialRecord, arch: Arch, callback: Callback | None) -> None:
         stored = self.storage.finish_trial(replace(rec, asked=self._next_number))
+        self.prior_record.save()
         if self.checkpoints is not None:
             self.checkpoints.prune(self.storage, self._in_flight)
         self.strategy.tell(arch, stored.score, stored.objectives or ())
