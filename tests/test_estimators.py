@@ -241,3 +241,21 @@ def test_train_cost_is_the_trained_network_and_constraints_use_it(tmp_path) -> N
     rec = study._screen(arch, 0)
     study.close()
     assert rec.cost is not None and rec.cost["flash_bytes"] == est.cost(space, arch).flash_bytes
+
+
+def test_train_uses_the_resolution_the_space_was_given() -> None:
+    """``mcunet -p resolution=48`` trains at 48 (it used to train at the data's 32); the
+    estimator's own ``resolution`` overrides it; a space left at its default trains at the
+    data's resolution raised to the space's minimum."""
+    space = get_space("mcunet", width=0.2, resolution=48)
+    arch = space.sample(0)
+    est = get_estimator("train", epochs=0.05, batch_size=64)
+    assert est.adapted(space)[1] == 48
+    m = est.evaluate(space, arch, seed=0)
+    assert m["resolution"] == 48.0
+    assert est.cost(space, arch) == get_space("mcunet", width=0.2, resolution=48,
+                                              num_classes=10).profile(arch, 48)
+    assert get_estimator("train", resolution=64).adapted(space)[1] == 64
+    assert est.adapted(get_space("mcunet", width=0.2))[1] == 32
+    # named at its default value, it still means what it says
+    assert est.adapted(get_space("mcunet", width=0.2, resolution=224))[1] == 224

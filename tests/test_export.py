@@ -23,7 +23,7 @@ from archspace.datasets import load_dataset
 from archspace.estimators.loop import evaluate_model
 from archspace.export import ExportCheckError, ExportError, export_study, load_model, parse_formats
 from archspace.spaces import get_space
-from archspace.study import StudyConfig, StudyStorage, run_study
+from archspace.study import Study, StudyConfig, StudyStorage, run_study
 from test_study_support import UNCONSTRAINED
 
 #: Random search over nb201 scored by the table, not told its MACs bound (UNCONSTRAINED): some
@@ -230,9 +230,9 @@ def test_cli_errors(nb_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert not (tmp_path / "o").exists()
 
     empty = tmp_path / "empty.db"
-    run_study(empty, StudyConfig(space="nb201", space_params={}, estimator="nasbench201",
-                                 estimator_options={}, strategy="random", strategy_options={},
-                                 seed=0, budget=2, constraints=("macs<=1",)))
+    Study.create(empty, StudyConfig(space="nb201", space_params={}, estimator="nasbench201",
+                                    estimator_options={}, strategy="random", strategy_options={},
+                                    seed=0, budget=2)).close()  # no trial run yet
     assert "has no complete trial to export" in _error([str(empty), "-o", out])
 
 

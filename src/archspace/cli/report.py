@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import click
@@ -30,5 +31,9 @@ def report(study_path: Path, out_dir: Path, top: int, space_name: str | None,
     --trust-code: its module is code."""
     from archspace.report import write_report
 
-    click.echo(write_report(study_path, out_dir, top=top,
-                            trust=trust_value(space_name, trust_code)))
+    with warnings.catch_warnings(record=True) as caught:  # e.g. a damaged trial row, skipped
+        warnings.simplefilter("always", RuntimeWarning)
+        page = write_report(study_path, out_dir, top=top, trust=trust_value(space_name, trust_code))
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    click.echo(page)

@@ -3,8 +3,12 @@
 Short training as a proxy for final accuracy is the oldest NAS estimator (Zoph & Le, ICLR 2017;
 its low-budget variant is studied in Zela et al., "Towards Automated Deep Learning: Efficient
 Joint Neural Architecture and Hyperparameter Search", ICML AutoML workshop 2018). The recipe
-defaults to NAS-Bench-201's (Dong & Yang, ICLR 2020): SGD with Nesterov momentum 0.9, weight
-decay 5e-4 and a cosine schedule to zero; no data augmentation.
+follows NAS-Bench-201's (Dong & Yang, ICLR 2020): SGD with Nesterov momentum 0.9, weight
+decay 5e-4 and a cosine schedule to zero, flip-and-crop augmentation for colour images;
+``recipe=nb201`` (:mod:`~archspace.estimators.recipes`) sets its exact values. A study keeps
+the best trial's checkpoint (``keep=best``) so that export needs no re-training, and
+:meth:`TrainEstimator.evaluate_at` continues training from a checkpoint. docs/estimation.md
+has the whole picture.
 
 How the network is fitted to the data:
 
@@ -13,8 +17,10 @@ How the network is fitted to the data:
   restricted sub-space is a point of the full space, so it still validates).
 * **channels**: grayscale data is repeated to the space's ``in_channels`` (e.g. digits/MNIST
   into an RGB network); colour data into a grayscale network is an error.
-* **resolution**: default is the dataset's native size, raised to the space's
-  ``min_resolution`` (and its step) when smaller; images are resized with bilinear
+* **resolution**: the estimator's ``resolution`` option if given, else the space's own
+  ``resolution`` parameter where the user set it, else the dataset's native size, raised to
+  the space's ``min_resolution`` (and its step) when smaller; the metric ``resolution`` records
+  it; images are resized with bilinear
   interpolation (antialiased when shrinking).
 
 Determinism: given a seed, the weights (``torch.manual_seed``), the batch order (a seeded
@@ -30,6 +36,7 @@ import inspect
 import math
 import os
 import re
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -99,7 +106,8 @@ OPTIONS = (
            requirement="a number in [0, 1)"),
     Option("weight_decay", 5e-4, float, "L2 weight decay", check=lambda v: v >= 0,
            requirement="a number >= 0"),
-    Option("resolution", None, int, "input side in pixels (default: the dataset's, at least the "
+    Option("resolution", None, int, "input side in pixels (default: the space's resolution "
+           "parameter if set, else the dataset's, at least the "
            "space's minimum)", check=_positive, requirement="an integer > 0",
            maximum=MAX_RESOLUTION),
     Option("device", "auto", str, "auto (cuda when available), cpu, cuda, cuda:N or mps",
@@ -117,8 +125,8 @@ OPTIONS = (
            "multi-fidelity scheduler sets its max resource, so that training continued from a "
            "checkpoint equals training straight", check=_positive,
            requirement="a number > 0", maximum=MAX_EPOCHS),
-    Option("keep", "none", str, "checkpoints a study keeps beside its file (STUDY.ckpt/N.pt): "
-           "none (the default), best (the best trial's so far) or all",
+    Option("keep", "best", str, "checkpoints a study keeps beside its file (STUDY.ckpt/N.pt), "
+           "so that export need not re-train: best (the best trial's so far), all or none",
            choices=("best", "all", "none")),
 )
 #: Options that do not change what is trained (a checkpoint continues under other values).
@@ -138,14 +146,20 @@ def adapt_space(space: Space, num_classes: int) -> Space:
         raise EstimatorError(f"space {space.label} has {space.num_classes} classes and no "
                              f"num_classes parameter; the dataset has {num_classes}; allowed: "
                              "a space whose classifier matches the dataset")
-    return type(space)(**{**space.params, "num_classes": num_classes})
+    fitted = type(space)(**{**space.params, "num_classes": num_classes})
+    fitted.explicit_params = fitted.explicit_params | (space.explicit_params - {"num_classes"})
+    return fitted
 
 
 def choose_resolution(space: Space, data_resolution: int, requested: int | None) -> int:
-    """The training resolution: ``requested`` if given, else the data's, raised to the space's
-    minimum (and step). Checked by the space."""
+    """The training resolution: ``requested`` (the estimator's option) if given, else the
+    space's own ``resolution`` parameter where the user set one (``mcunet -p resolution=96``
+    trains at 96), else the data's, raised to the space's minimum (and step). Checked by the
+    space."""
     if requested is not None:
         return space.check_resolution(requested)
+    if "resolution" in space.explicit_params:
+        return space.check_resolution(space.default_resolution)
     r = max(data_resolution, space.min_resolution)
     step = max(space.resolution_step, 1)
     return space.check_resolution(-(-r // step) * step)
@@ -210,7 +224,7 @@ class TrainEstimator(Estimator):
     @property
     def keep(self) -> str:
         """Which trials' checkpoints a study keeps (option ``keep``)."""
-        return str(self.config.get("keep", "none"))
+        return str(self.config.get("keep", "none"))  # subclasses without the option keep none
 
     def shared_inputs(self) -> dict[str, Any]:
         """The dataset at its native resolution (a Ray cluster's nodes then need no copy)."""
@@ -320,10 +334,16 @@ class TrainEstimator(Estimator):
         """Train ``arch`` to ``resource`` epochs (default option ``epochs``), continuing from
         the ``warm_start`` checkpoint if given (see :meth:`train`), and write the trained state
         to ``checkpoint`` (:mod:`archspace.estimators.checkpoint`). The metrics count epochs
-        and steps from the start of training; ``resumed_from`` is the warm start's epoch."""
+        and steps from the start of training; ``resumed_from`` is the warm start's epoch. A
+        checkpoint that cannot be written (a full disk, a Ray worker without the study's
+        folder) costs only a later re-training: a warning says so, the metrics still count."""
         run = self.train(space, arch, seed, resource, warm_start)
         if checkpoint is not None:
-            save_checkpoint(checkpoint, run.checkpoint())
+            try:
+                save_checkpoint(checkpoint, run.checkpoint())
+            except OSError as e:
+                warnings.warn(f"archspace: checkpoint {checkpoint} not written: "
+                              f"{e.strerror or e}", RuntimeWarning, stacklevel=2)
         return run.metrics
 
     def fit(self, space: Space, arch: Arch, seed: int = 0) -> tuple[nn.Module, dict[str, float]]:
@@ -423,6 +443,9 @@ class TrainEstimator(Estimator):
         :class:`EstimatorError` saying what differs."""
         ckpt = source if isinstance(source, Mapping) else load_checkpoint(source)
         where = "the warm start" if isinstance(source, Mapping) else f"checkpoint {source}"
+        if ckpt.get("space") != space.label:
+            raise EstimatorError(f"{where} is of space {ckpt.get('space')}, not {space.label}; "
+                                 "allowed: a checkpoint of this space and arch")
         if ckpt.get("arch_json") != space.arch_to_json(arch):
             raise EstimatorError(f"{where} is of arch {ckpt.get('arch')}, not "
                                  f"{space.format_arch(arch)}; allowed: a checkpoint of this arch")

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from archspace.estimators.base import Estimator
 from archspace.estimators.options import Option
 from archspace.estimators.proxy_scores import naswot_score, synflow_score
 from archspace.estimators.train import OPTIONS as TRAIN_OPTIONS
@@ -118,6 +119,14 @@ class ZeroCostBase(TrainEstimator):
 
     options: ClassVar[tuple[Option, ...]] = SHARED_OPTIONS + BATCH_OPTIONS
     metrics: ClassVar[tuple[str, ...]] = (*COSTS, "resolution")
+    #: A proxy trains nothing: no resource to schedule, no checkpoint to keep.
+    resource: ClassVar[str | None] = None
+    evaluate_at = Estimator.evaluate_at
+
+    @property
+    def keep(self) -> str:
+        """Always ``none``: there are no trained weights."""
+        return "none"
 
     def _seed(self, seed: int) -> int:
         return seed if self.config.get("seed") is None else int(self.config["seed"])

@@ -62,6 +62,9 @@ class Space:
     num_classes: int = 10
     min_resolution: int = 8
     resolution_step: int = 1
+    #: Parameters the user set (those differing from their defaults, plus any named to
+    #: :func:`~archspace.spaces.get_space` even at their default value).
+    explicit_params: frozenset[str] = frozenset()
     #: Allowed values of numeric constructor parameters (see :mod:`archspace.space.params`);
     #: a subclass extends it as ``limits(Space.param_limits, B=count_up_to(100))``.
     param_limits: ClassVar[Mapping[str, Limit]] = limits({}, resolution=RESOLUTION,
@@ -79,6 +82,7 @@ class Space:
                     if p.default is not inspect.Parameter.empty}
         check_params(self.name, given, defaults, self.param_limits)
         self.params = {k: v for k, v in given.items() if sig.parameters[k].default != v}
+        self.explicit_params = frozenset(self.params)
 
     def _set_decisions(self, decisions: Iterable[Decision]) -> None:
         ds = tuple(decisions)

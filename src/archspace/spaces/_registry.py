@@ -185,4 +185,6 @@ def get_space(name: str, **params: Any) -> Space:
     if unknown:
         raise ParamError(f"space {name!r} has no parameter {unknown[0]!r}; allowed: "
                          f"{', '.join(allowed) or '(none)'}")
-    return cls(**params)
+    space = cls(**params)
+    space.explicit_params = space.explicit_params | frozenset(params)
+    return space

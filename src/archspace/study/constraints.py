@@ -9,8 +9,10 @@ A constraint is ``METRIC OP NUMBER[UNIT]``, e.g. ``peak_sram<=320kB``, ``macs<=6
   MCUNet's "320kB SRAM, 1MB flash" budgets are quoted in decimal units here; write ``KiB`` /
   ``MiB`` for the binary sizes.
 
-Costs are the analytic cost model's (:meth:`Space.profile`) at the space's own resolution
-(a space parameter where the space has one), whatever resolution an estimator trains at.
+Costs are the analytic cost model's, of the network the estimator evaluates
+(:meth:`Estimator.cost`: for ``train``, the space fitted to the dataset's classes at the
+training resolution). A study refuses constraints that none of a seeded sample of archs meets
+(:mod:`archspace.study.feasibility`).
 Operators: ``<=``, ``<``, ``>=``, ``>``. Parsing is a regular expression, never ``eval``.
 An architecture that violates a constraint is never evaluated: the study records it as
 ``infeasible`` with its cost and the violated constraint (the MCUNet / TinyNAS practice of

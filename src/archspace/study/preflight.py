@@ -9,6 +9,9 @@ no file is written:
   declares none is not checked);
 * the machine has what the estimator needs (:meth:`Estimator.check_machine`, e.g. a CUDA
   device), when the executor evaluates on this machine;
+* some arch of the space meets the constraints (:func:`~archspace.study.feasibility.
+  check_feasible`, a seeded sample priced by the cost model), unless the study already found
+  one;
 * the dataset loads and the space fits it (:meth:`Estimator.check_space`, run when the pieces
   are built, :func:`archspace.study.components.build_components`).
 """
@@ -16,9 +19,11 @@ no file is written:
 from __future__ import annotations
 
 from archspace.estimators.base import Estimator
+from archspace.space.arch import Arch
 from archspace.study.components import Components
 from archspace.study.constraints import parse_constraints
 from archspace.study.executor import Executor
+from archspace.study.feasibility import check_feasible
 from archspace.study.objectives import Objectives
 from archspace.study.storage import StudyConfig
 
@@ -31,9 +36,20 @@ def objectives_of(estimator: Estimator, config: StudyConfig) -> Objectives:
                             estimator.produces(), estimator.name)
 
 
-def check_before_evaluating(parts: Components, config: StudyConfig, executor: Executor) -> None:
-    """Every check of the module docstring that the built pieces allow."""
-    parse_constraints(config.constraints)
+def check_before_evaluating(parts: Components, config: StudyConfig, executor: Executor,
+                            probe_constraints: bool = True) -> None:
+    """Every check of the module docstring that the built pieces allow (the constraints'
+    feasibility only with ``probe_constraints``)."""
+    constraints = parse_constraints(config.constraints)
     objectives_of(parts.estimator, config)
     if executor.runs_here:
         parts.estimator.check_machine()
+    if constraints and probe_constraints:
+        space, est = parts.space, parts.estimator
+        keys = {c.key for c in constraints}
+
+        def cost_of(arch: Arch) -> dict[str, float]:
+            profile = est.cost(space, arch)
+            return {k: float(getattr(profile, k)) for k in keys}
+
+        check_feasible(space, cost_of, constraints, config.seed)
