@@ -320,6 +320,9 @@ def search_gen(f: Files) -> st.SearchStrategy[Args]:
             _opt("--reward", st.one_of(TEXT, bad_quantity().map(lambda q: f"macs:{q}:-0.07"),
                                        st.sampled_from(["macs:1M:1e300", "macs:1M:nan"]))),
             _opt("--study", st.sampled_from([str(f.study), str(f.directory)])),
+            _opt("--min-resource", bad_int(1, 1_000_000_000)),
+            _opt("--max-resource", bad_int(1, 1_000_000_000)),
+            _opt("--eta", bad_int(2, 1000)), _opt("--threads", bad_int(1, 4096)),
             unknown_flag().map(lambda x: [x])]
         return _with(base, st.one_of(bad))
     names = st.tuples(st.sampled_from(sorted(ESTIMATORS)), st.sampled_from(sorted(STRATEGIES)))

@@ -24,6 +24,7 @@ and the Python API all check against the constants here, so a cap is changed in 
 ``MAX_HIDDEN``     a controller's hidden size (``-s hidden=``)
 ``MAX_CANDIDATES`` candidates a sampler draws per proposal (``-s candidates=``)
 ``MAX_REFERENCE``  archs of a zero-cost suite's reference sample (``-e reference=``)
+``MAX_ETA``        a multi-fidelity scheduler's reduction factor (``--eta``)
 ``MAX_OPTION_INT`` an integer plugin option that declares no maximum of its own
 ``MAX_FILE_BYTES`` an ``@FILE`` argument's size
 ``MAX_JSON_DEPTH`` nesting of JSON read from the command line or an ``@FILE``
@@ -39,9 +40,9 @@ from typing import Any
 from archspace.errors import ArchspaceError
 
 __all__ = ["MAX_ARCHS", "MAX_BATCH", "MAX_BINS", "MAX_BOOTSTRAP", "MAX_BUDGET", "MAX_CANDIDATES",
-           "MAX_EPOCHS", "MAX_FILE_BYTES", "MAX_GRID", "MAX_HIDDEN", "MAX_JSON_DEPTH", "MAX_OPTION_INT",
-           "MAX_PROFILED", "MAX_REFERENCE", "MAX_RESOLUTION", "MAX_RETRIES", "MAX_SECONDS", "MAX_SEED",
-           "MAX_WORKERS", "check_int", "check_number", "check_seed", "int_range"]
+           "MAX_EPOCHS", "MAX_ETA", "MAX_FILE_BYTES", "MAX_GRID", "MAX_HIDDEN", "MAX_JSON_DEPTH",
+           "MAX_OPTION_INT", "MAX_PROFILED", "MAX_REFERENCE", "MAX_RESOLUTION", "MAX_RETRIES",
+           "MAX_SECONDS", "MAX_SEED", "MAX_WORKERS", "check_int", "check_number", "check_seed", "int_range"]
 
 MAX_BUDGET = 10_000_000
 MAX_SEED = 2**32 - 1
@@ -59,6 +60,7 @@ MAX_BATCH = 65_536
 MAX_HIDDEN = 4096
 MAX_CANDIDATES = 100_000
 MAX_REFERENCE = 10_000
+MAX_ETA = 1000
 MAX_OPTION_INT = 1_000_000_000
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_JSON_DEPTH = 64

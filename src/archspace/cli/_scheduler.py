@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 
 import click
 
+from archspace.cli._common import Bounded
+from archspace.limits import MAX_ETA, MAX_OPTION_INT
 from archspace.study.schedulers import SCHEDULERS, scheduler_from_options
 
 __all__ = ["scheduler_from_options", "scheduler_options"]
@@ -21,11 +23,11 @@ def scheduler_options(f: F) -> F:
         click.option("--scheduler", type=click.Choice(tuple(SCHEDULERS)), default=None,
                      help="Multi-fidelity scheduler: successive halving (sh), Hyperband or ASHA; "
                           "each rung is a trial at a resource of the estimator (train: epochs)."),
-        click.option("--min-resource", type=int, default=None, metavar="N",
+        click.option("--min-resource", type=Bounded(1, MAX_OPTION_INT), default=None, metavar="N",
                      help="Resource of the bottom rung (with --scheduler). [default: 1]"),
-        click.option("--max-resource", type=int, default=None, metavar="N",
+        click.option("--max-resource", type=Bounded(1, MAX_OPTION_INT), default=None, metavar="N",
                      help="Resource of the top rung (required with --scheduler)."),
-        click.option("--eta", type=int, default=None, metavar="N",
+        click.option("--eta", type=Bounded(2, MAX_ETA), default=None, metavar="N",
                      help="Keep the top 1/eta of a rung, times eta the resource (with "
                           "--scheduler). [default: 3]"),
     ]
