@@ -197,3 +197,19 @@ def test_cli_bad_prior_dataset_fails_before_work(tmp_path: Path) -> None:
                                    "--study", str(path)])
     assert res.exit_code == 2, res.output
     assert res.stderr.strip().startswith("archspace: error:") and not path.exists()
+
+
+def test_prior_weight_picks_the_neighbour_the_proxy_ranks_highest(nb201) -> None:  # type: ignore[no-untyped-def]
+    s = get_strategy("guided", nb201, seed=2, init=2, prior="params", prior_pool=5,
+                     prior_weight=1.0)
+    a, b = s.ask(), s.ask()
+    s.tell(a, 60.0, (60.0,))
+    s.tell(b, 50.0, (50.0,))
+    move = s.ask()
+    seen = {nb201.canonical(a), nb201.canonical(b)}
+    options = [n for n in nb201.neighbours(a) if nb201.canonical(n) not in seen]
+    assert move in options
+    assert nb201.profile(move).params == max(nb201.profile(n).params for n in options)
+    plain = get_strategy("guided", nb201, seed=2, init=2, prior="params", prior_pool=5,
+                         prior_weight=0.0)
+    assert plain.ask() == a and plain.ask() == b  # the weight changes moves, not the warm-up
