@@ -172,12 +172,19 @@ def flops_distribution(spaces: Sequence[Space] | Mapping[str, Space],
     if not labelled:
         raise ArchspaceError("no spaces to compare; give at least one")
     parsed = as_constraints(constraints)
+    for c in parsed:
+        if c.memory_model not in ("mcunet", memory_model):
+            raise ArchspaceError(f"constraint {c} reads the {c.memory_model} memory model but "
+                                 f"the analysis uses {memory_model}; give memory_model="
+                                 f"{c.memory_model!r} (--memory-model {c.memory_model})")
     t0 = time.perf_counter()
     rows = []
     cache = SegmentCache()
     for label, space in labelled.items():
         costs = sample_costs(space, samples, derived_seed(seed, label), cache, memory_model)
-        ok = satisfied(parsed, costs.as_dict())
+        arrays = costs.as_dict()
+        arrays.update({f"{k}@{memory_model}": arrays[k] for k in ("peak_sram_bytes", "flash_bytes")})
+        ok = satisfied(parsed, arrays)
         macs = np.sort(costs.macs[ok])
         rows.append(SpaceFlops(label, space.label, dict(space.params), samples, int(ok.sum()),
                                int(ok.sum()) >= min_count, macs))

@@ -111,7 +111,8 @@ def sample_costs(space: Space, n: int, seed: int, cache: SegmentCache | None = N
 
 def _generic(space: Space, n: int, seed: int, memory_model: str = "mcunet") -> CostSample:
     rng = random.Random(seed)
-    profiles = [space.profile(space.sample(rng), memory_model=memory_model) for _ in range(n)]
+    extra: dict[str, Any] = {} if memory_model == "mcunet" else {"memory_model": memory_model}
+    profiles = [space.profile(space.sample(rng), **extra) for _ in range(n)]
     cols = {k: np.fromiter((getattr(p, k) for p in profiles), np.int64, n) for k in COST_KEYS}
     return CostSample(**cols, path="generic")
 

@@ -62,9 +62,10 @@ def profile(space_name: str, params: tuple[str, ...], arch_text: str | None, nam
     if named:
         space = space.named_space(named)
     r = space.check_resolution(resolution)
-    records = [profile_record(space, a, r, space.profile(a, r, detail=detail,
-                                                         memory_model=memory_model), memory_model)
-               for a in archs]
+    # a user space may override profile() without the memory_model keyword
+    extra: dict[str, Any] = {} if memory_model == "mcunet" else {"memory_model": memory_model}
+    records = [profile_record(space, a, r, space.profile(a, r, detail=detail, **extra),
+                              memory_model) for a in archs]
     if as_json:
         for rec in records:
             click.echo(json.dumps(rec))

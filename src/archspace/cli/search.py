@@ -18,9 +18,11 @@ import click
 
 from archspace.cli._common import param_option
 from archspace.cli._executor import executor_options, executor_settings, open_with_executor
+from archspace.cost.tinyengine import MEMORY_MODELS
 from archspace.errors import ArchspaceError
 from archspace.spaces import parse_params
 from archspace.study import Study, StudyConfig, StudyResult, TrialRecord
+from archspace.study.constraints import with_memory_model
 from archspace.study.summary import summarize
 
 __all__ = ["finish", "option_pairs", "progress_bar", "search"]
@@ -132,6 +134,10 @@ def _num(v: Any) -> str:
               help="Hard cost constraint, e.g. 'peak_sram<=320kB', 'macs<=60M' (kB=1000 bytes, "
                    "KiB=1024); strategies propose only archs that meet them; any violating arch is "
                    "recorded as infeasible, never evaluated.")
+@click.option("--memory-model", type=click.Choice(MEMORY_MODELS), default="mcunet",
+              show_default=True,
+              help="Memory model of the peak_sram and flash constraints (tinyengine: TinyEngine's "
+                   "allocator and buffers; written into them as peak_sram@tinyengine<=...).")
 @click.option("-o", "--objective", "objectives", multiple=True, metavar="NAME",
               help="Objective, repeatable: an estimator metric ('accuracy': the search metric) "
                    "is maximised, a cost (macs, params, peak_sram, flash) minimised; NAME:min / "
@@ -146,9 +152,10 @@ def _num(v: Any) -> str:
 def search(space_name: str, params: tuple[str, ...], estimator: str,
            estimator_options: tuple[str, ...], strategy: str, strategy_options: tuple[str, ...],
            budget: int, seed: int, study_path: str, constraints: tuple[str, ...],
-           objectives: tuple[str, ...], reward: str | None, as_json: bool, progress: bool,
-           **executor: Any) -> None:
+           memory_model: str, objectives: tuple[str, ...], reward: str | None, as_json: bool,
+           progress: bool, **executor: Any) -> None:
     """Search SPACE with a strategy and an estimator for BUDGET trials, recording to FILE.db."""
+    constraints = with_memory_model(constraints, memory_model)
     config = StudyConfig(
         space=space_name, space_params=parse_params(space_name, list(params)),
         estimator=estimator, estimator_options=option_pairs(estimator_options, "estimator"),
