@@ -82,6 +82,30 @@ class ThreadsEstimator(ToyEstimator):
         return {**super().evaluate(space, arch, seed), "threads": float(torch.get_num_threads())}
 
 
+class PoolThreadsEstimator(ToyEstimator):
+    """Reports what threadpoolctl says of the BLAS/OpenMP pools loaded in the evaluating process
+    (the fewest and the most threads of any), its OMP_NUM_THREADS, and with ``torch`` (imported
+    by the first trial) torch's threads."""
+
+    def __init__(self, torch: bool = False) -> None:
+        super().__init__()
+        self.torch = torch
+
+    def evaluate(self, space: Space, arch: Arch, seed: int = 0) -> dict[str, float]:
+        import numpy as np
+        from threadpoolctl import threadpool_info
+
+        out = super().evaluate(space, arch, seed)
+        if self.torch:
+            import torch
+
+            out["torch"] = float(torch.get_num_threads())
+        np.ones((64, 64)) @ np.ones((64, 64))  # the BLAS in use, loaded and started
+        counts = [pool["num_threads"] for pool in threadpool_info()]
+        return {**out, "fewest": float(min(counts)), "most": float(max(counts)),
+                "omp_env": float(os.environ.get("OMP_NUM_THREADS", "0"))}
+
+
 class SharedInputEstimator(ToyEstimator):
     """Needs a shared input only the driver has (its process id): a worker that didn't get it
     through :meth:`use_shared_inputs` fails the trial."""

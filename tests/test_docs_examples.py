@@ -183,8 +183,10 @@ def commands(block: Block) -> list[Command]:
 
 
 #: Commands not run: (pattern, reason). Checked in order after the placeholder check.
+#: A training search of one epoch and at most two trials (docs/estimation.md's) is run: seconds.
+_TINY_TRAINING = r"(?=.*\s-e epochs=1\b)(?=.*\s--budget [12]\b)"
 SKIP: tuple[tuple[str, str], ...] = (
-    (r"^archspace (search|resume)\b.*--estimator[ =]train\b",
+    (rf"^archspace (search|resume)\b(?!{_TINY_TRAINING}).*--estimator[ =]train\b",
      "trains networks for minutes; a training search on a process pool, its resume and export "
      "are covered at small budgets by tests/test_user_space.py, training by tests/test_estimators.py"),
     (r"^archspace analyze edf\b.*--estimator[ =]train\b",
@@ -302,3 +304,15 @@ def test_the_main_commands_are_run_not_skipped() -> None:
         skip_reason(cmds[3], made) or "")
     assert "placeholders (FILE.db)" in (skip_reason(cmds[4], {}) or "")
     assert skip_reason(cmds[0], {}) is None
+
+
+def test_only_tiny_training_searches_are_run() -> None:
+    """A training search runs only at one epoch and at most two trials (seconds)."""
+    def cmd(text: str) -> Command:
+        return Command(Block(ROOT / "docs" / "estimation.md", 1, "bash", text), 1, text, "")
+
+    tiny = "archspace search --space nb201 --estimator train -e epochs=1 --budget 2 --study t.db"
+    assert skip_reason(cmd(tiny), {}) is None
+    for big in (tiny.replace("epochs=1", "epochs=10"), tiny.replace("--budget 2", "--budget 20"),
+                tiny.replace(" -e epochs=1", "")):
+        assert "trains networks for minutes" in (skip_reason(cmd(big), {}) or "")

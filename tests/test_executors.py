@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from _executor_helpers import (
     HangEstimator,
     KillerEstimator,
+    PoolThreadsEstimator,
     SlowEstimator,
     ThreadsEstimator,
     UnloadableEstimator,
@@ -192,6 +194,33 @@ def test_ray_refuses_a_trial_its_own_cluster_cannot_fit(monkeypatch: pytest.Monk
     assert fake.calls[-1] == ("shutdown", {})
 
 
+class SilentHeadRay(FakeRay):
+    """A ``ray`` whose ``init`` waits until ``answer`` is set, like a head that never answers."""
+
+    def __init__(self) -> None:
+        super().__init__(False)
+        self.answer = threading.Event()
+
+    def init(self, **kw: Any) -> None:
+        self.answer.wait(30)
+        super().init(**kw)
+
+
+def test_a_ray_head_that_never_answers_is_given_up_in_one_line(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = SilentHeadRay()
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    started = time.monotonic()
+    with pytest.raises(ArchspaceError, match=r"^could not join the Ray cluster at auto: no answer "
+                                             r"within 0\.3 s; allowed: .*--ray-timeout"):
+        make_executor("ray", address="auto", connect_timeout=0.3)
+    assert time.monotonic() - started < 10
+    fake.answer.set()  # it answers after all: the abandoned join leaves again
+    wait_for(lambda: ("shutdown", {}) in fake.calls, "the late join to be shut down")
+    assert not fake.initialized
+
+
 # -- process pool ----------------------------------------------------------------------------------
 def test_process_pool_records_what_inline_records(tmp_path: Path,
                                                   inline_nb201: list[tuple[Any, ...]]) -> None:
@@ -296,6 +325,15 @@ def test_ray_worker_death_is_retried_then_recorded(tmp_path: Path, ray_session: 
     ex = make_executor("ray", workers=2, max_retries=1)
     assert killer_study(tmp_path, ex, str(marker)) == inline_killer
     assert marker.exists()
+
+
+def test_ray_tasks_run_on_their_threads(tmp_path: Path, ray_session: Any) -> None:
+    factories = Factories(space=FACTORIES.space, estimator=lambda n, **o: PoolThreadsEstimator(),
+                          strategy=FACTORIES.strategy)
+    cfg = config(budget=2, strategy="fixed", strategy_options={"archs": ARCHS[:2]})
+    run_study(tmp_path / "t.db", cfg, factories, executor=make_executor("ray", workers=1, threads=3))
+    got = [(t[3]["fewest"], t[3]["most"], t[3]["omp_env"]) for t in records(tmp_path / "t.db")]
+    assert got == [(3, 3, 3)] * 2
 
 
 def test_ray_cancel_kills_in_flight_work(tmp_path: Path, ray_session: Any) -> None:

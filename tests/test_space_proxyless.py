@@ -79,8 +79,8 @@ def test_bad_params(kwargs: dict[str, object]) -> None:
 
 
 def test_resolution_errors() -> None:
-    with pytest.raises(SpaceError, match=">= 32"):
+    with pytest.raises(SpaceError, match=r"integers in 32\.\."):
         get_space("proxyless", resolution=16)
     space = get_space("proxyless")
-    with pytest.raises(SpaceError, match="allowed: integers >= 32"):
+    with pytest.raises(SpaceError, match=r"allowed: integers in 32\.\.8192"):
         space.profile(space.sample(0), resolution=8)

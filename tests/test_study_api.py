@@ -5,6 +5,7 @@ pieces of test_study_support (a trial is a dict lookup or a few arithmetic opera
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import types
@@ -19,7 +20,7 @@ from archspace import ArchspaceError
 from archspace.cli import cli
 from archspace.estimators import get_estimator
 from archspace.strategies import get_strategy
-from archspace.study import StorageError, StudyStorage
+from archspace.study import InlineExecutor, StorageError, StudyStorage
 from test_study_support import GreedyStrategy, ToyEstimator, ToySpace
 
 NB = {"space": "nb201", "estimator": "nasbench201", "strategy": "guided", "seed": 0}
@@ -220,11 +221,13 @@ def test_a_failing_callback_stops_the_search_and_keeps_what_is_recorded(tmp_path
     ({"estimator": object()}, "estimator must be a registry name"),
     ({"strategy": "nope"}, "unknown strategy 'nope'"),
     ({"strategy": 3}, "strategy must be a registry name"),
-    ({"budget": 0}, "budget must be a whole number >= 1"),
-    ({"budget": True}, "budget must be a whole number"),
-    ({"budget": 1e30}, "budget must be a whole number"),
-    ({"budget": 10**30}, "budget .* is too large"),
-    ({"seed": 1.5}, "seed must be a whole number"),
+    ({"budget": 0}, r"budget must be an integer in 1\.\.10000000, got 0"),
+    ({"budget": True}, "budget must be an integer in"),
+    ({"budget": 1e30}, "budget must be an integer in"),
+    ({"budget": 10**30}, r"budget must be an integer in 1\.\.10000000, got an integer of about 31"),
+    ({"seed": 1.5}, "seed must be an integer in 0..4294967295"),
+    ({"seed": -1}, "seed must be an integer in 0..4294967295"),
+    ({"seed": 2**32}, "seed must be an integer in 0..4294967295"),
     ({"space_params": {"nope": 1}}, "has no parameter 'nope'"),
     ({"space": ToySpace(), "space_params": {"depth": 2}}, "space_params apply to a space given by name"),
     ({"estimator": ToyEstimator(), "estimator_options": {"a": 1}}, "estimator_options apply"),
@@ -235,6 +238,8 @@ def test_a_failing_callback_stops_the_search_and_keeps_what_is_recorded(tmp_path
     ({"objectives": ["macs", "macs"]}, "macs"),
     ({"executor": "nope"}, "unknown executor 'nope'"),
     ({"workers": 0, "executor": "process"}, "workers must be a whole number >= 1"),
+    ({"threads": 0}, "threads must be a whole number >= 1"),
+    ({"threads": 2, "executor": InlineExecutor()}, "threads applies to an executor given by name"),
     ({"study": 5}, "study must be a file path"),
 ])
 def test_bad_input_raises_one_error_and_writes_nothing(tmp_path: Path, kwargs: dict[str, Any],
@@ -318,6 +323,24 @@ def test_executor_settings_are_kept_for_the_cli(tmp_path: Path) -> None:
     assert "3/3 trials" in repr(study)
 
 
+def test_threads_are_kept_and_a_stored_count_above_the_cores_is_confirmed(tmp_path: Path) -> None:
+    study = archspace.search(**NB, budget=2, study=tmp_path / "t.db", threads=2)
+    assert _meta(study.path, "executor")["threads"] == 2
+    archspace.resume(study.path, budget=3)
+    assert _meta(study.path, "executor")["threads"] == 2
+    cores = os.cpu_count() or 1
+    with StudyStorage.open(study.path, write=True) as s:
+        s.set_meta("executor", {**s.meta("executor"), "threads": cores + 1})
+    with pytest.raises(ArchspaceError, match=rf"stores {cores + 1} threads per trial.*"
+                                             "allow_stored_executor=True"):
+        archspace.resume(study.path, budget=4)
+    assert study.n_trials == 3
+    archspace.resume(study.path, budget=4, allow_stored_executor=True)
+    assert _meta(study.path, "executor")["threads"] == cores + 1
+    archspace.resume(study.path, budget=5, threads=1)
+    assert _meta(study.path, "executor")["threads"] == 1 and study.n_trials == 5
+
+
 MODULE = '''
 from pathlib import Path
 from archspace import Decision, Space
@@ -370,7 +393,7 @@ def test_a_process_pool_gets_the_objects(tmp_path: Path) -> None:
                              strategy="random", budget=4, seed=2,
                              study=tmp_path / "p.db", executor="process", workers=2)
     assert study.counts["complete"] == 4
-    assert _meta(study.path, "executor") == {"executor": "process", "workers": 2}
+    assert _meta(study.path, "executor") == {"executor": "process", "workers": 2, "threads": 1}
     inline = archspace.search(space=ToySpace(), estimator=ToyEstimator(), strategy="random", budget=4,
                               seed=2, study=tmp_path / "i.db")
     assert sorted(t.arch for t in study.trials) == sorted(t.arch for t in inline.trials)

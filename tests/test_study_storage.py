@@ -71,8 +71,9 @@ def test_recorded_count_is_kept_and_follows_other_writers(tmp_path: Path) -> Non
         assert s.finish_trial(_trial(0)).tell_order == 0 and s.n_recorded() == 1
         again = s.finish_trial(_trial(0, score=2.0))  # re-finishing a recorded trial
         assert again.tell_order == 1 and s.n_recorded() == 1
-        with StudyStorage.open(tmp_path / "s.db") as other:  # another connection writes
-            other.finish_trial(_trial(1, "failed"))
+        with sqlite3.connect(tmp_path / "s.db") as other:  # another connection writes
+            other.execute("INSERT INTO trials (study_id, number, arch, arch_json, status, started) "
+                          "VALUES (1, 1, 'w0=1', '{}', 'failed', 0)")
         assert s.n_recorded() == 2 and s.finish_trial(_trial(2)).tell_order == 2
         s.start_trial(3, "w0=3", {})
         assert s.drop_running() == 1 and s.n_recorded() == 3

@@ -192,7 +192,9 @@ def _kept_weights(study: Path, number: int, estimator: Estimator, space: Space, 
                   ) -> tuple[nn.Module, dict[str, float], str] | None:
     """The trained network of trial ``number`` from the checkpoint the study kept
     (:mod:`archspace.study.checkpoints`), its metrics and the file; None when there is none or
-    it does not fit the trial (then why is added to ``notes`` and the caller re-trains)."""
+    it does not fit the trial, e.g. a stale file of an earlier study at this path (then why is
+    added to ``notes`` and the caller re-trains). A file that is not data (tampered, corrupt)
+    is refused: :class:`ExportError`, nothing trained or written."""
     from archspace.estimators.checkpoint import load_checkpoint
     from archspace.study.checkpoints import trial_checkpoint
 
@@ -201,7 +203,12 @@ def _kept_weights(study: Path, number: int, estimator: Estimator, space: Space, 
     if trainer is None or not path.is_file():
         return None
     try:
-        ckpt = trainer.check_checkpoint(space, arch, seed, load_checkpoint(path))
+        loaded = load_checkpoint(path)
+    except ArchspaceError as e:
+        raise ExportError(f"the kept {e}; nothing was exported (remove the file to re-train "
+                          f"trial {number} instead)") from None
+    try:
+        ckpt = trainer.check_checkpoint(space, arch, seed, loaded)
         model = net_space.build(arch, resolution)
         model.load_state_dict(ckpt["model"])
     except (ArchspaceError, RuntimeError, KeyError, TypeError) as e:

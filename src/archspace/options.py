@@ -8,11 +8,13 @@ error class (an :class:`~archspace.errors.ArchspaceError`) naming the option and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from archspace.errors import ArchspaceError
+from archspace.limits import MAX_OPTION_INT
 
 __all__ = ["Option", "resolve_options"]
 
@@ -28,7 +30,10 @@ class Option:
     ``type`` is the type of a set value (``bool``, ``int``, ``float`` or ``str``); an option whose
     default is ``None``, or that is ``nullable``, may also be unset (``none`` on a command line).
     Numbers may have ``minimum``/``maximum`` bounds, strings ``choices``; ``check`` returns True
-    for an acceptable value and ``requirement`` says in words what that is.
+    for an acceptable value and ``requirement`` says in words what that is. A float must be
+    finite; an integer without a ``maximum`` is capped at
+    :data:`~archspace.limits.MAX_OPTION_INT` (and at ``-MAX_OPTION_INT`` without a
+    ``minimum``), so that no value overflows a C integer downstream.
     """
 
     name: str
@@ -43,6 +48,14 @@ class Option:
     maximum: float | None = None
 
     @property
+    def bounds(self) -> tuple[float | None, float | None]:
+        """The lowest and highest value allowed (None: no bound), the integer caps included."""
+        if self.type is int:
+            return (-MAX_OPTION_INT if self.minimum is None else self.minimum,
+                    MAX_OPTION_INT if self.maximum is None else self.maximum)
+        return self.minimum, self.maximum
+
+    @property
     def may_be_none(self) -> bool:
         """Whether the option may be unset."""
         return self.nullable or self.default is None
@@ -52,10 +65,18 @@ class Option:
         if self.choices:
             return "one of " + ", ".join(self.choices)
         kind = self.requirement or _KINDS.get(self.type, "a string")
-        if self.minimum is not None and self.maximum is not None:
-            kind += f" in [{self.minimum:g}, {self.maximum:g}]"
-        elif self.minimum is not None:
-            kind += f" >= {self.minimum:g}"
+        low, high = self.bounds
+        if self.requirement:  # it says the lower bound in words; add a maximum
+            if high is not None:
+                kind += f" (at most {_number(high)})"
+        elif self.type is int and low is not None and high is not None:
+            kind += f" in {_number(low)}..{_number(high)}"
+        elif low is not None and high is not None:
+            kind += f" in [{_number(low)}, {_number(high)}]"
+        elif low is not None:
+            kind += f" >= {_number(low)}"
+        elif high is not None:
+            kind += f" <= {_number(high)}"
         return kind + (" or none" if self.may_be_none else "")
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,7 +87,7 @@ class Option:
     def convert(self, owner: str, value: Any, kind: str = "plugin",
                 error: Callable[[str], ArchspaceError] = ArchspaceError) -> Any:
         """``value`` (a Python value or a string) as this option's type, checked."""
-        bad = error(f"option {self.name}={value!r} of {kind} {owner!r} must be "
+        bad = error(f"option {self.name}={_show(value)} of {kind} {owner!r} must be "
                     f"{self.describe()} (default {self.default!r})")
         if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "")
                              and self.type is not str):
@@ -75,13 +96,15 @@ class Option:
             raise bad
         try:
             out = self._cast(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise bad from None
         if self.choices is not None and out not in self.choices:
             raise bad
-        if self.type in (int, float) and ((self.minimum is not None and out < self.minimum)
-                                          or (self.maximum is not None and out > self.maximum)):
-            raise bad
+        if self.type in (int, float):
+            low, high = self.bounds
+            if ((self.type is float and not math.isfinite(out))
+                    or (low is not None and out < low) or (high is not None and out > high)):
+                raise bad
         if self.check is not None and not self.check(out):
             raise bad
         return out
@@ -116,3 +139,16 @@ def resolve_options(kind: str, owner: str, options: Sequence[Option], given: Map
                         f"{', '.join(known) or '(none)'}")
     return {name: (opt.convert(owner, given[name], kind, error) if name in given else opt.default)
             for name, opt in known.items()}
+
+
+def _number(x: float) -> str:
+    """A bound as written: ``1000000000``, ``0.5``, ``1e-08``."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e16 else f"{x:g}"
+
+
+def _show(value: Any) -> str:
+    """``repr`` of a given value, short enough for one line."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"(an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits)"
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -44,6 +44,7 @@ from archspace.analysis.stats import (
 )
 from archspace.errors import ArchspaceError
 from archspace.estimators import Estimator, get_estimator
+from archspace.limits import MAX_BINS, MAX_BOOTSTRAP, MAX_PROFILED, check_int, check_seed
 
 __all__ = ["NORMALIZE", "EDFStudy", "KSPair", "SpaceEDF", "auto_bins", "error_edf"]
 
@@ -189,10 +190,12 @@ def error_edf(specs: Sequence[str | SpaceSpec], estimator: Estimator | str,
     """
     if normalize not in NORMALIZE:
         raise ArchspaceError(f"normalize={normalize!r}; allowed: {', '.join(NORMALIZE)}")
-    for name, value, least in (("samples", samples, 1), ("bins", bins or 1, 1),
-                               ("n_boot", n_boot, 1), ("grid_points", grid_points, 2)):
-        if value < least:
-            raise ArchspaceError(f"{name}={value} must be >= {least}")
+    for name, value, least, most in (("samples", samples, 1, MAX_PROFILED),
+                                     ("bins", bins or 1, 1, MAX_BINS),
+                                     ("n_boot", n_boot, 1, MAX_BOOTSTRAP),
+                                     ("grid_points", grid_points, 2, MAX_BOOTSTRAP)):
+        check_int(value, name, least, most)
+    check_seed(seed)
     parsed = [s if isinstance(s, SpaceSpec) else parse_spec(s) for s in specs]
     if not parsed:
         raise ArchspaceError("no space specs given; give at least one")

@@ -16,6 +16,7 @@ but never picked (a mean over three models is noise).
 from __future__ import annotations
 
 import itertools
+import math
 import time
 import zlib
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,7 @@ from archspace.analysis.constraints import Constraints, as_constraints, satisfie
 from archspace.analysis.sampling import SegmentCache, sample_costs
 from archspace.cost.tinyengine import check_memory_model
 from archspace.errors import ArchspaceError, ParamError
+from archspace.limits import MAX_GRID, MAX_PROFILED, check_int, check_seed
 from archspace.space import Space
 
 __all__ = ["FlopsStudy", "SpaceFlops", "derived_seed", "flops_distribution", "grid_label",
@@ -65,6 +67,10 @@ def space_grid(name: str, grid: Mapping[str, Sequence[Any]],
             space = get_space(name, **fixed)
             return {space.label: space}
         return {_family_label(s): s for s in family(**fixed)}
+    n = math.prod(len(v) for v in grid.values())
+    if n > MAX_GRID:
+        raise ParamError(f"the grid has {n} points ({' x '.join(str(len(v)) for v in grid.values())}"
+                         f"); allowed: at most {MAX_GRID} spaces")
     out: dict[str, Space] = {}
     for point in itertools.product(*grid.values()):
         values = dict(zip(grid, point, strict=True))
@@ -164,10 +170,9 @@ def flops_distribution(spaces: Sequence[Space] | Mapping[str, Space],
     ``memory_model`` (``mcunet`` or ``tinyengine``) says how peak SRAM and flash are counted.
     """
     check_memory_model(memory_model)
-    if samples < 1:
-        raise ArchspaceError(f"samples={samples} must be >= 1")
-    if min_count < 1:
-        raise ArchspaceError(f"min_count={min_count} must be >= 1")
+    check_int(samples, "samples", 1, MAX_PROFILED)
+    check_int(min_count, "min_count", 1, MAX_PROFILED)
+    check_seed(seed)
     labelled = dict(spaces) if isinstance(spaces, Mapping) else _labelled(spaces)
     if not labelled:
         raise ArchspaceError("no spaces to compare; give at least one")

@@ -11,6 +11,7 @@ import click
 
 from archspace.cli._app import ArchspaceGroup, make_cli
 from archspace.cli.analyze import analyze
+from archspace.cli.datasets import datasets
 from archspace.cli.draw import draw
 from archspace.cli.estimators import estimators
 from archspace.cli.export import export
@@ -26,7 +27,8 @@ from archspace.cli.strategies import strategies
 __all__ = ["COMMANDS", "ArchspaceGroup", "cli", "main"]
 
 COMMANDS: tuple[click.Command, ...] = (spaces, size, sample, profile, draw, search, resume,
-                                       estimators, analyze, strategies, export, report)
+                                       estimators, datasets, analyze, strategies, export,
+                                       report)
 
 cli = make_cli(COMMANDS)
 

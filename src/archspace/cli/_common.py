@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from archspace.errors import ArchError, SpaceError
+from archspace.inputs import check_json_depth, read_text_file
+from archspace.limits import MAX_PROFILED, MAX_SEED, int_range
 from archspace.space import Arch, Space
 from archspace.spaces import Trust, get_space, parse_params
 
@@ -19,14 +21,73 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-__all__ = ["arch_options", "console", "fits", "load_space", "param_option", "print_table",
-           "read_archs", "sci", "select_archs", "space_argument", "trust_options", "trust_value"]
+__all__ = ["SEED", "Bounded", "BoundedFloat", "arch_options", "console", "fits", "load_space",
+           "param_option", "print_table", "read_archs", "sci", "seed_option", "select_archs",
+           "space_argument", "trust_options", "trust_value"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 space_argument = click.argument("space_name", metavar="SPACE")
 param_option = click.option("-p", "--param", "params", multiple=True, metavar="K=V",
                             help="Space parameter, repeatable (e.g. --param B=5).")
+
+
+class Bounded(click.IntRange):
+    """An integer in ``low..high`` (the caps of :mod:`archspace.limits`): anything else, a
+    float, ``10**30`` or an integer of thousands of digits included, fails with one line naming
+    the option and the range."""
+
+    def __init__(self, low: int, high: int) -> None:
+        super().__init__(min=low, max=high)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        allowed = int_range(int(self.min or 0), int(self.max or 0))
+        if isinstance(value, bool):
+            self.fail(f"{value!r} is not {allowed}", param, ctx)
+        if isinstance(value, int):
+            number = value
+        else:
+            text = str(value).strip()
+            try:
+                number = int(text)
+            except ValueError:
+                shown = text if len(text) <= 40 else text[:37] + "..."
+                self.fail(f"{shown!r} is not {allowed}", param, ctx)
+        if not self.min <= number <= self.max:  # type: ignore[operator]
+            shown = str(number) if abs(number) < 10**30 else "a number of over 30 digits"
+            self.fail(f"{shown} is not {allowed}", param, ctx)
+        return number
+
+
+SEED = Bounded(0, MAX_SEED)
+
+
+class BoundedFloat(click.FloatRange):
+    """A finite number in ``[low, high]`` (``(low, high]`` with ``low_open``); ``nan``,
+    ``inf`` and overflowing values fail with one line naming the option and the range."""
+
+    def __init__(self, low: float, high: float, low_open: bool = False) -> None:
+        super().__init__(min=low, max=high, min_open=low_open)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        low, high = float(self.min or 0), float(self.max or 0)
+        allowed = f"a number in {'(' if self.min_open else '['}{low:g}, {high:g}]"
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            text = str(value)
+            self.fail(f"{text if len(text) <= 40 else text[:37] + '...'!r} is not {allowed}",
+                      param, ctx)
+        if not (math.isfinite(number) and (low < number if self.min_open else low <= number)
+                and number <= high):
+            self.fail(f"{number:g} is not {allowed}", param, ctx)
+        return number
+
+
+def seed_option(help: str, default: int | None = None) -> Callable[[F], F]:
+    """``--seed``, an integer in ``0..MAX_SEED`` (numpy's and optuna's range)."""
+    return click.option("--seed", type=SEED, default=default, show_default=default is not None,
+                        help=help)
 
 
 def trust_options(f: F) -> F:
@@ -43,17 +104,20 @@ def trust_options(f: F) -> F:
 def trust_value(space_name: str | None, trust_code: bool) -> Trust:
     """What the library's ``trust`` argument gets from --space / --trust-code (--space wins:
     it also has to match the stored space)."""
+    if space_name is not None and not space_name.strip():
+        raise click.BadParameter("is empty; give the study's space (e.g. mymodule:MySpace) or "
+                                 "leave --space out", param_hint="'--space'")
     return space_name if space_name else trust_code
 
 
 def arch_options(sample_flag: bool) -> Callable[[F], F]:
     """--arch / --named / --sample (a flag, or a count N) and --seed."""
     sample = (click.option("--sample", is_flag=True, help="Draw one random arch.") if sample_flag
-              else click.option("--sample", type=click.IntRange(min=1), metavar="N",
+              else click.option("--sample", type=Bounded(1, MAX_PROFILED), metavar="N",
                                 help="Profile N random archs."))
 
     def decorate(f: F) -> F:
-        f = click.option("--seed", type=int, help="Seed for --sample (default: random).")(f)
+        f = seed_option("Seed for --sample (default: random).")(f)
         f = sample(f)
         f = click.option("--named", metavar="NAME", help="A reference arch of the space's paper.")(f)
         return click.option("--arch", "arch_text", metavar="ARCH",
@@ -161,20 +225,29 @@ def read_archs(space: Space, text: str) -> list[Arch]:
     source = "--arch"
     if text.startswith("@"):
         source = text[1:]
-        try:
-            text = Path(source).read_text()
-        except OSError as e:
-            raise ArchError(f"cannot read arch file {source!r}: {e.strerror or e}") from None
+        text = read_text_file(source, "arch file", ArchError)
     text = text.strip()
     if not text:
         raise ArchError(f"{source} is empty; expected an arch string "
                         f"({space.arch_format_hint()}) or a JSON object")
+    archs = _parse_archs(space, text, source)
+    if not archs:
+        raise ArchError(f"{source} holds no arch; expected an arch string "
+                        f"({space.arch_format_hint()}) or a JSON object")
+    return archs
+
+
+def _parse_archs(space: Space, text: str, source: str) -> list[Arch]:
     if text[0] not in "{[":
         return [space.parse_arch(line) for line in text.splitlines() if line.strip()]
+    check_json_depth(text, f"{source} JSON", ArchError)
     try:
         obj = json.loads(text)
     except json.JSONDecodeError:  # JSON lines, or malformed (then the line names the error)
         return [_from_json(space, line) for line in text.splitlines() if line.strip()]
+    except ValueError as e:  # a number past Python's digit limit
+        raise ArchError(f"{source} cannot be read as JSON: {' '.join(str(e).split())[:120]}") \
+            from None
     return [_from_json(space, o) for o in (obj if isinstance(obj, list) else [obj])]
 
 

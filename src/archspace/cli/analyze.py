@@ -18,9 +18,10 @@ import click
 
 from archspace.analysis import NORMALIZE
 from archspace.analysis.specs import SPEC_HELP
-from archspace.cli._common import console, param_option, print_table
+from archspace.cli._common import Bounded, console, param_option, print_table, seed_option
 from archspace.cost.tinyengine import MEMORY_MODELS
 from archspace.errors import ParamError
+from archspace.limits import MAX_BINS, MAX_BOOTSTRAP, MAX_PROFILED
 from archspace.spaces import parse_params
 
 if TYPE_CHECKING:
@@ -92,10 +93,10 @@ def _flops_rows(study: FlopsStudy) -> list[dict[str, Any]]:
 @click.option("--flash", metavar="SIZE", help="Flash budget, e.g. 1MB (adds flash<=SIZE).")
 @click.option("--constraint", "constraints", multiple=True, metavar="C",
               help="Extra constraint such as macs<=60M (repeatable).")
-@click.option("--samples", type=click.IntRange(min=1), default=1000, show_default=True,
+@click.option("--samples", type=Bounded(1, MAX_PROFILED), default=1000, show_default=True,
               help="Models sampled per space.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--min-count", type=click.IntRange(min=1), default=20, show_default=True,
+@seed_option("Seed of the samples.", default=0)
+@click.option("--min-count", type=Bounded(1, MAX_PROFILED), default=20, show_default=True,
               help="Satisfying models a space needs to be picked.")
 @click.option("--widths", metavar="W1,W2", help="Width multipliers (grid over 'width').")
 @click.option("--resolutions", metavar="R1,R2", help="Resolutions (grid over 'resolution').")
@@ -165,15 +166,15 @@ def _print_flops(study: FlopsStudy, out_dir: Path) -> None:
               help="Estimator scoring the models (nasbench201, train; see 'archspace estimators').")
 @click.option("--estimator-option", "options", multiple=True, metavar="K=V",
               help="Estimator option, repeatable (e.g. epochs=2 for train).")
-@click.option("--samples", type=click.IntRange(min=1), default=100, show_default=True,
+@click.option("--samples", type=Bounded(1, MAX_PROFILED), default=100, show_default=True,
               help="Models per space (a space with at most this many archs is enumerated).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option("Seed of the samples and the estimator.", default=0)
 @click.option("--normalize", type=click.Choice(NORMALIZE), default="macs", show_default=True,
               help="Complexity the normalised EDFs match across spaces.")
-@click.option("--bins", type=click.IntRange(min=1), default=None,
+@click.option("--bins", type=Bounded(1, MAX_BINS), default=None,
               help="Log-complexity bins used to normalise (default: one per ten models of the "
                    "smallest sample, 1 to 10).")
-@click.option("--bootstrap", type=click.IntRange(min=1), default=200, show_default=True,
+@click.option("--bootstrap", type=Bounded(1, MAX_BOOTSTRAP), default=200, show_default=True,
               help="Bootstrap resamples for the 95% bands.")
 @out_option
 @json_option

@@ -13,8 +13,9 @@ import warnings
 import click
 
 from archspace.cli._app import error_line
-from archspace.cli._common import trust_options, trust_value
+from archspace.cli._common import Bounded, trust_options, trust_value
 from archspace.export import FORMATS, ExportCheckError, export_study
+from archspace.limits import MAX_BUDGET
 
 __all__ = ["export"]
 
@@ -22,7 +23,7 @@ __all__ = ["export"]
 @click.command("export")
 @click.argument("study_path", metavar="FILE.db", type=click.Path(dir_okay=False))
 @click.option("--best", is_flag=True, help="Export the best complete trial (the default).")
-@click.option("--trial", type=int, metavar="N", help="Export trial N instead of the best.")
+@click.option("--trial", type=Bounded(0, MAX_BUDGET), metavar="N", help="Export trial N instead of the best.")
 @click.option("-o", "--output", "out_dir", required=True, metavar="DIR",
               type=click.Path(file_okay=False),
               help="Folder to write (created if missing; other files in it are left alone). "

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import click
 
-from archspace.cli._common import trust_options, trust_value
+from archspace.cli._common import Bounded, trust_options, trust_value
+from archspace.limits import MAX_BUDGET
 
 __all__ = ["report"]
 
@@ -18,7 +20,7 @@ __all__ = ["report"]
               help="Folder to write index.html, summary.json and the PNG figures in (created if "
                    "missing; other files in it are left alone). Nothing is written unless the "
                    "whole report is made.")
-@click.option("--top", default=20, show_default=True, type=click.IntRange(min=1), metavar="N",
+@click.option("--top", default=20, show_default=True, type=Bounded(1, MAX_BUDGET), metavar="N",
               help="Trials in the table of best trials.")
 @trust_options
 def report(study_path: Path, out_dir: Path, top: int, space_name: str | None,
@@ -29,5 +31,9 @@ def report(study_path: Path, out_dir: Path, top: int, space_name: str | None,
     --trust-code: its module is code."""
     from archspace.report import write_report
 
-    click.echo(write_report(study_path, out_dir, top=top,
-                            trust=trust_value(space_name, trust_code)))
+    with warnings.catch_warnings(record=True) as caught:  # e.g. a damaged trial row, skipped
+        warnings.simplefilter("always", RuntimeWarning)
+        page = write_report(study_path, out_dir, top=top, trust=trust_value(space_name, trust_code))
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    click.echo(page)

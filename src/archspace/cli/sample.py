@@ -7,7 +7,8 @@ import random
 
 import click
 
-from archspace.cli._common import load_space, param_option, space_argument
+from archspace.cli._common import Bounded, load_space, param_option, seed_option, space_argument
+from archspace.limits import MAX_ARCHS
 
 __all__ = ["sample"]
 
@@ -15,9 +16,9 @@ __all__ = ["sample"]
 @click.command("sample")
 @space_argument
 @param_option
-@click.option("-n", "count", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("-n", "count", type=Bounded(1, MAX_ARCHS), default=1, show_default=True,
               help="How many archs.")
-@click.option("--seed", type=int, help="Random seed (default: fresh entropy).")
+@seed_option("Random seed (default: fresh entropy).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def sample(space_name: str, params: tuple[str, ...], count: int, seed: int | None,
            as_json: bool) -> None:

@@ -10,22 +10,31 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
-from archspace.cli._common import param_option
-from archspace.cli._executor import executor_options, executor_settings, open_with_executor
+from archspace.cli._common import Bounded, param_option, seed_option
+from archspace.cli._executor import (
+    executor_options,
+    executor_settings,
+    open_with_executor,
+    trial_threads_of,
+)
+from archspace.cli._scheduler import scheduler_from_options, scheduler_options
 from archspace.cost.tinyengine import MEMORY_MODELS
 from archspace.errors import ArchspaceError
+from archspace.limits import MAX_BUDGET
 from archspace.spaces import parse_params
 from archspace.study import Study, StudyConfig, StudyResult, TrialRecord
 from archspace.study.constraints import with_memory_model
 from archspace.study.summary import summarize
+from archspace.study.threads import capped_threads
 
-__all__ = ["finish", "option_pairs", "progress_bar", "search"]
+__all__ = ["finish", "option_pairs", "progress_bar", "run_to_end", "search"]
 
 
 def option_pairs(pairs: Sequence[str], what: str) -> dict[str, str]:
@@ -69,6 +78,19 @@ def progress_bar(study: Study, enabled: bool) -> Iterator[Any]:
         yield advance
 
 
+def run_to_end(study: Study, callback: Any) -> StudyResult:
+    """``study.run(callback)``; when it fails (a full disk, say), the executor and the file
+    are released before the error is reported (every recorded trial stays in the file)."""
+    try:
+        return study.run(callback)
+    except BaseException:
+        with suppress(Exception):
+            study.executor.shutdown(cancel=True)
+        with suppress(Exception):
+            study.storage.close()
+        raise
+
+
 def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.4g}"
 
@@ -91,6 +113,10 @@ def _print_summary(s: dict[str, Any]) -> None:
     counts = ", ".join(f"{v} {k}" for k, v in s["counts"].items() if v)
     click.echo(f"study {s['study']}: {s['trials']}/{s['budget']} trials ({counts or 'none'}); "
                f"{s['strategy']} on {s['space']} scored by {s['estimator']}")
+    prior = s.get("prior")
+    if prior:
+        click.echo(f"prior: {prior['prior']}, {prior['evaluations']} proxy evaluations in "
+                   f"{prior['cpu_seconds']:.2f} CPU-s (not trials)")
     best = s["best"]
     if best is None:
         click.echo("no trial completed")
@@ -126,8 +152,8 @@ def _num(v: Any) -> str:
               help="Search strategy (see 'archspace strategies').")
 @click.option("-s", "--strategy-option", "strategy_options", multiple=True, metavar="K=V",
               help="Strategy option, repeatable.")
-@click.option("--budget", required=True, type=click.IntRange(min=1), help="Trials to record.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of strategy and estimator.")
+@click.option("--budget", required=True, type=Bounded(1, MAX_BUDGET), help="Trials to record.")
+@seed_option("Seed of strategy and estimator.", default=0)
 @click.option("--study", "study_path", required=True, type=click.Path(dir_okay=False),
               metavar="FILE.db", help="SQLite file to record the study in (must not hold one).")
 @click.option("-c", "--constraint", "constraints", multiple=True, metavar="C",
@@ -145,6 +171,7 @@ def _num(v: Any) -> str:
 @click.option("--reward", metavar="METRIC:TARGET:W",
               help="MnasNet reward ACC*(COST/TARGET)^W, e.g. 'macs:300M:-0.07' (or "
                    "METRIC:TARGET:ALPHA:BETA: W=ALPHA under the target, BETA over it).")
+@scheduler_options
 @executor_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
@@ -153,22 +180,37 @@ def search(space_name: str, params: tuple[str, ...], estimator: str,
            estimator_options: tuple[str, ...], strategy: str, strategy_options: tuple[str, ...],
            budget: int, seed: int, study_path: str, constraints: tuple[str, ...],
            memory_model: str, objectives: tuple[str, ...], reward: str | None, as_json: bool,
-           progress: bool, **executor: Any) -> None:
-    """Search SPACE with a strategy and an estimator for BUDGET trials, recording to FILE.db."""
+           progress: bool, ray_timeout: float, scheduler: str | None, min_resource: int | None,
+           max_resource: int | None, eta: int | None, **executor: Any) -> None:
+    """Search SPACE with a strategy and an estimator for BUDGET trials, recording to FILE.db.
+
+    With --scheduler every rung (an arch at a resource) is one trial of the budget."""
     constraints = with_memory_model(constraints, memory_model)
+    schedule = scheduler_from_options(scheduler, min_resource, max_resource, eta)
     config = StudyConfig(
         space=space_name, space_params=parse_params(space_name, list(params)),
         estimator=estimator, estimator_options=option_pairs(estimator_options, "estimator"),
         strategy=strategy, strategy_options=option_pairs(strategy_options, "strategy"),
         seed=seed, budget=budget, constraints=constraints, objectives=objectives, reward=reward)
     settings = executor_settings(executor)
-    study = open_with_executor(lambda ex: Study.create(Path(study_path), config, executor=ex,
-                                                         meta={"executor": settings}),
-                               settings)
-    if study.objectives.multi and not study.strategy.multi_objective:
-        click.echo(f"note: strategy {strategy!r} is single-objective; it searches on "
-                   f"{study.objectives.items[0].name!r} (the Pareto front is still reported)",
-                   err=True)
-    with progress_bar(study, progress) as callback:
-        result = study.run(callback)
-    finish(study, result, as_json)
+    settings["threads"] = trial_threads_of(settings)  # kept, so resume runs on the same
+    with capped_threads(settings["threads"]):  # the strategy's own numpy work too
+        if schedule is None:
+            study = open_with_executor(lambda ex: Study.create(
+                Path(study_path), config, executor=ex, meta={"executor": settings}),
+                settings, ray_timeout)
+        else:
+            from archspace.study.scheduled import ScheduledStudy, scheduled_options
+
+            config = replace(config, estimator_options=scheduled_options(  # refuses no resource
+                estimator, config.estimator_options, schedule))
+            study = open_with_executor(lambda ex: ScheduledStudy.create(
+                Path(study_path), config, schedule, executor=ex, meta={"executor": settings}),
+                settings, ray_timeout)
+        if study.objectives.multi and not study.strategy.multi_objective:
+            click.echo(f"note: strategy {strategy!r} is single-objective; it searches on "
+                       f"{study.objectives.items[0].name!r} (the Pareto front is still reported)",
+                       err=True)
+        with progress_bar(study, progress) as callback:
+            result = run_to_end(study, callback)
+        finish(study, result, as_json)

@@ -20,6 +20,7 @@ import secrets
 import shutil
 import warnings
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,8 @@ import numpy as np
 
 from archspace.datasets.raw import Images
 
-__all__ = ["LOADER_VERSION", "cache_dir", "cached", "file_digest", "listing_digest"]
+__all__ = ["LOADER_VERSION", "CacheEntry", "cache_dir", "cache_entries", "cached", "file_digest",
+           "listing_digest", "lookup"]
 
 #: Bump when a loader's output changes for the same input (old entries are then ignored).
 LOADER_VERSION = 1
@@ -75,7 +77,7 @@ def _read(entry: Path) -> Images | None:
         return None
 
 
-def _write(entry: Path, key: dict[str, Any], images: Images) -> None:
+def _write(entry: Path, key: dict[str, Any], images: Images, source: str | None = None) -> None:
     entry.parent.mkdir(parents=True, exist_ok=True)
     stage = entry.parent / f".tmp-{entry.name}-{secrets.token_hex(4)}"
     stage.mkdir()
@@ -84,7 +86,7 @@ def _write(entry: Path, key: dict[str, Any], images: Images) -> None:
         for name, a in arrays.items():
             np.save(stage / f"{name}.npy", np.ascontiguousarray(a), allow_pickle=False)
         meta = {"key": key, "classes": list(images.classes), "arrays": list(arrays),
-                "loader_version": LOADER_VERSION}
+                "loader_version": LOADER_VERSION, "source": source}
         (stage / "meta.json").write_text(json.dumps(meta, indent=1))
         if entry.exists():  # a damaged entry (a whole one would have been read)
             shutil.rmtree(entry, ignore_errors=True)
@@ -97,18 +99,74 @@ def _write(entry: Path, key: dict[str, Any], images: Images) -> None:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def cached(key: dict[str, Any], decode: Callable[[], Images]) -> Images:
+def cached(key: dict[str, Any], decode: Callable[[], Images], source: str | None = None
+           ) -> Images:
     """The images cached under ``key`` (JSON-able: what they were decoded from and how), or
-    ``decode()``'s, stored for next time. A cache that can't be written only costs the
-    next process a decode (a warning says so)."""
+    ``decode()``'s, stored for next time (with ``source``, where they came from, for
+    :func:`cache_entries`). A cache that can't be written only costs the next process a
+    decode (a warning says so)."""
     entry = _entry(key)
     hit = _read(entry)
     if hit is not None:
         return hit
     images = decode()
     try:
-        _write(entry, key, images)
+        _write(entry, key, images, source)
     except OSError as e:
         warnings.warn(f"archspace: cannot cache decoded dataset in {entry.parent}: "
                       f"{e.strerror or e}", stacklevel=2)
     return images
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """What one cache entry holds, read from its ``meta.json`` and array headers."""
+
+    path: Path
+    loader: str
+    source: str | None
+    classes: int
+    #: array name -> shape (``x``: training images (N, C, H, W); ``x_test``: held-out ones)
+    shapes: dict[str, tuple[int, ...]]
+    bytes: int
+
+    @property
+    def train(self) -> int:
+        """Training images."""
+        return self.shapes["x"][0]
+
+    @property
+    def test(self) -> int | None:
+        """Held-out images (None: the source has no split of its own)."""
+        shape = self.shapes.get("x_test")
+        return shape[0] if shape is not None else None
+
+
+def _describe(entry: Path) -> CacheEntry | None:
+    try:
+        meta = json.loads((entry / "meta.json").read_text())
+        if meta.get("loader_version") != LOADER_VERSION:
+            return None
+        shapes = {n: tuple(int(d) for d in np.load(entry / f"{n}.npy", mmap_mode="r",
+                                                      allow_pickle=False).shape)
+                  for n in meta["arrays"]}
+        size = sum(f.stat().st_size for f in entry.iterdir() if f.is_file())
+        return CacheEntry(entry, str(meta["key"]["loader"]), meta.get("source"),
+                          len(meta["classes"]), shapes, size)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def lookup(key: dict[str, Any]) -> CacheEntry | None:
+    """The entry cached under ``key`` (its shapes, not its arrays), or None."""
+    return _describe(_entry(key))
+
+
+def cache_entries() -> list[CacheEntry]:
+    """Every readable entry of this loader version in the cache (damaged or old ones are
+    skipped: the next load replaces them)."""
+    root = cache_dir() / "datasets"
+    if not root.is_dir():
+        return []
+    found = (_describe(e) for e in sorted(root.iterdir()) if not e.name.startswith("."))
+    return [e for e in found if e is not None]

@@ -25,7 +25,7 @@ from archspace.datasets.core import DatasetError
 from archspace.datasets.raw import Images
 from archspace.datasets.safe_pickle import RefusedGlobal, load_data_pickle
 
-__all__ = ["CIFAR", "CifarFormat", "find_cifar", "load_cifar"]
+__all__ = ["CIFAR", "CifarFormat", "cache_key", "candidates", "find_cifar", "load_cifar"]
 
 
 @dataclass(frozen=True)
@@ -82,16 +82,23 @@ def load_cifar(kind: str, root: Path) -> Images:
                            f"holding the python version of {kind} (folder {CIFAR[kind].folder} or "
                            f"archive {CIFAR[kind].archive}, from "
                            "https://www.cs.toronto.edu/~kriz/cifar.html)")
+    return cached(cache_key(kind, where), lambda: _decode(kind, where), str(where))
+
+
+def cache_key(kind: str, where: Path) -> dict[str, str]:
+    """The cache key of ``kind``'s folder or archive ``where`` (see :func:`find_cifar`)."""
     if where.is_dir():
         files = [where / f for f in CIFAR[kind].files]
         missing = [f.name for f in files if not f.is_file()]
         if missing:
             raise DatasetError(f"dataset {kind!r}: {where} lacks {', '.join(missing)}; allowed: "
                                f"a folder with {', '.join(CIFAR[kind].files)}")
-        digest = listing_digest(where, files)
-        return cached({"loader": kind, "folder": digest}, lambda: _decode_folder(kind, where))
-    return cached({"loader": kind, "archive": file_digest(where)},
-                  lambda: _decode_archive(kind, where))
+        return {"loader": kind, "folder": listing_digest(where, files)}
+    return {"loader": kind, "archive": file_digest(where)}
+
+
+def _decode(kind: str, where: Path) -> Images:
+    return _decode_folder(kind, where) if where.is_dir() else _decode_archive(kind, where)
 
 
 def _decode_folder(kind: str, folder: Path) -> Images:

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from archspace.datasets.cache import cached, file_digest, listing_digest
 from archspace.datasets.core import DatasetError
 from archspace.datasets.raw import Images
 
-__all__ = ["IMAGE_SUFFIXES", "load_imagefolder"]
+__all__ = ["IMAGE_SUFFIXES", "cache_key", "load_imagefolder"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm", ".pgm", ".tif",
                   ".tiff")
@@ -39,10 +40,21 @@ Item = tuple[tuple[str, ...], Callable[[], bytes]]
 
 def load_imagefolder(path: Path, image_size: int | None = None) -> Images:
     """The images of the tree at ``path`` (a folder or an archive)."""
+    key, items = _key(path, image_size)
+    if items is None:
+        return cached(key, lambda: _from_archive(path, image_size), str(path))
+    return cached(key, lambda: _decode_tree(items, str(path), image_size), str(path))
+
+
+def cache_key(path: Path, image_size: int | None = None) -> dict[str, Any]:
+    """The cache key of the tree at ``path`` (a folder's is checked for class folders)."""
+    return _key(path, image_size)[0]
+
+
+def _key(path: Path, image_size: int | None) -> tuple[dict[str, Any], list[Item] | None]:
     options = {"loader": "imagefolder", "image_size": image_size}
     if path.is_file() and is_archive(path):
-        digest = file_digest(path)
-        return cached({**options, "archive": digest}, lambda: _from_archive(path, image_size))
+        return {**options, "archive": file_digest(path)}, None
     if not path.is_dir():
         raise DatasetError(f"imagefolder: {str(path)!r} is not a directory or an archive; "
                            "allowed: a folder with one subfolder of images per class, or a "
@@ -50,8 +62,7 @@ def load_imagefolder(path: Path, image_size: int | None = None) -> Images:
     files = folder_files(path, IMAGE_SUFFIXES)
     items: list[Item] = [(f.relative_to(path).parts, f.read_bytes) for f in files]
     _layout(items, str(path))  # a tree without classes is refused before hashing its listing
-    return cached({**options, "folder": listing_digest(path, files)},
-                  lambda: _decode_tree(items, str(path), image_size))
+    return {**options, "folder": listing_digest(path, files)}, items
 
 
 def _from_archive(path: Path, image_size: int | None) -> Images:

@@ -15,6 +15,7 @@ tensors and containers and runs no code from the file.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -49,8 +50,10 @@ def save_checkpoint(path: str | os.PathLike[str], payload: Mapping[str, Any]) ->
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The checkpoint in ``path`` (tensors on the CPU); :class:`EstimatorError` naming the file
-    if it is missing, not a checkpoint, or holds anything but data."""
+    if it is missing, not a checkpoint, or holds anything but data (refused before any of it
+    is built: nothing in the file runs)."""
     import pickle
+    import warnings
 
     import torch
 
@@ -59,12 +62,29 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise EstimatorError(f"checkpoint {p} does not exist; allowed: a file written with "
                              "keep=best or keep=all")
     try:
-        data = torch.load(p, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise EstimatorError(f"checkpoint {p} cannot be read as data ({first[:200]}); "
-                             "allowed: an archspace training checkpoint") from None
+        with warnings.catch_warnings():  # e.g. torch's note on a pickle protocol: the error says it
+            warnings.simplefilter("ignore")
+            data = torch.load(p, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, TypeError,
+            AttributeError, IndexError, KeyError, MemoryError) as e:
+        raise EstimatorError(f"checkpoint {p} {_why_unreadable(e)}; allowed: an archspace "
+                             "training checkpoint (tensors and plain containers)") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise EstimatorError(f"checkpoint {p} is not an archspace training checkpoint "
                              f"(format {FORMAT!r} expected)")
     return data
+
+
+def _why_unreadable(e: BaseException) -> str:
+    """What ``torch.load(weights_only=True)``'s error says about the file, in a few words (its
+    own text advises loading without ``weights_only``, which would run the file's code)."""
+    text = str(e)
+    named = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if named:
+        return f"names {named.group(1)}, not data: refused unrun"
+    if "WeightsUnpickler error" in text or "Weights only load failed" in text:
+        op = re.search(r"Unsupported operand (\S+)", text)
+        detail = f" (pickle opcode {op.group(1)} is not allowed)" if op else ""
+        return f"is not a file of tensors and containers{detail}: refused unrun"
+    first = (text.strip().splitlines() or [type(e).__name__])[0].split(". ")[0]
+    return f"is corrupt or truncated ({type(e).__name__}: {first[:120]})"

@@ -3,8 +3,12 @@
 Short training as a proxy for final accuracy is the oldest NAS estimator (Zoph & Le, ICLR 2017;
 its low-budget variant is studied in Zela et al., "Towards Automated Deep Learning: Efficient
 Joint Neural Architecture and Hyperparameter Search", ICML AutoML workshop 2018). The recipe
-defaults to NAS-Bench-201's (Dong & Yang, ICLR 2020): SGD with Nesterov momentum 0.9, weight
-decay 5e-4 and a cosine schedule to zero; no data augmentation.
+follows NAS-Bench-201's (Dong & Yang, ICLR 2020): SGD with Nesterov momentum 0.9, weight
+decay 5e-4 and a cosine schedule to zero, flip-and-crop augmentation for colour images;
+``recipe=nb201`` (:mod:`~archspace.estimators.recipes`) sets its exact values. A study keeps
+the best trial's checkpoint (``keep=best``) so that export needs no re-training, and
+:meth:`TrainEstimator.evaluate_at` continues training from a checkpoint. docs/estimation.md
+has the whole picture.
 
 How the network is fitted to the data:
 
@@ -32,6 +36,7 @@ import inspect
 import math
 import os
 import re
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -41,6 +46,7 @@ from archspace.estimators.checkpoint import load_checkpoint, save_checkpoint
 from archspace.estimators.options import Option
 from archspace.estimators.recipes import RECIPES, with_recipe
 from archspace.estimators.subset import balanced_subset, check_subset_size
+from archspace.limits import MAX_BATCH, MAX_EPOCHS, MAX_RESOLUTION, MAX_SECONDS
 from archspace.space import Arch, Space
 
 if TYPE_CHECKING:
@@ -84,13 +90,14 @@ OPTIONS = (
            requirement="a number in (0, 1)"),
     Option("image_size", None, int, "side that images of differing sizes are resized to "
            "(default: the median of their shorter sides)", check=_positive,
-           requirement="an integer > 0"),
+           requirement="an integer > 0", maximum=MAX_RESOLUTION),
     Option("epochs", 5.0, float, "training epochs (fractions allowed; none: max_seconds alone)",
-           check=_positive, requirement="a number > 0", nullable=True),
+           check=_positive, requirement="a number > 0", nullable=True, maximum=MAX_EPOCHS),
     Option("max_seconds", None, float, "wall-clock training budget; training stops at whichever "
-           "of epochs and max_seconds comes first", check=_positive, requirement="a number > 0"),
+           "of epochs and max_seconds comes first", check=_positive, requirement="a number > 0",
+           maximum=MAX_SECONDS),
     Option("batch_size", 64, int, "training batch size", check=_positive,
-           requirement="an integer > 0"),
+           requirement="an integer > 0", maximum=MAX_BATCH),
     Option("optimizer", "sgd", str, "sgd (Nesterov momentum) or adam; cosine schedule either way",
            choices=("sgd", "adam")),
     Option("lr", None, float, "initial learning rate (default 0.05 for sgd, 0.001 for adam)",
@@ -101,7 +108,8 @@ OPTIONS = (
            requirement="a number >= 0"),
     Option("resolution", None, int, "input side in pixels (default: the space's resolution "
            "parameter if set, else the dataset's, at least the "
-           "space's minimum)", check=_positive, requirement="an integer > 0"),
+           "space's minimum)", check=_positive, requirement="an integer > 0",
+           maximum=MAX_RESOLUTION),
     Option("device", "auto", str, "auto (cuda when available), cpu, cuda, cuda:N or mps",
            check=lambda v: re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v) is not None,
            requirement="auto, cpu, cuda, cuda:N or mps"),
@@ -116,9 +124,9 @@ OPTIONS = (
     Option("horizon", None, float, "epochs the cosine schedule spans (default: epochs); a "
            "multi-fidelity scheduler sets its max resource, so that training continued from a "
            "checkpoint equals training straight", check=_positive,
-           requirement="a number > 0"),
-    Option("keep", "none", str, "checkpoints a study keeps beside its file (STUDY.ckpt/N.pt): "
-           "none (the default), best (the best trial's so far) or all",
+           requirement="a number > 0", maximum=MAX_EPOCHS),
+    Option("keep", "best", str, "checkpoints a study keeps beside its file (STUDY.ckpt/N.pt), "
+           "so that export need not re-train: best (the best trial's so far), all or none",
            choices=("best", "all", "none")),
 )
 #: Options that do not change what is trained (a checkpoint continues under other values).
@@ -216,7 +224,7 @@ class TrainEstimator(Estimator):
     @property
     def keep(self) -> str:
         """Which trials' checkpoints a study keeps (option ``keep``)."""
-        return str(self.config.get("keep", "none"))
+        return str(self.config.get("keep", "none"))  # subclasses without the option keep none
 
     def shared_inputs(self) -> dict[str, Any]:
         """The dataset at its native resolution (a Ray cluster's nodes then need no copy)."""
@@ -328,10 +336,16 @@ class TrainEstimator(Estimator):
         """Train ``arch`` to ``resource`` epochs (default option ``epochs``), continuing from
         the ``warm_start`` checkpoint if given (see :meth:`train`), and write the trained state
         to ``checkpoint`` (:mod:`archspace.estimators.checkpoint`). The metrics count epochs
-        and steps from the start of training; ``resumed_from`` is the warm start's epoch."""
+        and steps from the start of training; ``resumed_from`` is the warm start's epoch. A
+        checkpoint that cannot be written (a full disk, a Ray worker without the study's
+        folder) costs only a later re-training: a warning says so, the metrics still count."""
         run = self.train(space, arch, seed, resource, warm_start)
         if checkpoint is not None:
-            save_checkpoint(checkpoint, run.checkpoint())
+            try:
+                save_checkpoint(checkpoint, run.checkpoint())
+            except OSError as e:
+                warnings.warn(f"archspace: checkpoint {checkpoint} not written: "
+                              f"{e.strerror or e}", RuntimeWarning, stacklevel=2)
         return run.metrics
 
     def fit(self, space: Space, arch: Arch, seed: int = 0) -> tuple[nn.Module, dict[str, float]]:
@@ -431,6 +445,9 @@ class TrainEstimator(Estimator):
         :class:`EstimatorError` saying what differs."""
         ckpt = source if isinstance(source, Mapping) else load_checkpoint(source)
         where = "the warm start" if isinstance(source, Mapping) else f"checkpoint {source}"
+        if ckpt.get("space") != space.label:
+            raise EstimatorError(f"{where} is of space {ckpt.get('space')}, not {space.label}; "
+                                 "allowed: a checkpoint of this space and arch")
         if ckpt.get("arch_json") != space.arch_to_json(arch):
             raise EstimatorError(f"{where} is of arch {ckpt.get('arch')}, not "
                                  f"{space.format_arch(arch)}; allowed: a checkpoint of this arch")

@@ -30,10 +30,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from archspace.estimators.base import Estimator
 from archspace.estimators.options import Option
 from archspace.estimators.proxy_scores import naswot_score, synflow_score
 from archspace.estimators.train import OPTIONS as TRAIN_OPTIONS
 from archspace.estimators.train import TrainEstimator, deterministic_mode
+from archspace.limits import MAX_BATCH, MAX_SEED
 from archspace.space import Arch, Space
 
 if TYPE_CHECKING:
@@ -47,10 +49,9 @@ __all__ = ["ABDELFATTAH", "PROXIES", "FisherEstimator", "GradNormEstimator", "Ja
 _SHARED = ("dataset", "root", "download", "val_fraction", "resolution", "device")
 SHARED_OPTIONS = tuple(o for o in TRAIN_OPTIONS if o.name in _SHARED)
 BATCH_OPTIONS = (
-    Option("batch_size", 64, int, "images in the scoring batch", check=lambda v: v >= 2,
-           requirement="an integer >= 2"),
+    Option("batch_size", 64, int, "images in the scoring batch", minimum=2, maximum=MAX_BATCH),
     Option("seed", None, int, "seed of the batch and the initial weights (default: the "
-           "study's)"),
+           "study's)", minimum=0, maximum=MAX_SEED),
 )
 COSTS = ("params", "macs", "peak_sram_bytes", "flash_bytes")
 
@@ -118,6 +119,14 @@ class ZeroCostBase(TrainEstimator):
 
     options: ClassVar[tuple[Option, ...]] = SHARED_OPTIONS + BATCH_OPTIONS
     metrics: ClassVar[tuple[str, ...]] = (*COSTS, "resolution")
+    #: A proxy trains nothing: no resource to schedule, no checkpoint to keep.
+    resource: ClassVar[str | None] = None
+    evaluate_at = Estimator.evaluate_at
+
+    @property
+    def keep(self) -> str:
+        """Always ``none``: there are no trained weights."""
+        return "none"
 
     def _seed(self, seed: int) -> int:
         return seed if self.config.get("seed") is None else int(self.config["seed"])

@@ -30,6 +30,7 @@ from archspace.estimators.zero_cost import (
     SHARED_OPTIONS,
     ZeroCostBase,
 )
+from archspace.limits import MAX_REFERENCE, MAX_SEED
 from archspace.space import Arch, Space
 
 __all__ = ["ZeroCostSuite", "parse_proxies", "rank_in"]
@@ -38,8 +39,9 @@ SUITE_OPTIONS = (
     Option("proxies", "synflow,naswot", str, "the proxies to combine (see the proxy table)",
            requirement="comma-separated names among " + ", ".join(PROXIES)),
     Option("reference", 50, int, "archs of the reference sample the ranks are taken in",
-           minimum=2),
-    Option("reference_seed", 0, int, "seed drawing (and scoring) the reference sample"),
+           minimum=2, maximum=MAX_REFERENCE),
+    Option("reference_seed", 0, int, "seed drawing (and scoring) the reference sample",
+           minimum=0, maximum=MAX_SEED),
 )
 
 

@@ -26,10 +26,11 @@ from archspace.report.figures import (
     plot_progress,
 )
 from archspace.report.page import Figure, render
+from archspace.report.rungs import plot_rungs
 from archspace.spaces import Trust
 from archspace.study.components import Factories
 
-__all__ = ["FIGURES", "FILES", "write_report"]
+__all__ = ["FIGURES", "FILES", "SCHEDULED_FIGURES", "write_report"]
 
 #: (file, heading, drawing function) of each figure, in page order.
 FIGURES: tuple[tuple[str, str, Callable[[ReportData, Path], Path]], ...] = (
@@ -38,9 +39,13 @@ FIGURES: tuple[tuple[str, str, Callable[[ReportData, Path], Path]], ...] = (
     ("costs.png", "Cost histograms", plot_costs),
     ("best_arch.png", "Best architecture", plot_best_arch),
 )
-#: Every file a report writes.
-FILES = ("index.html", "summary.json", *(f for f, _, _ in FIGURES))
-_MOVE_ORDER = (*(f for f, _, _ in FIGURES), "summary.json", "index.html")  # the page last
+#: The figures of a multi-fidelity study's report only (``--scheduler``).
+SCHEDULED_FIGURES: tuple[tuple[str, str, Callable[[ReportData, Path], Path]], ...] = (
+    ("rungs.png", "Rungs: score against resource, per arch", plot_rungs),
+)
+#: Every file a report writes (``rungs.png`` only for a scheduled study).
+FILES = ("index.html", "summary.json", *(f for f, _, _ in FIGURES + SCHEDULED_FIGURES))
+_MOVE_ORDER = (*FILES[2:], "summary.json", "index.html")  # the page last
 
 
 def write_report(study_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
@@ -56,7 +61,8 @@ def write_report(study_path: str | os.PathLike[str], out_dir: str | os.PathLike[
     data = gather(study_path, top=top, factories=factories, trust=trust)
     figures = []
     with staged_output(out, _MOVE_ORDER, "report folder") as stage:
-        for name, title, draw in FIGURES:
+        scheduled = SCHEDULED_FIGURES if data.scheduler is not None else ()
+        for name, title, draw in FIGURES + scheduled:
             try:
                 draw(data, stage / name)
                 figures.append(Figure(name, title))

@@ -71,6 +71,7 @@ class ReportData:
     incumbents: tuple[Incumbent, ...]  # each time the best changed, in tell order
     top: tuple[TrialRecord, ...]  # the best complete trials by score, best first
     oracle: Mapping[str, float]
+    scheduler: Mapping[str, Any] | None = None  # a multi-fidelity study's (its file's meta)
 
     @property
     def complete(self) -> list[TrialRecord]:
@@ -166,6 +167,13 @@ def _incumbents(space: Space, estimator: Estimator, recorded: Sequence[TrialReco
     return out
 
 
+def _scheduler_meta(storage: StudyStorage) -> Mapping[str, Any] | None:
+    from archspace.study.schedulers import SCHEDULE_KEY
+
+    value = storage.meta(SCHEDULE_KEY)
+    return value if isinstance(value, dict) else None
+
+
 def gather(path: str | os.PathLike[str], top: int = 20,
            factories: Factories | None = None, trust: Trust = False) -> ReportData:
     """Read the study in ``path`` for a report with the ``top`` best trials. Raises
@@ -194,6 +202,7 @@ def gather(path: str | os.PathLike[str], top: int = 20,
             objectives=objectives, constraints=constraints, summary=summary,
             trials=tuple(trials), recorded=tuple(recorded), best=result.best,
             pareto=result.pareto, incumbents=tuple(_incumbents(space, estimator, recorded)),
-            top=tuple(ranked[:top]), oracle=oracle(estimator))
+            top=tuple(ranked[:top]), oracle=oracle(estimator),
+            scheduler=_scheduler_meta(storage))
     finally:
         storage.close()

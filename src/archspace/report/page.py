@@ -146,6 +146,11 @@ def _config(data: ReportData) -> str:
         ("created", escape(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(cfg.created)))),
         ("trials", _pairs(counts)),
     ]
+    prior = s.get("prior")
+    if prior:
+        rows.append(("zero-cost prior",
+                     f"{escape(str(prior['prior']))}: {escape(str(prior['evaluations']))} proxy "
+                     f"evaluations, {escape(str(prior['cpu_seconds']))} CPU-s (not trials)"))
     if same:
         rows.append((f"same in all {len(data.top)} top trials",
                      ", ".join(f"{escape(k)}={_cell(k, v)}" for k, v in same.items())))
@@ -265,6 +270,29 @@ def _problems(data: ReportData) -> str:
             f"<th>reason</th></tr>{body}</table>")
 
 
+def _rungs(data: ReportData) -> str:
+    """The rung table of a scheduled study (nothing for another study)."""
+    from archspace.report.rungs import rung_rows
+
+    rows = rung_rows(data)
+    if not rows:
+        return ""
+    head = ("<tr><th>bracket</th><th>rung</th><th>resource</th><th>trials</th><th>complete</th>"
+            f"<th>promoted</th><th>best {escape(data.score_label)}</th><th>best trial</th></tr>")
+    body = ""
+    for r in rows:
+        score = _cell(data.lead.key, data.display_score(r.best.score or 0.0)) if r.best else "-"
+        best = f"#{r.best.number} " + arch_html(r.best.arch, ARCH_CHARS) if r.best else "-"
+        body += (f"<tr><td class='num'>{r.bracket}</td><td class='num'>{r.rung}</td>"
+                 f"<td class='num'>{_cell('resource', r.resource)}</td>"
+                 f"<td class='num'>{r.trials}</td><td class='num'>{r.complete}</td>"
+                 f"<td class='num'>{r.promoted}</td><td class='num'>{score}</td>"
+                 f"<td>{best}</td></tr>")
+    return (f"<h2>Rungs</h2><p>Scheduler: {_pairs(data.scheduler)}. Each rung is a set of trials "
+            "at one resource; the best of a rung are promoted to the next.</p>"
+            f"<div class='wide'><table>{head}{body}</table></div>")
+
+
 def render(data: ReportData, figures: Sequence[Figure]) -> str:
     """The whole page."""
     name = escape(data.path.name)
@@ -290,6 +318,7 @@ def render(data: ReportData, figures: Sequence[Figure]) -> str:
 {_figures(figures)}
 <h2>Top {len(data.top)} trials by score</h2>
 {_top(data)}
+{_rungs(data)}
 {_problems(data)}
 </body>
 </html>

@@ -13,7 +13,6 @@ import copy
 import fnmatch
 import inspect
 import itertools
-import json
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -22,8 +21,10 @@ from archspace.cost.chain import ChainProfiler
 from archspace.cost.profile import Profile, profile_graph
 from archspace.cost.tinyengine import check_memory_model
 from archspace.errors import ArchError, SpaceError
+from archspace.inputs import load_json
 from archspace.ir.blocks import Block
 from archspace.ir.graph import Graph, IRError
+from archspace.limits import MAX_RESOLUTION
 from archspace.space.arch import Arch
 from archspace.space.decision import Decision, Value
 from archspace.space.diagram import Diagram, DiagramEdge, DiagramNode
@@ -330,11 +331,7 @@ class Space:
     def arch_from_json(self, obj: str | Mapping[str, Any]) -> Arch:
         """Inverse of :meth:`arch_to_json`; also takes a bare ``{decision: value}`` mapping."""
         if isinstance(obj, str):
-            try:
-                obj = json.loads(obj)
-            except json.JSONDecodeError as e:
-                raise ArchError(f"arch JSON is malformed: {e.msg} at line {e.lineno} "
-                                f"column {e.colno}") from None
+            obj = load_json(obj, "arch JSON", ArchError)
         if not isinstance(obj, Mapping):
             raise ArchError("arch JSON must be an object")
         if "decisions" in obj:
@@ -475,11 +472,14 @@ class Space:
         """The resolution to use; raises :class:`SpaceError` for one the space can't take."""
         if resolution is None:
             return self.default_resolution
-        if (not isinstance(resolution, int) or resolution < self.min_resolution
+        if (isinstance(resolution, bool) or not isinstance(resolution, int)
+                or not self.min_resolution <= resolution <= MAX_RESOLUTION
                 or resolution % self.resolution_step):
             step = f" in steps of {self.resolution_step}" if self.resolution_step > 1 else ""
-            raise SpaceError(f"space {self.label} cannot take resolution {resolution!r}; "
-                             f"allowed: integers >= {self.min_resolution}{step}")
+            shown = resolution if isinstance(resolution, int) and abs(resolution) < 10**20 \
+                else "(too large)" if isinstance(resolution, int) else repr(resolution)
+            raise SpaceError(f"space {self.label} cannot take resolution {shown}; allowed: "
+                             f"integers in {self.min_resolution}..{MAX_RESOLUTION}{step}")
         return resolution
 
     def _lower(self, arch: Arch, g: Graph, resolution: int) -> None:

@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from archspace.errors import ParamError
+from archspace.limits import MAX_RESOLUTION
 
 __all__ = ["CHANNELS", "CLASSES", "KERNELS", "RESOLUTION", "WIDTH", "Limit", "check_params",
            "count_up_to", "limits"]
@@ -58,7 +59,7 @@ class Limit:
 _TOO_BIG = "larger values make the space too big to build and size"
 
 #: Shared limits of the catalog spaces' common parameters.
-RESOLUTION = Limit(-math.inf, 8192)  # each space checks its own smallest resolution
+RESOLUTION = Limit(1, MAX_RESOLUTION)  # each space checks its own smallest resolution
 CLASSES = Limit(1, 100_000)
 CHANNELS = Limit(1, 65_536)
 WIDTH = Limit(0, 100, open_low=True, why="a multiplier of every channel count")

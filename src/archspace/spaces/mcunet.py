@@ -110,7 +110,12 @@ class MCUNetSpace(ChainSpace):
     def family(cls, widths: Iterable[float] = WIDTHS, resolutions: Iterable[int] = RESOLUTIONS,
                **params: Any) -> list[MCUNetSpace]:
         """Every member of the grid ``widths`` x ``resolutions`` (width-major order); ``params``
-        go to every member (e.g. ``num_classes``)."""
+        go to every member (e.g. ``num_classes``); a ``width`` or ``resolution`` among them
+        fixes that axis of the grid to the one value."""
+        if "width" in params:
+            widths = (params.pop("width"),)
+        if "resolution" in params:
+            resolutions = (params.pop("resolution"),)
         res = tuple(resolutions)
         return [cls(width=w, resolution=r, **params) for w in widths for r in res]
 

@@ -38,6 +38,7 @@ from typing import Any
 from archspace.errors import ParamError, SpaceError
 from archspace.ir.blocks import conv_bn_act
 from archspace.ir.graph import Graph, Node
+from archspace.limits import MAX_RESOLUTION
 from archspace.space import Arch, Decision, Diagram, DiagramEdge, DiagramNode, Space, as_rng
 from archspace.space.decision import Value
 from archspace.space.params import CHANNELS, count_up_to, limits
@@ -104,9 +105,12 @@ class NASFPNSpace(Space):
     def check_resolution(self, resolution: int | None) -> int:
         if resolution is None:
             return self.default_resolution
-        if not isinstance(resolution, int) or resolution < 128 or resolution % 128:
-            raise SpaceError(f"space {self.label} cannot take resolution {resolution!r}; allowed: "
-                             "multiples of 128 (P7 is 1/128 of the input)")
+        if (isinstance(resolution, bool) or not isinstance(resolution, int)
+                or not 128 <= resolution <= MAX_RESOLUTION or resolution % 128):
+            shown = resolution if isinstance(resolution, int) and abs(resolution) < 10**20 \
+                else "(too large)" if isinstance(resolution, int) else repr(resolution)
+            raise SpaceError(f"space {self.label} cannot take resolution {shown}; allowed: "
+                             f"multiples of 128 up to {MAX_RESOLUTION} (P7 is 1/128 of the input)")
         return resolution
 
     # -- constraint, size, sampling --------------------------------------------------------

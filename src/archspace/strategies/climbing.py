@@ -87,6 +87,10 @@ class ClimbingStrategy(Strategy):
         """The neighbour to propose next (default: a random one)."""
         return self.rng.choice(candidates)
 
+    def _sample(self, cid: int) -> Arch:
+        """The next arch of climber ``cid``'s starting batch (default: an unseen random one)."""
+        return self.sampler.sample(self.rng)
+
     def _candidates(self, climber: Climber) -> list[Arch]:
         assert climber.head is not None
         return unseen(self.space.neighbours(climber.head), self.ledger.skip, self.ledger.key)
@@ -105,7 +109,7 @@ class ClimbingStrategy(Strategy):
             c = self.climbers[cid]
             if c.to_sample > 0 or c.head is None:
                 c.to_sample = max(0, c.to_sample - 1)
-                return self._propose(self.sampler.sample(self.rng), cid, _SAMPLE)
+                return self._propose(self._sample(cid), cid, _SAMPLE)
             cands = self._candidates(c)
             if self.improvement == "best" and not cands:
                 if c.pending_moves:

@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from archspace.limits import MAX_BUDGET
 from archspace.space import Arch, Space
 from archspace.strategies.base import Strategy
 from archspace.strategies.options import Option
@@ -56,8 +57,9 @@ class RegularizedEvolution(Strategy):
     paper = "Real et al. 2019, Regularized Evolution for Image Classifier Architecture Search (AAAI)"
     options: ClassVar[tuple[Option, ...]] = (
         Option("population", 20, int, "population size (also the number of random first trials)",
-               minimum=2),
-        Option("sample", 5, int, "tournament size: members drawn to pick each parent", minimum=1),
+               minimum=2, maximum=MAX_BUDGET),
+        Option("sample", 5, int, "tournament size: members drawn to pick each parent", minimum=1,
+               maximum=MAX_BUDGET),
     )
     avoids_infeasible = True
 

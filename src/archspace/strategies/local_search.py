@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from archspace.limits import MAX_BUDGET
 from archspace.space import Space
 from archspace.strategies.climbing import ClimbingStrategy
 from archspace.strategies.options import Option
@@ -29,8 +30,8 @@ class LocalSearch(ClimbingStrategy):
     paper = "White et al. 2020, Local Search is State of the Art for NAS Benchmarks (ICML AutoML WS)"
     options: ClassVar[tuple[Option, ...]] = (
         Option("init", 10, int, "random archs to start from (the best one is the first head)",
-               minimum=1),
-        Option("restart", 10, int, "random archs drawn at each restart", minimum=1),
+               minimum=1, maximum=MAX_BUDGET),
+        Option("restart", 10, int, "random archs drawn at each restart", minimum=1, maximum=MAX_BUDGET),
         Option("improvement", "first", str, "move at the first better neighbour, or after "
                "evaluating all of them to the best", choices=("first", "best")),
         Option("distinct", False, bool, "propose one arch per class of functionally equivalent "

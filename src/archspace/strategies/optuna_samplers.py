@@ -29,6 +29,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.trial import TrialState
 
 from archspace.errors import ArchError
+from archspace.limits import MAX_BUDGET, MAX_CANDIDATES
 from archspace.space import Arch, Space
 from archspace.strategies.base import Strategy, StrategyError
 from archspace.strategies.options import Option
@@ -188,9 +189,11 @@ class TPE(OptunaStrategy):
     summary = "Tree-structured Parzen Estimator (Optuna's TPESampler) on the score."
     paper = "Bergstra et al. 2011, Algorithms for Hyper-Parameter Optimization (NeurIPS)"
     options: ClassVar[tuple[Option, ...]] = (
-        Option("startup", 10, int, "random trials before TPE models the results", minimum=1),
+        Option("startup", 10, int, "random trials before TPE models the results", minimum=1,
+               maximum=MAX_BUDGET),
         Option("multivariate", True, bool, "model the decisions jointly (multivariate TPE)"),
-        Option("candidates", 24, int, "candidates TPE draws to pick each proposal", minimum=1),
+        Option("candidates", 24, int, "candidates TPE draws to pick each proposal", minimum=1,
+               maximum=MAX_CANDIDATES),
     )
 
     def __init__(self, space: Space, seed: int = 0, startup: int = 10, multivariate: bool = True,
@@ -213,7 +216,7 @@ class NSGA2(OptunaStrategy):
     paper = "Deb et al. 2002, A Fast and Elitist Multiobjective Genetic Algorithm: NSGA-II (TEVC)"
     multi_objective = True
     options: ClassVar[tuple[Option, ...]] = (
-        Option("population", 20, int, "population size of a generation", minimum=2),
+        Option("population", 20, int, "population size of a generation", minimum=2, maximum=MAX_BUDGET),
         Option("crossover_prob", 0.9, float, "probability of crossover for a child",
                minimum=0.0, maximum=1.0),
     )

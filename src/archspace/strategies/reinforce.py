@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from archspace.limits import MAX_BUDGET, MAX_HIDDEN
 from archspace.space import Arch, Space
 from archspace.strategies.base import Strategy
 from archspace.strategies.options import Option
@@ -105,11 +106,11 @@ class Reinforce(Strategy):
     paper = "Zoph & Le 2017, NAS with Reinforcement Learning (ICLR); Pham et al. 2018, ENAS (ICML)"
     options: ClassVar[tuple[Option, ...]] = (
         Option("lr", 0.01, float, "Adam learning rate of the controller", minimum=0.0),
-        Option("batch", 1, int, "results per controller update", minimum=1),
+        Option("batch", 1, int, "results per controller update", minimum=1, maximum=MAX_BUDGET),
         Option("baseline_decay", 0.9, float, "decay of the moving-average reward baseline",
                minimum=0.0, maximum=1.0),
         Option("entropy", 0.0001, float, "weight of the entropy bonus", minimum=0.0),
-        Option("hidden", 64, int, "LSTM hidden size", minimum=1),
+        Option("hidden", 64, int, "LSTM hidden size", minimum=1, maximum=MAX_HIDDEN),
     )
     avoids_infeasible = True
 

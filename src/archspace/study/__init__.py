@@ -13,12 +13,12 @@ from archspace.study.objectives import (
     parse_reward,
 )
 from archspace.study.runner import Study, StudyResult, run_study
-from archspace.study.storage import StorageError, StudyConfig, StudyStorage, TrialRecord
+from archspace.study.storage import StorageError, StudyConfig, StudyInUseError, StudyStorage, TrialRecord
 
 __all__ = [
     "Components", "Constraint", "ConstraintError", "Executor", "Factories", "InlineExecutor", "Job",
     "Objective", "ObjectiveError", "Objectives", "Outcome", "Reward", "StorageError", "Study",
-    "StudyConfig", "StudyResult", "StudyStorage", "TrialRecord", "build_components",
+    "StudyConfig", "StudyInUseError", "StudyResult", "StudyStorage", "TrialRecord", "build_components",
     "non_dominated_sort", "pareto_front", "parse_constraint", "parse_constraints", "parse_reward",
     "run_study",
 ]

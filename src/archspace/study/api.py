@@ -9,8 +9,12 @@ and strategy given by name (as on the command line) or as objects::
     study.best, study.trials, study.pareto, study.counts
 
 Each returns a :class:`StudyHandle` on the study file. The handle keeps no file open between
-calls: every read (``trials``, ``best``, ...) opens the file, reads and closes it, so it sees
-what another process (a running ``archspace search``) has written since.
+calls: every read (``trials``, ``best``, ...) opens the file read-only, reads and closes it, so
+it sees what another process (a running ``archspace search``) has written since, and works on a
+study in a read-only folder. Only one process at a time writes a study: :func:`search` and
+:func:`resume` hold its lock while they run, and a second writer gets
+:class:`~archspace.study.storage.StudyInUseError` (a one-line
+:class:`~archspace.errors.ArchspaceError` naming the holder) before anything runs.
 
 **What a file can rebuild.** A study records its space, estimator and strategy as the command
 line would name them: a catalog name (or a user space's ``module:Class``) with its parameters
@@ -50,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 from archspace.errors import ArchspaceError
 from archspace.estimators.base import Estimator
+from archspace.limits import MAX_BUDGET, check_int, check_seed
 from archspace.space import Space
 from archspace.strategies.base import Strategy
 from archspace.study.components import Factories
@@ -57,6 +62,7 @@ from archspace.study.executor import Executor, check_trial_timeout
 from archspace.study.objectives import Objectives
 from archspace.study.runner import Study, StudyResult
 from archspace.study.storage import StudyConfig, StudyStorage, TrialRecord
+from archspace.study.threads import capped_threads, check_threads
 
 if TYPE_CHECKING:
     from archspace.export import ExportResult
@@ -248,18 +254,13 @@ def _texts(value: str | Sequence[str] | None, what: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _whole(value: Any, what: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ArchspaceError(f"{what} must be a whole number >= {minimum}, got {value!r}")
-    return value
-
-
-def _executor(executor: str | Executor, workers: int | None,
-              trial_timeout: float | None) -> tuple[Executor, dict[str, Any]]:
+def _executor(executor: str | Executor, workers: int | None, trial_timeout: float | None,
+              threads: int | None) -> tuple[Executor, dict[str, Any]]:
     """The executor to run on and the settings to keep in the file (``archspace resume``
     reuses them)."""
     if isinstance(executor, Executor):
-        for value, what in ((workers, "workers"), (trial_timeout, "trial_timeout")):
+        for value, what in ((workers, "workers"), (trial_timeout, "trial_timeout"),
+                            (threads, "threads")):
             if value is not None:
                 raise ArchspaceError(f"{what} applies to an executor given by name; give it to "
                                      "make_executor for an Executor object")
@@ -269,20 +270,38 @@ def _executor(executor: str | Executor, workers: int | None,
     if not isinstance(executor, str):
         raise ArchspaceError(f"executor must be 'inline', 'process', 'ray' or an Executor object, "
                              f"got {type(executor).__name__}")
-    from archspace.study.executor import make_executor
+    from archspace.study.executor import make_executor, trial_threads
 
-    settings: dict[str, Any] = {"executor": executor, "workers": workers}
+    threads = trial_threads(threads)
+    settings: dict[str, Any] = {"executor": executor, "workers": workers, "threads": threads}
     if trial_timeout is not None:
         settings["trial_timeout"] = trial_timeout
-    return make_executor(executor, workers=workers, trial_timeout=trial_timeout), settings
+    ex = make_executor(executor, workers=workers, trial_timeout=trial_timeout, threads=threads)
+    return ex, settings
+
+
+def _stored(path: Path) -> dict[str, Any]:
+    with StudyStorage.open(path) as storage:
+        stored = storage.meta("executor") or {}
+    return stored if isinstance(stored, dict) else {}
 
 
 def _stored_timeout(path: Path) -> float | None:
     """The trial time limit the study file keeps (checked: it is data from a file)."""
-    with StudyStorage.open(path) as storage:
-        stored = storage.meta("executor") or {}
-    value = stored.get("trial_timeout") if isinstance(stored, dict) else None
-    return check_trial_timeout(value, f"the trial_timeout stored in {path}")
+    return check_trial_timeout(_stored(path).get("trial_timeout"),
+                               f"the trial_timeout stored in {path}")
+
+
+def _stored_threads(path: Path, allow: bool) -> int | None:
+    """The thread count the study file keeps (checked; above this machine's cores only with
+    ``allow``)."""
+    threads = check_threads(_stored(path).get("threads"), f"the threads stored in {path}")
+    cores = os.cpu_count() or 1
+    if threads is not None and threads > cores and not allow:
+        raise ArchspaceError(f"study {path} stores {threads} threads per trial, and this machine "
+                             f"has {cores} cores; allowed: threads=N, or "
+                             "allow_stored_executor=True to use the stored count")
+    return threads
 
 
 def _new_path(study: str | os.PathLike[str] | None) -> Path:
@@ -303,7 +322,10 @@ def search(*, space: str | Space, estimator: str | Estimator,
            constraints: str | Sequence[str] = (), objectives: str | Sequence[str] = (),
            reward: str | None = None, executor: str | Executor = "inline",
            workers: int | None = None, trial_timeout: float | None = None,
-           progress: bool = False, callback: TrialCallback | None = None) -> StudyHandle:
+           threads: int | None = None, progress: bool = False,
+           callback: TrialCallback | None = None,
+           scheduler: str | None = None, min_resource: int = 1, max_resource: int | None = None,
+           eta: int = 3) -> StudyHandle:
     """Search ``space`` with ``strategy``, scored by ``estimator``, until ``budget`` trials are
     recorded in the study file ``study``; returns its :class:`StudyHandle`.
 
@@ -322,23 +344,38 @@ def search(*, space: str | Space, estimator: str | Estimator,
     seconds a trial may run before it is stopped and recorded failed (with ``"inline"``, each
     trial then runs in a child process, so the estimator must be picklable and a script needs
     the ``if __name__ == "__main__":`` guard); it is kept in the file for
-    :func:`resume`. ``progress``: a rich
+    :func:`resume`. ``threads`` (default 1): the threads of each trial's numeric libraries
+    (BLAS under numpy and scipy, OpenMP, torch), and of the search itself while it runs
+    (this process's settings are put back after it); kept in the file. ``progress``: a rich
     progress bar on stderr. ``callback(trial)`` is called with each trial as recorded.
+    ``scheduler``: ``"sh"``, ``"hyperband"`` or ``"asha"`` (see
+    :mod:`archspace.study.scheduled`) with rungs from ``min_resource`` to ``max_resource``
+    (whole units of the estimator's resource, e.g. epochs) and ``eta``; every rung is one trial
+    of the budget.
 
     Everything is checked before the file is created; bad input raises
     :class:`~archspace.errors.ArchspaceError`. Ctrl-C raises :class:`SearchInterrupted`.
     """
-    budget = _whole(budget, "budget", 1)
-    if budget >= 2**63:
-        raise ArchspaceError(f"budget {budget} is too large; give a number of trials below 2**63")
+    budget = check_int(budget, "budget", 1, MAX_BUDGET)
     if seed is not None:
-        seed = _whole(seed, "seed", -(2**63))
-        if seed >= 2**63:
-            raise ArchspaceError(f"seed {seed} is too large; give a whole number below 2**63")
+        seed = check_seed(seed)
     if reward is not None and not isinstance(reward, str):
         raise ArchspaceError(f"reward must be a string such as 'macs:300M:-0.07', got {reward!r}")
+    schedule = None
+    if scheduler is None and max_resource is not None:
+        raise ArchspaceError("max_resource applies only with scheduler='sh', 'hyperband' or "
+                             "'asha'")
+    if scheduler is not None:
+        from archspace.study.scheduled import check_estimator, scheduled_options
+        from archspace.study.schedulers import scheduler_from_options
+
+        schedule = scheduler_from_options(scheduler, min_resource, max_resource, eta)
+        if schedule is not None and isinstance(estimator, str):
+            estimator_options = scheduled_options(estimator, estimator_options or {}, schedule)
     sp = _space_arg(space, space_params)
     est = _estimator_arg(estimator, estimator_options)
+    if schedule is not None:
+        check_estimator(est.estimator, schedule)
     strat = _strategy_arg(strategy, strategy_options, sp.space)
     if seed is None:
         seed = 0 if strat.seed is None else strat.seed
@@ -355,10 +392,15 @@ def search(*, space: str | Space, estimator: str | Estimator,
                                                             strat.unrebuildable), strict=True) if why}
     factories = Factories(space=lambda name, **p: sp.space,
                           estimator=lambda name, **o: est.estimator, strategy=strat.factory)
-    ex, settings = _executor(executor, workers, trial_timeout)
+    ex, settings = _executor(executor, workers, trial_timeout, threads)
     meta = {"executor": settings, OBJECTS_KEY: objects, DECISIONS_KEY: decisions_digest(sp.space)}
     try:
-        runner = Study.create(path, config, factories, ex, meta=meta)
+        if schedule is None:
+            runner = Study.create(path, config, factories, ex, meta=meta)
+        else:
+            from archspace.study.scheduled import ScheduledStudy
+
+            runner = ScheduledStudy.create(path, config, schedule, factories, ex, meta=meta)
     except BaseException:
         ex.shutdown(cancel=True)
         if study is None:  # the temporary folder made for it
@@ -372,8 +414,9 @@ def resume(study: str | os.PathLike[str], *, budget: int | None = None,
            space: Space | None = None, estimator: Estimator | None = None,
            strategy: Strategy | type[Strategy] | None = None, executor: str | Executor = "inline",
            workers: int | None = None, trial_timeout: float | None = None,
-           progress: bool = False, callback: TrialCallback | None = None,
-           trust: bool = False) -> StudyHandle:
+           threads: int | None = None, progress: bool = False,
+           callback: TrialCallback | None = None, trust: bool = False,
+           allow_stored_executor: bool = False) -> StudyHandle:
     """Continue the study in file ``study`` until its budget (or the new ``budget``, at least
     the trials recorded) is recorded; returns its :class:`StudyHandle`.
 
@@ -383,18 +426,24 @@ def resume(study: str | os.PathLike[str], *, budget: int | None = None,
     it. A user space the file names is imported only with ``trust=True``. The study runs
     ``inline`` unless ``executor`` says otherwise (the executor stored in the file, which
     ``archspace resume`` reuses, is not used), under the ``trial_timeout`` given, else the one
-    the file keeps. Other arguments as for :func:`search`.
+    the file keeps, on the ``threads`` given, else the count the file keeps; a stored count
+    above this machine's cores is data from a file, used only with
+    ``allow_stored_executor=True``. Other arguments as for :func:`search`.
     """
     handle = StudyHandle(study, space=space, estimator=estimator,
                          strategy=strategy if isinstance(strategy, type) else None, trust=trust)
+    StudyStorage.check_writer(handle.path)  # another writer, a read-only file: refused now
     if budget is not None:
-        budget = _whole(budget, "budget", 1)
+        budget = check_int(budget, "budget", 1, MAX_BUDGET)
     sp = handle.space
     est = handle.estimator
     strat = handle._strategy_factory(strategy, sp)
-    if trial_timeout is None and not isinstance(executor, Executor):
-        trial_timeout = _stored_timeout(handle.path)
-    ex, settings = _executor(executor, workers, trial_timeout)
+    if not isinstance(executor, Executor):
+        if trial_timeout is None:
+            trial_timeout = _stored_timeout(handle.path)
+        if threads is None:
+            threads = _stored_threads(handle.path, allow_stored_executor)
+    ex, settings = _executor(executor, workers, trial_timeout, threads)
     factories = Factories(space=lambda name, **p: sp, estimator=lambda name, **o: est,
                           strategy=strat)
     try:
@@ -421,7 +470,14 @@ def load_study(study: str | os.PathLike[str], *, space: Space | None = None,
 
 
 def _run(runner: Study, handle: StudyHandle, progress: bool, callback: TrialCallback | None) -> StudyHandle:
-    """Run ``runner`` to its budget and close it; the handle gets the result."""
+    """Run ``runner`` to its budget and close it, the search on the executor's threads; the
+    handle gets the result."""
+    with capped_threads(runner.executor.threads):
+        return _run_capped(runner, handle, progress, callback)
+
+
+def _run_capped(runner: Study, handle: StudyHandle, progress: bool,
+                callback: TrialCallback | None) -> StudyHandle:
     try:
         if runner.objectives.multi and not runner.strategy.multi_objective:
             import warnings

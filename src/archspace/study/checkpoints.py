@@ -1,14 +1,15 @@
 """Where a study keeps the checkpoints of its trained networks, and which it keeps.
 
 An estimator whose :attr:`~archspace.estimators.base.Estimator.keep` is ``best`` or ``all``
-(``train`` with ``-e keep=...``) writes trial N's trained state to ``STUDY.ckpt/N.pt`` beside
-the study file ``STUDY`` (the worker that trains it writes it, atomically; see
-:mod:`archspace.estimators.checkpoint`). After each recorded trial the study loop prunes the
+(``train``: ``best`` unless told ``-e keep=all|none``) writes trial N's trained state to
+``STUDY.ckpt/N.pt`` beside the study file ``STUDY`` (the worker that trains it writes it,
+atomically; see :mod:`archspace.estimators.checkpoint`). After each recorded trial the study loop prunes the
 folder: ``keep=best`` leaves only the best complete trial's file (by the study's score, as
 :meth:`~archspace.study.storage.StudyStorage.best_trial` ranks), ``keep=all`` every complete
 trial's; a failed or infeasible trial's file, and temporary files a killed worker left, go.
 ``archspace export`` then takes the kept weights instead of re-training. With Ray on several
-machines, the study's folder must be on a file system every worker can write.
+machines, the study's folder must be on a file system every worker can write to be of use; a
+worker that cannot write a checkpoint warns, and its trial's result still counts.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ class CheckpointKeeper:
     """Prunes a study's checkpoint folder to what its ``keep`` policy keeps (module doc)."""
 
     def __init__(self, study: str | os.PathLike[str], policy: str) -> None:
-        if policy not in ("best", "all"):
-            raise ValueError(f"keep policy {policy!r}; allowed: best, all")
+        if policy not in ("best", "all", "none"):
+            raise ValueError(f"keep policy {policy!r}; allowed: best, all, none")
         self.folder = checkpoint_dir(study)
         self.policy = policy
 
@@ -50,10 +51,12 @@ class CheckpointKeeper:
 
     def prune(self, storage: StudyStorage, in_flight: frozenset[int] = frozenset()) -> None:
         """Remove every file the policy does not keep; trials ``in_flight`` keep theirs (being
-        written)."""
+        written; a scheduled study also protects the trials it may still promote)."""
         if not self.folder.is_dir():
             return
-        if self.policy == "best":
+        if self.policy == "none":  # a scheduled study's: only what ``in_flight`` protects
+            keep = set()
+        elif self.policy == "best":
             best = storage.best_trial()
             keep = {best.number} if best is not None else set()
         else:

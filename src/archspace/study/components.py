@@ -88,4 +88,11 @@ def build_components(factories: Factories, space: str, space_params: Mapping[str
                                trust=trust, source=source)
     est.check_space(sp)
     strat = factories.strategy(strategy, sp, seed=seed, **dict(strategy_options))
+    names = getattr(strat, "prior_names", ())
+    if names:  # a zero-cost prior scores the estimator's data (estimators/prior.py)
+        from archspace.estimators.prior import ProxyPrior
+
+        prior = ProxyPrior.for_estimator(names, sp, est, getattr(strat, "prior_dataset", None))
+        prior.check()
+        strat.use_prior(prior)  # type: ignore[attr-defined]
     return Components(sp, est, strat)

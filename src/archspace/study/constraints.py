@@ -26,6 +26,7 @@ filtering by memory before training, Lin et al. 2020).
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -36,7 +37,8 @@ from archspace.cost.tinyengine import MEMORY_MODELS
 from archspace.errors import ArchspaceError
 
 __all__ = ["COST_METRICS", "MEMORY_METRICS", "Constraint", "ConstraintError", "memory_models",
-           "model_costs", "parse_constraint", "parse_constraints", "violated", "with_memory_model"]
+           "model_costs", "parse_constraint", "parse_constraints", "quantity", "violated",
+           "with_memory_model"]
 
 
 class ConstraintError(ArchspaceError):
@@ -66,6 +68,9 @@ MEMORY_METRICS = ("peak_sram", "flash")
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
+_NOT_FINITE = re.compile(r"^\s*[A-Za-z_]+(?:@[A-Za-z_]*)?\s*(<=|>=|<|>)\s*[+-]?(inf|infinity|nan)\b",
+                         re.IGNORECASE)
+_LARGEST = 1e300
 _PATTERN = re.compile(r"^\s*([A-Za-z_]+)(?:@([A-Za-z_]*))?\s*(<=|>=|<|>)\s*"
                       r"(\d+(?:\.\d*)?|\.\d+)(?:e([+-]?\d+))?\s*([A-Za-z]*)\s*$")
 
@@ -103,6 +108,9 @@ def parse_constraint(text: str) -> Constraint:
     """Parse one constraint; raises :class:`ConstraintError` naming the bad piece."""
     m = _PATTERN.match(text)
     if not m:
+        if _NOT_FINITE.match(text):
+            raise ConstraintError(f"constraint {text!r}: the limit must be a finite number such "
+                                  "as 60M or 320kB")
         head = re.match(r"^\s*([A-Za-z_]+)", text)
         if head and head.group(1) not in COST_METRICS:
             raise ConstraintError(f"constraint {text!r}: unknown metric {head.group(1)!r}; "
@@ -124,8 +132,18 @@ def parse_constraint(text: str) -> Constraint:
         shown = ", ".join(u for u in units if u) or "(none)"
         raise ConstraintError(f"constraint {text!r}: unknown unit {unit!r} for {name}; allowed: "
                               f"{shown} or no unit")
-    value = float(number) * (10.0 ** int(exp) if exp else 1.0) * units[unit]
+    value = quantity(number, exp, units[unit])
+    if value is None:
+        raise ConstraintError(f"constraint {text!r}: the limit is too large; allowed: a finite "
+                              f"number below {_LARGEST:g} base units")
     return Constraint(name, op, value, text.strip().replace(" ", ""), model or "mcunet")
+
+
+def quantity(number: str, exp: str | None, scale: float) -> float | None:
+    """``NUMBER[eEXP]`` times ``scale`` as a float; None when it is not below ``1e300`` (an
+    exponent such as ``1e999`` would overflow)."""
+    value = float(f"{number}e{exp}" if exp else number) * scale
+    return value if math.isfinite(value) and value < _LARGEST else None
 
 
 def parse_constraints(texts: Iterable[str]) -> tuple[Constraint, ...]:

@@ -15,6 +15,12 @@ A worker that dies mid-trial (killed, segfault, out-of-memory killer) is an infr
 failure, not an evaluation error: the job is run again, up to ``max_retries`` times, before
 its outcome says the worker died.
 
+Every executor caps the numeric libraries (BLAS/OpenMP under numpy and scipy, torch) of a
+trial to the ``threads`` it was given, one unless told otherwise (:mod:`archspace.study.threads`):
+the libraries' default, a thread per core in every worker, wastes most of a shared machine's
+time on threads that wait for each other. CPU training depends on the thread count (reduction
+order), so the same count gives the same trials on every executor.
+
 ``trial_timeout`` (seconds) bounds each evaluation on every executor: a trial still running
 after it is stopped (its worker killed) and recorded failed, "timed out after N s", and the
 study goes on; it is not retried. A hung evaluation cannot be stopped inside the calling
@@ -25,8 +31,8 @@ then be picklable, as for the process pool.
 
 from __future__ import annotations
 
+import contextlib
 import math
-import os
 import sys
 import time
 from abc import ABC, abstractmethod
@@ -36,10 +42,11 @@ from dataclasses import dataclass
 from archspace.errors import ArchspaceError
 from archspace.estimators.base import Estimator
 from archspace.space import Arch, Space
+from archspace.study.threads import capped_threads, check_threads, limit_torch
 
 __all__ = [
     "EXECUTORS", "Executor", "InlineExecutor", "Job", "Outcome", "check_trial_timeout",
-    "describe_error", "evaluate_job", "make_executor", "timed_out",
+    "describe_error", "evaluate_job", "make_executor", "timed_out", "trial_threads",
 ]
 
 #: The executor kinds :func:`make_executor` builds.
@@ -49,12 +56,16 @@ EXECUTORS = ("inline", "process", "ray")
 @dataclass(frozen=True)
 class Job:
     """One evaluation to run: trial ``number`` of ``arch``, with the study's ``seed``; the
-    trained state goes to the ``checkpoint`` file when the study keeps checkpoints."""
+    trained state goes to the ``checkpoint`` file when the study keeps checkpoints. A
+    multi-fidelity scheduler sets ``resource`` (units of the estimator's resource) and, for a
+    promoted trial, ``warm_start``: the checkpoint of the rung below to continue from."""
 
     number: int
     arch: Arch
     seed: int
     checkpoint: str | None = None
+    resource: float | None = None
+    warm_start: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,10 +103,11 @@ def evaluate_job(space: Space, estimator: Estimator, job: Job) -> Outcome:
     """Run one job in this process, catching any evaluation error."""
     started, t0 = time.time(), time.perf_counter()
     try:
-        if job.checkpoint is None:
+        if job.checkpoint is None and job.resource is None and job.warm_start is None:
             metrics = dict(estimator.evaluate(space, job.arch, seed=job.seed))
         else:
             metrics = dict(estimator.evaluate_at(space, job.arch, seed=job.seed,
+                                                 resource=job.resource, warm_start=job.warm_start,
                                                  checkpoint=job.checkpoint))
     except Exception as e:  # every evaluation error becomes a failed trial
         return Outcome(job, None, describe_error(e), started, time.perf_counter() - t0)
@@ -107,6 +119,8 @@ class Executor(ABC):
 
     #: How many jobs may be in flight at once.
     capacity: int = 1
+    #: The threads a trial's numeric libraries run on (None: left as they are).
+    threads: int | None = None
     #: Whether jobs run on this machine (the study then checks here, before the first, that the
     #: machine has what the estimator needs, e.g. its device). False for a joined Ray cluster.
     runs_here: bool = True
@@ -130,16 +144,16 @@ class Executor(ABC):
 
 
 class InlineExecutor(Executor):
-    """Evaluates each job in the calling process when the loop waits for it, on ``threads``
-    torch threads if given (else torch's default). Training on CPU depends on the thread count
-    (reduction order), so the same count gives the same trials as a worker of another
-    executor."""
+    """Evaluates each job in the calling process when the loop waits for it, its numeric
+    libraries on ``threads`` threads (None: as they are), from the first job until
+    :meth:`shutdown`, which puts back the process's own settings."""
 
     capacity = 1
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int | None = 1) -> None:
         self._queue: deque[Job] = deque()
-        self.threads = threads
+        self.threads = check_threads(threads)
+        self._cap: contextlib.ExitStack | None = None
 
     def submit(self, job: Job) -> None:
         self._queue.append(job)
@@ -147,27 +161,36 @@ class InlineExecutor(Executor):
     def wait(self) -> list[Outcome]:
         job = self._queue.popleft()
         if self.threads is not None:
-            limit_threads(self.threads)
+            if self._cap is None:
+                self._cap = contextlib.ExitStack()
+                self._cap.enter_context(capped_threads(self.threads))
+            limit_torch(self.threads)  # a torch the last trial imported
         return [evaluate_job(self.space, self.estimator, job)]
 
     def shutdown(self, cancel: bool = False) -> None:
         self._queue.clear()
+        if self._cap is not None:
+            self._cap.close()
+            self._cap = None
 
 
 def make_executor(kind: str, *, workers: int | None = None, address: str | None = None,
                   cpus_per_trial: float | None = None, gpus_per_trial: float = 0,
-                  max_retries: int = 1, trial_timeout: float | None = None) -> Executor:
+                  max_retries: int = 1, trial_timeout: float | None = None,
+                  threads: int | None = None, connect_timeout: float | None = 30.0) -> Executor:
     """The executor named ``kind`` (one of :data:`EXECUTORS`).
 
     ``workers``: trials evaluated at once (process: default the CPU count; ray: default the
     cluster's CPUs // ``cpus_per_trial``). ``address``: the Ray cluster to join ("auto" or
     HOST:PORT; default: start Ray in this process). ``cpus_per_trial``: CPUs each trial
-    reserves, and the torch threads a worker uses (default 1; inline: torch's default unless
-    given). ``gpus_per_trial``: GPUs each Ray task
-    reserves. ``max_retries``: re-runs of a trial whose worker died. ``trial_timeout``: seconds
-    a trial may run before it is stopped and recorded failed (default: no limit; inline: each
-    trial then runs in a child process). Settings a kind has no use for are ignored (a resumed
-    study may switch kinds and keep the others' settings).
+    reserves (default 1). ``threads``: the threads of a trial's numeric libraries (BLAS,
+    OpenMP, torch; default ``cpus_per_trial`` rounded down, else 1). ``gpus_per_trial``: GPUs
+    each Ray task reserves. ``max_retries``: re-runs of a trial whose worker died.
+    ``trial_timeout``: seconds a trial may run before it is stopped and recorded failed
+    (default: no limit; inline: each trial then runs in a child process).
+    ``connect_timeout``: seconds joining a Ray cluster may take before it is given up (None:
+    no limit). Settings a kind has no use for are ignored (a resumed study may switch kinds and
+    keep the others' settings).
     """
     if kind not in EXECUTORS:
         raise ArchspaceError(f"unknown executor {kind!r}; allowed: {', '.join(EXECUTORS)}")
@@ -182,20 +205,33 @@ def make_executor(kind: str, *, workers: int | None = None, address: str | None 
     if address is not None and (not isinstance(address, str) or not address.strip()):
         raise ArchspaceError(f"address must be 'auto' or HOST:PORT of a Ray head, got {address!r}")
     check_trial_timeout(trial_timeout)
+    check_trial_timeout(connect_timeout, "connect_timeout")
+    n_threads = trial_threads(threads, cpus_per_trial)
     if kind == "inline" and trial_timeout is None:
-        return InlineExecutor(None if cpus_per_trial is None else torch_threads(cpus_per_trial))
+        return InlineExecutor(n_threads)
     if kind in ("inline", "process"):
         from archspace.study.process_executor import ProcessExecutor
 
         if kind == "inline":  # one child process, so a hung trial can be stopped
             workers = 1
         return ProcessExecutor(workers=workers, cpus_per_trial=cpus_per_trial or 1.0,
-                               max_retries=max_retries, trial_timeout=trial_timeout)
+                               max_retries=max_retries, trial_timeout=trial_timeout,
+                               threads=n_threads)
     from archspace.study.ray_executor import RayExecutor
 
     return RayExecutor(workers=workers, address=address, cpus_per_trial=cpus_per_trial or 1.0,
                        gpus_per_trial=gpus_per_trial, max_retries=max_retries,
-                       trial_timeout=trial_timeout)
+                       trial_timeout=trial_timeout, threads=n_threads,
+                       connect_timeout=connect_timeout)
+
+
+def trial_threads(threads: int | None, cpus_per_trial: float | None = None) -> int:
+    """The threads a trial runs on: ``threads`` if given, else the whole CPUs it reserves
+    (``cpus_per_trial``), else 1."""
+    checked = check_threads(threads)
+    if checked is not None:
+        return checked
+    return 1 if cpus_per_trial is None else torch_threads(cpus_per_trial)
 
 
 def check_trial_timeout(seconds: object, name: str = "trial_timeout") -> float | None:
@@ -224,19 +260,8 @@ def _is_number(x: object) -> bool:
 
 # -- shared by the worker-based executors ----------------------------------------------------------
 def torch_threads(cpus_per_trial: float) -> int:
-    """The torch threads a worker reserving ``cpus_per_trial`` CPUs uses (at least 1)."""
+    """The threads a worker reserving ``cpus_per_trial`` CPUs uses (at least 1)."""
     return max(1, int(cpus_per_trial))
-
-
-def limit_threads(threads: int) -> None:
-    """Run a worker's numeric libraries on ``threads`` threads: the OpenMP/MKL variables for a
-    torch not imported yet (torch caps them at the machine's cores), and torch's own setting if
-    it is."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
 
 
 class Retries:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from archspace.errors import ArchspaceError
-from archspace.study.constraints import COST_METRICS
+from archspace.study.constraints import COST_METRICS, quantity
 
 __all__ = ["Objective", "ObjectiveError", "Objectives", "Reward", "as_number", "dominates",
            "non_dominated_sort", "numeric_metrics", "pareto_front", "parse_reward"]
@@ -88,6 +88,12 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+#: Bounds of a reward's target (base units) and exponents: ``(COST/TARGET)^W`` then stays a
+#: finite float for any cost below 1e18 (MACs, parameters or bytes).
+MAX_TARGET = 1e18
+MAX_EXPONENT = 10.0
+
+
 def _parse_quantity(text: str, metric: str, what: str) -> float:
     units = COST_METRICS[metric].units
     m = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)(?:e([+-]?\d+))?\s*([A-Za-z]*)\s*", text)
@@ -95,9 +101,10 @@ def _parse_quantity(text: str, metric: str, what: str) -> float:
         shown = ", ".join(u for u in units if u)
         raise ObjectiveError(f"{what}: bad target {text!r}; expected a positive number with an "
                              f"optional unit ({shown})")
-    value = float(m.group(1)) * (10.0 ** int(m.group(2)) if m.group(2) else 1.0) * units[m.group(3)]
-    if value <= 0:
-        raise ObjectiveError(f"{what}: target must be positive, got {text!r}")
+    value = quantity(m.group(1), m.group(2), units[m.group(3)])
+    if value is None or not 1 <= value <= MAX_TARGET:
+        raise ObjectiveError(f"{what}: target must be a positive number in [1, {MAX_TARGET:g}] "
+                             f"base units, got {text!r}")
     return value
 
 
@@ -131,8 +138,9 @@ def parse_reward(text: str) -> Reward:
         exps = [float(p) for p in parts[2:]]
     except ValueError:
         raise ObjectiveError(f"{what}: exponents must be numbers, got {':'.join(parts[2:])!r}") from None
-    if not all(math.isfinite(e) for e in exps):
-        raise ObjectiveError(f"{what}: exponents must be finite")
+    if not all(math.isfinite(e) and abs(e) <= MAX_EXPONENT for e in exps):
+        raise ObjectiveError(f"{what}: exponents must be finite numbers in [-{MAX_EXPONENT:g}, "
+                             f"{MAX_EXPONENT:g}], got {':'.join(parts[2:])!r}")
     alpha, beta = (exps[0], exps[0]) if len(exps) == 1 else (exps[0], exps[1])
     return Reward(parts[0], target, alpha, beta, text.strip())
 

@@ -51,10 +51,10 @@ from archspace.study.executor import (
     Retries,
     describe_error,
     evaluate_job,
-    limit_threads,
     timed_out,
     torch_threads,
 )
+from archspace.study.threads import limit_threads, limit_torch, thread_env
 
 __all__ = ["ProcessExecutor"]
 
@@ -102,7 +102,7 @@ def _worker_main(conn: Connection, payload: bytes, threads: int, parent: int = 0
         if setup_error is not None:
             outcome = Outcome(job, None, setup_error, time.time(), 0.0)
         else:
-            limit_threads(threads)
+            limit_torch(threads)  # a torch the last job imported
             outcome = evaluate_job(space, estimator, job)
         try:
             conn.send(outcome)
@@ -155,13 +155,15 @@ def _stop(workers: list[_Worker], kill: bool) -> None:
 
 class ProcessExecutor(Executor):
     """Runs up to ``workers`` (default: the CPU count) jobs at once in worker processes, each
-    using ``cpus_per_trial`` torch threads; a job whose worker dies is re-run up to
-    ``max_retries`` times; one still running after ``trial_timeout`` seconds is stopped."""
+    on ``threads`` threads (default: ``cpus_per_trial`` rounded down); a job whose worker dies
+    is re-run up to ``max_retries`` times; one still running after ``trial_timeout`` seconds is
+    stopped."""
 
     def __init__(self, workers: int | None = None, cpus_per_trial: float = 1,
-                 max_retries: int = 1, trial_timeout: float | None = None) -> None:
+                 max_retries: int = 1, trial_timeout: float | None = None,
+                 threads: int | None = None) -> None:
         self.capacity = workers or os.cpu_count() or 1
-        self.threads = torch_threads(cpus_per_trial)
+        self.threads: int = threads or torch_threads(cpus_per_trial)
         self.trial_timeout = trial_timeout
         self._ctx = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
@@ -263,15 +265,19 @@ class ProcessExecutor(Executor):
         process = self._ctx.Process(target=_worker_main, name="archspace-worker",
                                     args=(child, self._payload, self.threads, os.getpid(),
                                           main_thread))
-        was = os.environ.get("PYTHONSAFEPATH")
-        os.environ["PYTHONSAFEPATH"] = "1"  # see the module doc
+        # PYTHONSAFEPATH: see the module doc; the thread variables, so that numpy and torch
+        # start on the worker's threads when it imports them (before _worker_main runs)
+        env = {"PYTHONSAFEPATH": "1", **thread_env(self.threads)}
+        was = {var: os.environ.get(var) for var in env}
+        os.environ.update(env)
         try:
             process.start()
         finally:
-            if was is None:
-                del os.environ["PYTHONSAFEPATH"]
-            else:
-                os.environ["PYTHONSAFEPATH"] = was
+            for var, value in was.items():
+                if value is None:
+                    del os.environ[var]
+                else:
+                    os.environ[var] = value
         child.close()
         worker = _Worker(process, conn)
         self._workers.append(worker)

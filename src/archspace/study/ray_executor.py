@@ -15,15 +15,22 @@ A driver that dies (SIGKILL, crash) takes its tasks with it: Ray ends the job of
 and kills the workers running its tasks. With Ray started in this process the whole local
 cluster goes too (seen: raylet and task workers gone within 8 s of ``kill -9`` of the driver).
 
+Joining a cluster that does not answer (a wrong address, a head that is gone, a port that is no
+Ray head) would wait forever inside ``ray.init``: it is given up after ``connect_timeout``
+seconds with a one-line error, and an address that refuses connections fails at once.
+
 Ray is an optional extra (``pip install "archspace[ray]"``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
+import socket
 import sys
+import threading
 import time
 import uuid
 import warnings
@@ -39,10 +46,10 @@ from archspace.study.executor import (
     Retries,
     describe_error,
     evaluate_job,
-    limit_threads,
     timed_out,
     torch_threads,
 )
+from archspace.study.threads import limit_threads
 
 __all__ = ["RayExecutor"]
 
@@ -111,15 +118,82 @@ def _reason(e: Exception) -> str:
     return f"ray task failed ({type(cause).__name__}: {text})"
 
 
+_ALLOWED_HEADS = ("allowed: auto or HOST:PORT of a running head (ray start --head), or "
+                  "--ray-timeout SECONDS for a slow one")
+
+
+def _join(ray: Any, address: str, timeout: float | None) -> None:
+    """``ray.init(address=address)``, given up after ``timeout`` seconds (see the module doc)."""
+    started = time.monotonic()
+    _check_reachable(address, timeout)
+    if timeout is None:
+        ray.init(address=address)
+        return
+    left = max(0.1, timeout - (time.monotonic() - started))
+    state: dict[str, Any] = {"abandoned": False}
+
+    def connect() -> None:
+        try:
+            ray.init(address=address)
+        except BaseException as e:  # handed to the waiting thread
+            state["error"] = e
+            return
+        if state["abandoned"]:  # joined after the wait was given up: leave again
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+
+    quiet = _DropMessage("SIGTERM handler is not set")  # ray.init warns off the main thread
+    worker_log = logging.getLogger("ray._private.worker")
+    worker_log.addFilter(quiet)
+    try:
+        thread = threading.Thread(target=connect, name="archspace-ray-join", daemon=True)
+        thread.start()
+        thread.join(left)
+    finally:
+        worker_log.removeFilter(quiet)
+    if thread.is_alive():
+        state["abandoned"] = True
+        raise ArchspaceError(f"could not join the Ray cluster at {address}: no answer within "
+                             f"{timeout:g} s; {_ALLOWED_HEADS}")
+    if "error" in state:
+        raise state["error"]
+
+
+def _check_reachable(address: str, timeout: float | None) -> None:
+    """Fail at once when HOST:PORT refuses connections (Ray would retry it for minutes)."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return  # "auto" and the like: Ray finds the head itself
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as e:
+        why = "no answer" if isinstance(e, TimeoutError) else (e.strerror or type(e).__name__)
+        raise ArchspaceError(f"could not join the Ray cluster at {address}: {why.lower()}; "
+                             f"{_ALLOWED_HEADS}") from None
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
+
+
 class RayExecutor(Executor):
     """Runs up to ``workers`` jobs at once as Ray tasks (default: the cluster's CPUs //
-    ``cpus_per_trial``). Joins the cluster at ``address`` ("auto" or HOST:PORT; also
-    ``RAY_ADDRESS``), else starts Ray in this process; uses the Ray session already running in
-    this process if there is one, and shuts Ray down at the end only if it started it."""
+    ``cpus_per_trial``), each on ``threads`` threads (default: ``cpus_per_trial`` rounded
+    down). Joins the cluster at ``address`` ("auto" or HOST:PORT; also ``RAY_ADDRESS``) within
+    ``connect_timeout`` seconds, else starts Ray in this process; uses the Ray session already
+    running in this process if there is one, and shuts Ray down at the end only if it started
+    it."""
 
     def __init__(self, workers: int | None = None, address: str | None = None,
                  cpus_per_trial: float = 1, gpus_per_trial: float = 0,
-                 max_retries: int = 1, trial_timeout: float | None = None) -> None:
+                 max_retries: int = 1, trial_timeout: float | None = None,
+                 threads: int | None = None, connect_timeout: float | None = 30.0) -> None:
         ray = import_ray()
         self.trial_timeout = trial_timeout
         self._submitted: dict[Any, tuple[float, float]] = {}  # ref -> (monotonic, time.time)
@@ -130,7 +204,8 @@ class RayExecutor(Executor):
         self._payload: Any = None
         self._token = ""
         self._paths: list[str] = []
-        self.threads = torch_threads(cpus_per_trial)
+        self.threads: int = threads or torch_threads(cpus_per_trial)
+        self.connect_timeout = connect_timeout
         address = address or os.environ.get("RAY_ADDRESS") or None
         if not ray.is_initialized():
             self._start(address, workers, cpus_per_trial)
@@ -145,7 +220,7 @@ class RayExecutor(Executor):
     def _start(self, address: str | None, workers: int | None, cpus_per_trial: float) -> None:
         try:
             if address is not None:
-                self._ray.init(address=address)
+                _join(self._ray, address, self.connect_timeout)
             else:
                 cpus = math.ceil(workers * cpus_per_trial) if workers else os.cpu_count() or 1
                 self._ray.init(num_cpus=cpus, include_dashboard=False)
@@ -154,6 +229,8 @@ class RayExecutor(Executor):
                 raise ArchspaceError(f"could not start Ray in this process: {describe_error(e)}; "
                                      "allowed: another executor, or --address of a running "
                                      "Ray head") from None
+            if isinstance(e, ArchspaceError):
+                raise
             raise ArchspaceError(f"could not join the Ray cluster at {address}: "
                                  f"{describe_error(e)}; allowed: auto or HOST:PORT of a running "
                                  "head (ray start --head); a head with token authentication also "

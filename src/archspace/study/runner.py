@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from archspace.errors import ArchspaceError
+from archspace.limits import MAX_BUDGET, check_int, check_seed
 from archspace.space import Arch
 from archspace.spaces import Trust
 from archspace.study.checkpoints import CheckpointKeeper
@@ -43,6 +44,8 @@ from archspace.study.constraints import memory_models, model_costs, parse_constr
 from archspace.study.executor import Executor, InlineExecutor, Job, Outcome, describe_error
 from archspace.study.objectives import numeric_metrics
 from archspace.study.preflight import check_before_evaluating, objectives_of
+from archspace.study.prior_record import PriorRecorder
+from archspace.study.schedulers import SCHEDULE_KEY
 from archspace.study.storage import StudyConfig, StudyStorage, TrialRecord
 
 __all__ = ["Study", "StudyResult", "run_study"]
@@ -86,6 +89,7 @@ class Study:
         self._in_flight: frozenset[int] = frozenset()
         if self.constraints:
             self.strategy.constrain(self.feasible)
+        self.prior_record = PriorRecorder(storage, self.strategy)
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -97,8 +101,8 @@ class Study:
         :meth:`StudyStorage.set_meta`)."""
         StudyStorage.check_new(path)
         parts = _build(config, factories, True, "the configuration")  # the caller's own
-        if config.budget < 1:
-            raise ArchspaceError(f"budget must be a positive number of trials, got {config.budget}")
+        check_int(config.budget, "budget", 1, MAX_BUDGET)
+        check_seed(config.seed)
         check_before_evaluating(parts, config, executor or InlineExecutor())
         storage = StudyStorage.create(path, config, meta)
         return cls(storage, storage.load_config(), parts, executor)
@@ -112,12 +116,13 @@ class Study:
         A user space (``module:Class``) the file names is imported only with ``trust=True``
         or ``trust="module:Class"`` (the same space named again); else
         :class:`~archspace.spaces.UntrustedSpaceError`, before anything is imported."""
-        storage = StudyStorage.open(path)
+        storage = StudyStorage.open(path, write=True)  # the one writer: takes the study lock
         try:
             config = storage.load_config()
             parts = _build(config, factories, trust, f"study {os.fspath(path)}")
             done = storage.n_recorded()
             if budget is not None:
+                check_int(budget, "budget", 1, MAX_BUDGET)
                 if budget < done:
                     raise ArchspaceError(f"--budget {budget} is below the {done} trials already "
                                          f"recorded; give at least {done}")
@@ -127,6 +132,10 @@ class Study:
             check_before_evaluating(parts, config, executor or InlineExecutor(),
                                     probe_constraints=not found)
             storage.drop_running()
+            if cls is Study and storage.meta(SCHEDULE_KEY) is not None:
+                from archspace.study.scheduled import ScheduledStudy
+
+                cls = ScheduledStudy  # a multi-fidelity study (the file records its scheduler)
             study = cls(storage, config, parts, executor)
             if study.checkpoints is not None:
                 study.checkpoints.prune(storage)  # e.g. a killed trial's file
@@ -219,6 +228,7 @@ class Study:
         if interrupted:
             self.executor.shutdown(cancel=True)
             self.storage.drop_running()
+        self.prior_record.save()
         self.storage.set_status("interrupted" if interrupted else "finished")
         return self.result(interrupted=interrupted, exhausted=exhausted)
 
@@ -284,6 +294,7 @@ class Study:
 
     def _record(self, rec: TrialRecord, arch: Arch, callback: Callback | None) -> None:
         stored = self.storage.finish_trial(replace(rec, asked=self._next_number))
+        self.prior_record.save()
         if self.checkpoints is not None:
             self.checkpoints.prune(self.storage, self._in_flight)
         self.strategy.tell(arch, stored.score, stored.objectives or ())

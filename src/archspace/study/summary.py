@@ -5,8 +5,10 @@ Keys: ``study`` (file), ``space``, ``estimator``, ``metric``, ``strategy``, ``se
 ``constraints``, ``status``, ``trials`` (recorded), ``counts`` (per status), ``interrupted``,
 ``diverged_at``, ``best`` (the best complete trial or null: ``number``, ``arch``, ``score``,
 ``metrics``, ``cost``, ``objectives``, ``final_metrics``), ``pareto`` (complete non-dominated
-trials, multi-objective studies only, else an empty list) and ``oracle`` (the best value of each
-final metric over the whole benchmark, for tabular estimators; else empty).
+trials, multi-objective studies only, else an empty list), ``oracle`` (the best value of each
+final metric over the whole benchmark, for tabular estimators; else empty) and ``prior`` (the
+zero-cost prior's account, :mod:`archspace.study.prior_record`: its proxy evaluations and CPU
+seconds, which are not trials; null without a prior).
 
 :func:`summarize` reads a live :class:`Study` or any object with the same few attributes
 (:class:`StudyView`), such as the read-only view ``archspace report`` builds from a file.
@@ -19,6 +21,7 @@ from typing import Any, Protocol
 from archspace.estimators.base import Estimator
 from archspace.space import Space
 from archspace.study.objectives import Objectives
+from archspace.study.prior_record import META_KEY as PRIOR_KEY
 from archspace.study.runner import StudyResult
 from archspace.study.storage import StudyConfig, StudyStorage, TrialRecord
 
@@ -86,4 +89,5 @@ def summarize(study: StudyView, result: StudyResult) -> dict[str, Any]:
         "pareto": ([trial_summary(study, t) for t in result.pareto]
                    if study.objectives.multi else []),
         "oracle": oracle(study.estimator),
+        "prior": study.storage.meta(PRIOR_KEY),
     }

@@ -1,0 +1,59 @@
+"""Smoke test of benchmarks/estimator_fidelity.py (the benchmark itself runs for tens of CPU
+minutes on CIFAR-10; docs/benchmarks.md has its numbers): a 2-class ImageFolder of tiny images,
+4 cells, every proxy, then the report's table, files and plot."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from _dataset_files import tree, write_tree
+
+ROOT = Path(__file__).resolve().parents[1]
+PROXIES = {"synflow", "naswot", "snip", "grad_norm", "fisher", "jacov", "params", "macs"}
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("estimator_fidelity",
+                                                  ROOT / "benchmarks" / "estimator_fidelity.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fidelity_benchmark_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bench = _script()
+    data = write_tree(tmp_path / "tiny", tree({"train": {"a": 4, "b": 4},
+                                                "test": {"a": 2, "b": 2}}, side=32))
+    out = tmp_path / "fidelity.jsonl"
+    common = ["--data", str(data), "--out", str(out), "--cells", "4", "--zc-param", "C=4",
+              "--zc-param", "N=1"]
+    bench.main(["zero-cost", *common, "--batch-size", "4"])
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 4 and len({r["id"] for r in records}) == 4
+    assert all(set(r["values"]) == PROXIES and set(r["cpu"]) == PROXIES for r in records)
+    bench.main(["zero-cost", *common, "--batch-size", "4"])  # resumes: nothing left to score
+    assert len(out.read_text().splitlines()) == 4
+    capsys.readouterr()
+    bench.main(["report", "--out", str(out), "--plot", str(tmp_path / "frontier.png")])
+    table = capsys.readouterr().out
+    assert "| synflow | 4 |" in table and "| valid_12ep (all 15,625 cells) | 15625 | 0.77" in table
+    rows = json.loads(out.with_suffix(".json").read_text())
+    assert {r["setting"] for r in rows} >= PROXIES | {"valid_12ep", "synflow+naswot"}
+    assert out.with_suffix(".csv").exists() and (tmp_path / "frontier.png").stat().st_size > 0
+
+
+def test_precision_at_top() -> None:
+    import numpy as np
+
+    bench = _script()
+    truth = np.arange(20.0)
+    assert bench.precision_top(truth, truth) == 1.0
+    assert bench.precision_top(-truth, truth) == 0.0
