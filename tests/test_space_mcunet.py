@@ -16,8 +16,9 @@ from archspace.spaces.mcunet import RESOLUTIONS, WIDTHS, MCUNetSpace
 
 def test_size_is_exact() -> None:
     space = get_space("mcunet", width=0.5, resolution=144)
-    assert space.size() == (9**2 + 9**3 + 9**4) ** 5 == 21_758_655_492_572_485_851
-    assert len(space.decisions) == 5 * (1 + 4 * 2)
+    # expand ratios 3, 4, 5, 6 and the searched last block (MCUNet's released configs use both)
+    assert space.size() == (12**2 + 12**3 + 12**4) ** 5 * 12 == 70_874_819_941_346_328_969_216
+    assert len(space.decisions) == 5 * (1 + 4 * 2) + 2
     assert space.decision("s3.b2.k").when == ("s3.d", frozenset({3, 4}))
     assert space.decision("s3.b3.e").when == ("s3.d", frozenset({4}))
 
@@ -42,6 +43,8 @@ def test_default_grid_and_custom_family() -> None:
 def test_resolution_off_the_grid_raises(resolution: int) -> None:
     with pytest.raises(SpaceError, match=rf"resolution {resolution}; allowed: multiples of 16 >= 32"):
         get_space("mcunet", width=0.5, resolution=resolution)
+    with pytest.raises(ParamError, match=r"resolution=0 .* integer in 1\.\.8192"):
+        get_space("mcunet", width=0.5, resolution=0)  # every space's parameter limit, first
 
 
 def test_resolution_below_one_is_a_parameter_error() -> None:
@@ -65,7 +68,8 @@ def test_widths_are_scaled_and_rounded() -> None:
     assert isinstance(stem, ConvBNAct) and stem.out_ch == 16  # 32 * 0.3 = 9.6 -> 16 (10% rule)
     assert isinstance(first, MBConv) and first.out_ch == 8 and first.expand == 1
     assert {b.out_ch for b in mid} == {8, 16, 24, 32, 56}  # type: ignore[attr-defined]
-    assert isinstance(last, MBConv) and (last.out_ch, last.kernel, last.expand) == (96, 3, 6)
+    a = space.sample(2)
+    assert isinstance(last, MBConv) and (last.out_ch, last.kernel, last.expand) == (96, a["s6.k"], a["s6.e"])
     assert isinstance(mix, ConvBNAct) and mix.out_ch == 1280
     assert isinstance(head, ClassifierHead) and head.num_classes == 1000
 
@@ -76,7 +80,7 @@ def test_depth_sets_the_number_of_blocks() -> None:
     for _ in range(20):
         a = space.sample(rng)
         depths = [int(a[f"s{i}.d"]) for i in range(1, 6)]  # type: ignore[arg-type]
-        assert len(space.blocks(a, 64)) == 2 + sum(depths) + 3
+        assert len(space.blocks(a, 64)) == 2 + sum(depths) + 3  # + last block, mix, head
         for i, d in enumerate(depths, 1):
             assert all(a[f"s{i}.b{j}.k"] is None for j in range(d, 4))
 
@@ -97,23 +101,28 @@ def test_mix_layer_off_and_num_classes() -> None:
 
 def test_compact_arch_string() -> None:
     space = get_space("mcunet", width=0.5, resolution=64)
-    text = "k3e4-k5e6/k7e3-k3e3-k5e6/k3e3-k3e3/k5e4-k5e4-k7e6-k3e3/k7e6-k7e6"
+    text = "k3e4-k5e6/k7e3-k3e3-k5e6/k3e3-k3e3/k5e4-k5e4-k7e6-k3e3/k7e6-k7e5/k5e5"
     a = space.parse_arch(text)
     assert space.format_arch(a) == text and a["s2.d"] == 3 and a["s2.b2.e"] == 6
+    assert (a["s5.b1.e"], a["s6.k"], a["s6.e"]) == (5, 5, 5)
     assert space.parse_arch(",".join(f"{n}={v}" for n, v in a.to_dict().items())) == a
-    for bad, msg in [("k3e4-k5e6", "has 1 stages"), ("k3e4/k3e4/k3e4/k3e4/k3e4", r"s1\.d"),
-                     ("k3e4-k5x6/k3e4-k3e4/k3e4-k3e4/k3e4-k3e4/k3e4-k3e4", "malformed"),
-                     ("k9e4-k5e6/k3e4-k3e4/k3e4-k3e4/k3e4-k3e4/k3e4-k3e4", r"s1\.b0\.k"),
-                     ("k3e4-k3e4-k3e4-k3e4-k3e4/k3e4-k3e4/k3e4-k3e4/k3e4-k3e4/k3e4-k3e4", "5 blocks")]:
+    for bad, msg in [("k3e4-k5e6", "has 1 stages"), ("k3e4/k3e4/k3e4/k3e4/k3e4/k3e4", r"s1\.d"),
+                     ("k3e4-k3e4/k3e4-k3e4/k3e4-k3e4/k3e4-k3e4/k3e4-k3e4", "has 5 stages"),
+                     ("k3e4-k5x6/k3e4-k3e4/k3e4-k3e4/k3e4-k3e4/k3e4-k3e4/k3e6", "malformed"),
+                     ("k9e4-k5e6/k3e4-k3e4/k3e4-k3e4/k3e4-k3e4/k3e4-k3e4/k3e6", r"s1\.b0\.k"),
+                     ("k3e4-k3e4/k3e4-k3e4/k3e4-k3e4/k3e4-k3e4/k3e4-k3e4/k3e2", r"s6\.e"),
+                     ("k3e4-k3e4/k3e4-k3e4/k3e4-k3e4/k3e4-k3e4/k3e4-k3e4/k3e6-k3e6", "last stage"),
+                     ("k3e4-k3e4-k3e4-k3e4-k3e4/k3e4-k3e4/k3e4-k3e4/k3e4-k3e4/k3e4-k3e4/k3e6",
+                      "5 blocks")]:
         with pytest.raises(ArchError, match=msg):
             space.parse_arch(bad)
 
 
 def test_diagram_labels_and_restrict() -> None:
     space = get_space("mcunet", width=0.5, resolution=64)
-    a = space.parse_arch("k3e4-k5e6/k7e3-k3e3-k5e6/k3e3-k3e3/k5e4-k5e4-k7e6-k3e3/k7e6-k7e6")
+    a = space.parse_arch("k3e4-k5e6/k7e3-k3e3-k5e6/k3e3-k3e3/k5e4-k5e4-k7e6-k3e3/k7e6-k7e6/k3e6")
     labels = [n.label for n in space.diagram(a).nodes]
     assert labels[2:4] == ["MB4 k3\n16 s2", "MB6 k5\n16"]
     sub = space.restrict({"s*.d": [2], "s*.k": [3]})
-    assert sub.size() == 9**5
-    assert sub.format_arch(sub.sample(0)).count("k3") == 10
+    assert sub.size() == 16**5 * 4  # the last block's kernel matches s*.k too
+    assert sub.format_arch(sub.sample(0)).count("k3") == 11

@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from archspace.analysis.constraints import Constraints, as_constraints, satisfied
 from archspace.analysis.sampling import SegmentCache, sample_costs
+from archspace.cost.tinyengine import check_memory_model
 from archspace.errors import ArchspaceError, ParamError
 from archspace.limits import MAX_GRID, MAX_PROFILED, check_int, check_seed
 from archspace.space import Space
@@ -129,6 +130,8 @@ class FlopsStudy:
     pick: str | None
     reason: str
     seconds: float
+    #: How peak SRAM and flash were counted (``mcunet`` or ``tinyengine``).
+    memory_model: str = "mcunet"
 
     def __getitem__(self, label: str) -> SpaceFlops:
         for s in self.spaces:
@@ -151,19 +154,22 @@ class FlopsStudy:
             rows.append(row)
         return {"constraints": list(self.constraints), "samples": self.samples, "seed": self.seed,
                 "min_count": self.min_count, "pick": self.pick, "reason": self.reason,
-                "seconds": round(self.seconds, 3), "spaces": rows}
+                "seconds": round(self.seconds, 3), "memory_model": self.memory_model,
+                "spaces": rows}
 
 
 def flops_distribution(spaces: Sequence[Space] | Mapping[str, Space],
                        constraints: Constraints, samples: int = 1000, seed: int = 0,
-                       min_count: int = 20) -> FlopsStudy:
+                       min_count: int = 20, memory_model: str = "mcunet") -> FlopsStudy:
     """Sample ``samples`` models from each space, keep those satisfying every constraint, and
     pick the space whose kept models have the highest mean MACs (TinyNAS's rule).
 
     ``spaces`` is a list (e.g. ``MCUNetSpace.family()``, labelled ``w0.5-r144`` for members
     with a width and a resolution, else by ``space.label``) or a mapping label -> space;
-    ``constraints`` are strings such as ``"peak_sram<=320kB"`` or parsed constraints.
+    ``constraints`` are strings such as ``"peak_sram<=320kB"`` or parsed constraints;
+    ``memory_model`` (``mcunet`` or ``tinyengine``) says how peak SRAM and flash are counted.
     """
+    check_memory_model(memory_model)
     check_int(samples, "samples", 1, MAX_PROFILED)
     check_int(min_count, "min_count", 1, MAX_PROFILED)
     check_seed(seed)
@@ -171,19 +177,26 @@ def flops_distribution(spaces: Sequence[Space] | Mapping[str, Space],
     if not labelled:
         raise ArchspaceError("no spaces to compare; give at least one")
     parsed = as_constraints(constraints)
+    for c in parsed:
+        if c.memory_model not in ("mcunet", memory_model):
+            raise ArchspaceError(f"constraint {c} reads the {c.memory_model} memory model but "
+                                 f"the analysis uses {memory_model}; give memory_model="
+                                 f"{c.memory_model!r} (--memory-model {c.memory_model})")
     t0 = time.perf_counter()
     rows = []
     cache = SegmentCache()
     for label, space in labelled.items():
-        costs = sample_costs(space, samples, derived_seed(seed, label), cache)
-        ok = satisfied(parsed, costs.as_dict())
+        costs = sample_costs(space, samples, derived_seed(seed, label), cache, memory_model)
+        arrays = costs.as_dict()
+        arrays.update({f"{k}@{memory_model}": arrays[k] for k in ("peak_sram_bytes", "flash_bytes")})
+        ok = satisfied(parsed, arrays)
         macs = np.sort(costs.macs[ok])
         rows.append(SpaceFlops(label, space.label, dict(space.params), samples, int(ok.sum()),
                                int(ok.sum()) >= min_count, macs))
     seconds = time.perf_counter() - t0
     pick, reason = _pick(rows, [str(c) for c in parsed], min_count)
     return FlopsStudy(tuple(rows), tuple(str(c) for c in parsed), samples, seed, min_count, pick,
-                      reason, seconds)
+                      reason, seconds, memory_model)
 
 
 def _labelled(spaces: Sequence[Space]) -> dict[str, Space]:

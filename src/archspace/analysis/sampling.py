@@ -35,6 +35,7 @@ import numpy.typing as npt
 
 from archspace.cost.chain import ChainProfiler
 from archspace.cost.profile import Profile
+from archspace.cost.tinyengine import check_memory_model
 from archspace.space import Arch, ChainSpace, Space
 from archspace.space.base import Space as _BaseSpace
 
@@ -87,22 +88,31 @@ class _Unfactorisable(Exception):
     """The space's blocks do not follow the slot model the fast path needs."""
 
 
-def sample_costs(space: Space, n: int, seed: int, cache: SegmentCache | None = None) -> CostSample:
+def sample_costs(space: Space, n: int, seed: int, cache: SegmentCache | None = None,
+                 memory_model: str = "mcunet") -> CostSample:
     """Costs of ``n`` archs drawn uniformly (per active decision, as ``space.sample`` draws)
     from ``space`` at its default resolution, reproducible from ``seed``. ``cache`` (a dict
-    shared by the spaces of one study) keeps the cost of each (block, input shape) profiled."""
+    shared by the spaces of one study) keeps the cost of each (block, input shape) profiled.
+
+    With ``memory_model="tinyengine"`` the same archs are drawn, and each one's peak SRAM and
+    flash are TinyEngine's, from its whole network (TinyEngine places tensors over the whole
+    schedule, so they do not factorise over blocks; about a millisecond per arch)."""
+    check_memory_model(memory_model)
     if _factorable(space):
         try:
             fact = _Factorised(space, np.random.default_rng(seed), cache)  # type: ignore[arg-type]
-            return fact.sample(n)
+            if memory_model == "mcunet":
+                return fact.sample(n)
+            return fact.sample_engine(n, memory_model)
         except _Unfactorisable:
             pass
-    return _generic(space, n, seed)
+    return _generic(space, n, seed, memory_model)
 
 
-def _generic(space: Space, n: int, seed: int) -> CostSample:
+def _generic(space: Space, n: int, seed: int, memory_model: str = "mcunet") -> CostSample:
     rng = random.Random(seed)
-    profiles = [space.profile(space.sample(rng)) for _ in range(n)]
+    extra: dict[str, Any] = {} if memory_model == "mcunet" else {"memory_model": memory_model}
+    profiles = [space.profile(space.sample(rng), **extra) for _ in range(n)]
     cols = {k: np.fromiter((getattr(p, k) for p in profiles), np.int64, n) for k in COST_KEYS}
     return CostSample(**cols, path="generic")
 
@@ -256,6 +266,20 @@ class _Factorised:
     def sample(self, n: int) -> CostSample:
         """Costs of ``n`` archs drawn uniformly."""
         return self.costs(np.stack([self.rng.integers(k, size=n) for k in self.radix], axis=1))
+
+    def sample_engine(self, n: int, memory_model: str) -> CostSample:
+        """The archs :meth:`sample` draws, with peak SRAM and flash of ``memory_model``
+        profiled arch by arch."""
+        idx = np.stack([self.rng.integers(k, size=n) for k in self.radix], axis=1)
+        act = self._active(idx)
+        base = self.costs(idx)
+        peak = np.zeros(n, np.int64)
+        flash = np.zeros(n, np.int64)
+        for j in range(n):
+            p = self.space.profile(self._arch(idx[j].tolist(), act[j].tolist()),
+                                   memory_model=memory_model)
+            peak[j], flash[j] = p.peak_sram_bytes, p.flash_bytes
+        return CostSample(base.params, base.macs, peak, flash, path=f"factorised+{memory_model}")
 
     def costs(self, idx: IntArray) -> CostSample:
         """Costs of the archs whose choice indices are the rows of ``idx`` (indices of inactive

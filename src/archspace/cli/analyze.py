@@ -19,6 +19,7 @@ import click
 from archspace.analysis import NORMALIZE
 from archspace.analysis.specs import SPEC_HELP
 from archspace.cli._common import Bounded, console, param_option, print_table, seed_option
+from archspace.cost.tinyengine import MEMORY_MODELS
 from archspace.errors import ParamError
 from archspace.limits import MAX_BINS, MAX_BOOTSTRAP, MAX_PROFILED
 from archspace.spaces import parse_params
@@ -101,12 +102,14 @@ def _flops_rows(study: FlopsStudy) -> list[dict[str, Any]]:
 @click.option("--resolutions", metavar="R1,R2", help="Resolutions (grid over 'resolution').")
 @click.option("--grid", "grid_pairs", multiple=True, metavar="K=v1,v2",
               help="Grid over any space parameter (repeatable).")
+@click.option("--memory-model", type=click.Choice(MEMORY_MODELS), default="mcunet",
+              show_default=True, help="How peak SRAM and flash are counted (docs/cost-model.md).")
 @out_option
 @json_option
 def flops(space_name: str, params: tuple[str, ...], sram: str | None, flash: str | None,
           constraints: tuple[str, ...], samples: int, seed: int, min_count: int,
           widths: str | None, resolutions: str | None, grid_pairs: tuple[str, ...],
-          out_dir: Path, as_json: bool) -> None:
+          memory_model: str, out_dir: Path, as_json: bool) -> None:
     """Compare the MACs of models that fit the constraints across a grid of SPACE's parameters
     and pick the space whose fitting models have the highest mean MACs (TinyNAS, MCUNet).
 
@@ -120,7 +123,7 @@ def flops(space_name: str, params: tuple[str, ...], sram: str | None, flash: str
              *constraints]
     fixed = parse_params(space_name, list(params))
     spaces = space_grid(space_name, _grid(space_name, widths, resolutions, grid_pairs), fixed)
-    study = flops_distribution(spaces, texts, samples, seed, min_count)
+    study = flops_distribution(spaces, texts, samples, seed, min_count, memory_model)
     out_dir.mkdir(parents=True, exist_ok=True)
     plot_flops_cdf(study, out_dir / "flops_cdf.png")
     _write_csv(out_dir / "flops.csv", _flops_rows(study))
@@ -137,7 +140,9 @@ def _print_flops(study: FlopsStudy, out_dir: Path) -> None:
 
     out = console()
     table = Table(title=f"{len(study.spaces)} spaces, {study.samples} samples each, "
-                        f"{', '.join(study.constraints) or 'no constraints'}")
+                        f"{', '.join(study.constraints) or 'no constraints'}"
+                        + (f", {study.memory_model} memory model"
+                           if study.memory_model != "mcunet" else ""))
     for col in ("space", "fit", "mean MACs", "median", "p90"):
         table.add_column(col, justify="left" if col == "space" else "right")
     ranked = study.ranking()

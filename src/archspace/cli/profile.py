@@ -18,7 +18,7 @@ from archspace.cli._common import (
     select_archs,
     space_argument,
 )
-from archspace.cost import Profile
+from archspace.cost import MEMORY_MODELS, Profile
 from archspace.space import Arch, Space
 
 __all__ = ["profile", "profile_record"]
@@ -26,11 +26,14 @@ __all__ = ["profile", "profile_record"]
 COST_KEYS = ("params", "macs", "peak_sram_bytes", "flash_bytes")
 
 
-def profile_record(space: Space, arch: Arch, resolution: int, prof: Profile) -> dict[str, Any]:
-    """The JSON form: arch string, resolution, the four costs, and per-layer rows if profiled
-    with detail."""
+def profile_record(space: Space, arch: Arch, resolution: int, prof: Profile,
+                   memory_model: str = "mcunet") -> dict[str, Any]:
+    """The JSON form: arch string, resolution, the four costs (and ``memory_model`` when it is
+    not the default), and per-layer rows if profiled with detail."""
     rec: dict[str, Any] = {"arch": space.format_arch(arch), "resolution": resolution}
     rec.update({k: getattr(prof, k) for k in COST_KEYS})
+    if memory_model != "mcunet":
+        rec["memory_model"] = memory_model
     if prof.layers is not None:
         rec["layers"] = [asdict(layer) for layer in prof.layers]
     return rec
@@ -43,28 +46,40 @@ def profile_record(space: Space, arch: Arch, resolution: int, prof: Profile) -> 
 @click.option("-r", "--resolution", type=int, help="Input resolution (default: the space's).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per arch, one per line.")
 @click.option("--detail", is_flag=True, help="Add per-layer rows.")
+@click.option("--memory-model", type=click.Choice(MEMORY_MODELS), default="mcunet",
+              show_default=True,
+              help="How peak SRAM and flash are counted: MCUNet's convention, or TinyEngine's "
+                   "allocator, runtime buffers and per-channel bias and scale.")
 def profile(space_name: str, params: tuple[str, ...], arch_text: str | None, named: str | None,
             sample: int | None, seed: int | None, resolution: int | None, as_json: bool,
-            detail: bool) -> None:
+            detail: bool, memory_model: str) -> None:
     """Print the cost of archs of SPACE: parameters, MACs, peak SRAM bytes and flash bytes
-    (int8 deployment, MCUNet's memory convention; see docs/cost-model.md)."""
+    (int8 deployment, MCUNet's memory convention or TinyEngine's; see docs/cost-model.md).
+    A named arch is profiled in the space member where it is the paper's network (e.g.
+    mcunet-in3 at width 0.5 and resolution 176); -p and -r still override."""
     space = load_space(space_name, params)
     archs = select_archs(space, arch_text, named, sample, seed)
+    if named:
+        space = space.named_space(named)
     r = space.check_resolution(resolution)
-    records = [profile_record(space, a, r, space.profile(a, r, detail=detail)) for a in archs]
+    # a user space may override profile() without the memory_model keyword
+    extra: dict[str, Any] = {} if memory_model == "mcunet" else {"memory_model": memory_model}
+    records = [profile_record(space, a, r, space.profile(a, r, detail=detail, **extra),
+                              memory_model) for a in archs]
     if as_json:
         for rec in records:
             click.echo(json.dumps(rec))
     else:
-        _print_tables(space.label, records)
+        model = "" if memory_model == "mcunet" else f", {memory_model} memory model"
+        _print_tables(space.label, records, model)
 
 
-def _print_tables(label: str, records: list[dict[str, Any]]) -> None:
+def _print_tables(label: str, records: list[dict[str, Any]], model: str = "") -> None:
     from rich.markup import escape
     from rich.table import Table
 
     out = console()
-    table = Table(title=f"{escape(label)} at resolution {records[0]['resolution']}")
+    table = Table(title=f"{escape(label)} at resolution {records[0]['resolution']}{model}")
     for col in ("#", "params", "MACs", "peak SRAM (B)", "flash (B)"):
         table.add_column(col, justify="right")
     for i, rec in enumerate(records):

@@ -25,10 +25,12 @@ from archspace.cli._executor import (
     trial_threads_of,
 )
 from archspace.cli._scheduler import scheduler_from_options, scheduler_options
+from archspace.cost.tinyengine import MEMORY_MODELS
 from archspace.errors import ArchspaceError
 from archspace.limits import MAX_BUDGET
 from archspace.spaces import parse_params
 from archspace.study import Study, StudyConfig, StudyResult, TrialRecord
+from archspace.study.constraints import with_memory_model
 from archspace.study.summary import summarize
 from archspace.study.threads import capped_threads
 
@@ -158,6 +160,10 @@ def _num(v: Any) -> str:
               help="Hard cost constraint, e.g. 'peak_sram<=320kB', 'macs<=60M' (kB=1000 bytes, "
                    "KiB=1024); strategies propose only archs that meet them; any violating arch is "
                    "recorded as infeasible, never evaluated.")
+@click.option("--memory-model", type=click.Choice(MEMORY_MODELS), default="mcunet",
+              show_default=True,
+              help="Memory model of the peak_sram and flash constraints (tinyengine: TinyEngine's "
+                   "allocator and buffers; written into them as peak_sram@tinyengine<=...).")
 @click.option("-o", "--objective", "objectives", multiple=True, metavar="NAME",
               help="Objective, repeatable: an estimator metric ('accuracy': the search metric) "
                    "is maximised, a cost (macs, params, peak_sram, flash) minimised; NAME:min / "
@@ -173,12 +179,13 @@ def _num(v: Any) -> str:
 def search(space_name: str, params: tuple[str, ...], estimator: str,
            estimator_options: tuple[str, ...], strategy: str, strategy_options: tuple[str, ...],
            budget: int, seed: int, study_path: str, constraints: tuple[str, ...],
-           objectives: tuple[str, ...], reward: str | None, as_json: bool, progress: bool,
-           ray_timeout: float, scheduler: str | None, min_resource: int | None,
+           memory_model: str, objectives: tuple[str, ...], reward: str | None, as_json: bool,
+           progress: bool, ray_timeout: float, scheduler: str | None, min_resource: int | None,
            max_resource: int | None, eta: int | None, **executor: Any) -> None:
     """Search SPACE with a strategy and an estimator for BUDGET trials, recording to FILE.db.
 
     With --scheduler every rung (an arch at a resource) is one trial of the budget."""
+    constraints = with_memory_model(constraints, memory_model)
     schedule = scheduler_from_options(scheduler, min_resource, max_resource, eta)
     config = StudyConfig(
         space=space_name, space_params=parse_params(space_name, list(params)),

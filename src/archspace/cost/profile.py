@@ -12,6 +12,9 @@ Counting conventions (documented in ``docs/cost-model.md``):
 * ``flash_bytes``: int8 weights of every conv and linear layer plus an int32 bias per output
   channel where the layer has a bias or a batch norm folded into it; a batch norm that follows no
   convolution is stored as int32 scale and shift.
+
+``memory_model="tinyengine"`` replaces the last two by TinyEngine's own figures (its allocator,
+runtime buffers, per-channel bias and scale), see :mod:`archspace.cost.tinyengine`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from archspace.cost.memory import peak_memory
+from archspace.cost.tinyengine import check_memory_model, engine_layers, tinyengine_memory
 from archspace.ir.graph import Graph, Node
 
 __all__ = ["LayerCost", "Profile", "layer_cost", "profile_graph"]
@@ -88,8 +92,11 @@ def _folded_convs(nodes: list[Node]) -> set[int]:
     return {n.inputs[0] for n in nodes if n.op == "bn" and nodes[n.inputs[0]].op == "conv"}
 
 
-def profile_graph(graph: Graph, act_bytes: int = 1, detail: bool = False) -> Profile:
-    """Profile a whole graph (see the module docstring for the conventions)."""
+def profile_graph(graph: Graph, act_bytes: int = 1, detail: bool = False,
+                  memory_model: str = "mcunet") -> Profile:
+    """Profile a whole graph (see the module docstring for the conventions); ``memory_model``
+    is ``mcunet`` (the default) or ``tinyengine``."""
+    check_memory_model(memory_model)
     nodes = graph.nodes
     folded = _folded_convs(nodes)
     params = macs = flash = 0
@@ -100,6 +107,8 @@ def profile_graph(graph: Graph, act_bytes: int = 1, detail: bool = False) -> Pro
         macs += m
         flash += f
         costs.append((p, m, f))
+    if memory_model == "tinyengine":
+        return _tinyengine_profile(graph, act_bytes, detail, params, macs, costs)
     peak, per_node = peak_memory(nodes, act_bytes, per_node=detail)
     layers = None
     if detail:
@@ -107,3 +116,23 @@ def profile_graph(graph: Graph, act_bytes: int = 1, detail: bool = False) -> Pro
                        for n, c, s in zip(nodes, costs, per_node, strict=True))
     inp = graph.inputs[0].shape if graph.inputs else ()
     return Profile(params, macs, peak, flash, inp, graph.output.shape, layers)
+
+
+def _tinyengine_profile(graph: Graph, act_bytes: int, detail: bool, params: int, macs: int,
+                        costs: list[tuple[int, int, int]]) -> Profile:
+    nodes = graph.nodes
+    te = tinyengine_memory(nodes, act_bytes)
+    inp = graph.inputs[0].shape if graph.inputs else ()
+    layers = None
+    if detail:
+        engine, _ = engine_layers(nodes)
+        flash = {layer.node: layer.flash for layer in engine}
+        step = {layer.node: k for k, layer in enumerate(engine)}
+        rows, k = [], 0
+        for n, c in zip(nodes, costs, strict=True):
+            k = step.get(n.id, k)  # fused nodes show the layer they belong to
+            rows.append(LayerCost(n.name, n.op, n.shape, c[0], c[1], flash.get(n.id, 0),
+                                  te.layer_sram[k] if te.layer_sram else 0))
+        layers = tuple(rows)
+    return Profile(params, macs, te.peak_sram_bytes, te.flash_bytes, inp, graph.output.shape,
+                   layers)

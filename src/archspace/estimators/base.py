@@ -96,12 +96,15 @@ class Estimator(ABC):
     def use_shared_inputs(self, inputs: dict[str, Any]) -> None:  # noqa: B027 - optional hook
         """Take the inputs :meth:`shared_inputs` gave (in a worker). Default: nothing."""
 
-    def cost(self, space: Space, arch: Arch) -> Profile:
+    def cost(self, space: Space, arch: Arch, memory_model: str = "mcunet") -> Profile:
         """The analytic cost of the network this estimator evaluates for ``arch``; a study
         checks its constraints on it. Default: ``space.profile(arch)``. An estimator that
         adapts the network (e.g. to a dataset's classes and resolution) returns the adapted
-        network's cost, so constraints bound what is trained and exported."""
-        return space.profile(arch)
+        network's cost, so constraints bound what is trained and exported. ``memory_model``
+        says how peak SRAM and flash are counted (see :mod:`archspace.cost`)."""
+        if memory_model == "mcunet":  # user spaces may override profile() without the keyword
+            return space.profile(arch)
+        return space.profile(arch, memory_model=memory_model)
 
     def final_metrics(self, space: Space, arch: Arch) -> dict[str, float]:
         """Report-only metrics (never used as a search signal); default none."""

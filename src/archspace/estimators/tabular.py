@@ -52,7 +52,7 @@ class NB201Estimator(Estimator):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.metric = str(self.config["metric"])
-        self._costs: dict[tuple[str, Arch], Profile] = {}
+        self._costs: dict[tuple[str, Arch, str], Profile] = {}
         self._table: NB201Table | None = None
 
     def shared_inputs(self) -> dict[str, Any]:
@@ -87,13 +87,14 @@ class NB201Estimator(Estimator):
         self.check_space(space)
         return int(space.index_of(arch))  # type: ignore[attr-defined]
 
-    def cost(self, space: Space, arch: Arch) -> Profile:
+    def cost(self, space: Space, arch: Arch, memory_model: str = "mcunet") -> Profile:
         """``space.profile(arch)``, computed once per arch: a study screens its constraints
         with it and :meth:`evaluate` then reports the same params and MACs."""
-        key = (space.label, arch)
+        key = (space.label, arch, memory_model)
         prof = self._costs.get(key)
         if prof is None:
-            prof = self._costs[key] = space.profile(arch)
+            prof = self._costs[key] = (space.profile(arch) if memory_model == "mcunet" else
+                                       space.profile(arch, memory_model=memory_model))
         return prof
 
     def evaluate(self, space: Space, arch: Arch, seed: int = 0) -> dict[str, float]:

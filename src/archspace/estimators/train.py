@@ -319,11 +319,13 @@ class TrainEstimator(Estimator):
         fitted = self._space(space, base.num_classes)
         return fitted, choose_resolution(fitted, base.resolution, self.config["resolution"])
 
-    def cost(self, space: Space, arch: Arch) -> Profile:
+    def cost(self, space: Space, arch: Arch, memory_model: str = "mcunet") -> Profile:
         """The cost of the trained network (the :meth:`adapted` space at the training
         resolution), not of the space as configured."""
         fitted, r = self.adapted(space)
-        return fitted.profile(arch, r)
+        if memory_model == "mcunet":  # user spaces may override profile() without the keyword
+            return fitted.profile(arch, r)
+        return fitted.profile(arch, r, memory_model=memory_model)
 
     def evaluate(self, space: Space, arch: Arch, seed: int = 0) -> dict[str, float]:
         return self.evaluate_at(space, arch, seed)

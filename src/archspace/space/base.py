@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from archspace.cost.chain import ChainProfiler
 from archspace.cost.profile import Profile, profile_graph
+from archspace.cost.tinyengine import check_memory_model
 from archspace.errors import ArchError, SpaceError
 from archspace.inputs import load_json
 from archspace.ir.blocks import Block
@@ -375,6 +376,26 @@ class Space:
             raise ArchError(f"space {self.label} has no named arch {name!r}; named archs: {allowed}")
         return archs[name]
 
+    def named_params(self, name: str) -> dict[str, Any]:
+        """The space parameters under which the named arch ``name`` is the paper's network
+        (e.g. a width and resolution of a family); none by default."""
+        self.named(name)
+        return {}
+
+    def named_space(self, name: str) -> Space:
+        """This space with :meth:`named_params` of ``name`` applied (parameters the user set
+        explicitly win), so that ``named_space(n).profile(named(n))`` is the paper's network."""
+        wanted = self.named_params(name)
+        if not wanted:
+            return self
+        defaults = {k: p.default for k, p in inspect.signature(type(self).__init__).parameters.items()
+                    if p.default is not inspect.Parameter.empty}
+        user = {k: self.params.get(k, defaults.get(k)) for k in self.explicit_params}
+        params = {**defaults, **self.params, **wanted, **user}
+        space = type(self)(**{k: v for k, v in params.items() if k in defaults})
+        space.explicit_params = frozenset(self.explicit_params | set(wanted))
+        return space
+
     # -- restriction -----------------------------------------------------------------------
     def restrict(self, allowed: Mapping[str, Iterable[Any]] | None = None,
                  exclude: Mapping[str, Iterable[Any]] | None = None) -> Space:
@@ -484,9 +505,11 @@ class Space:
         return build_module(self.lower(arch, resolution))
 
     def profile(self, arch: Arch, resolution: int | None = None, detail: bool = False,
-                act_bytes: int = 1) -> Profile:
-        """Analytic cost of ``arch``: params, MACs, peak SRAM and flash bytes."""
-        return profile_graph(self.lower(arch, resolution), act_bytes, detail)
+                act_bytes: int = 1, memory_model: str = "mcunet") -> Profile:
+        """Analytic cost of ``arch``: params, MACs, peak SRAM and flash bytes; ``memory_model``
+        ``tinyengine`` counts SRAM and flash as TinyEngine does (see docs/cost-model.md)."""
+        check_memory_model(memory_model)
+        return profile_graph(self.lower(arch, resolution), act_bytes, detail, memory_model)
 
 
 class ChainSpace(Space):
@@ -514,9 +537,10 @@ class ChainSpace(Space):
                 x = block.lower(g, x)
 
     def profile(self, arch: Arch, resolution: int | None = None, detail: bool = False,
-                act_bytes: int = 1) -> Profile:
-        if detail:
-            return super().profile(arch, resolution, detail, act_bytes)
+                act_bytes: int = 1, memory_model: str = "mcunet") -> Profile:
+        if detail or check_memory_model(memory_model) != "mcunet":
+            # TinyEngine places tensors over the whole network: no per-block fast path
+            return super().profile(arch, resolution, detail, act_bytes, memory_model)
         arch = self.validate(arch)
         r = self.check_resolution(resolution)
         profilers: dict[int, ChainProfiler] = self.__dict__.setdefault("_profilers", {})

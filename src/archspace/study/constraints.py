@@ -9,6 +9,11 @@ A constraint is ``METRIC OP NUMBER[UNIT]``, e.g. ``peak_sram<=320kB``, ``macs<=6
   MCUNet's "320kB SRAM, 1MB flash" budgets are quoted in decimal units here; write ``KiB`` /
   ``MiB`` for the binary sizes.
 
+``peak_sram`` and ``flash`` may name a memory model of the cost model after ``@``:
+``peak_sram@tinyengine<=320kB`` bounds TinyEngine's peak SRAM (its allocator and runtime
+buffers) instead of MCUNet's convention (``@mcunet``, the default); ``archspace search
+--memory-model tinyengine`` writes its ``peak_sram`` and ``flash`` constraints that way.
+
 Costs are the analytic cost model's, of the network the estimator evaluates
 (:meth:`Estimator.cost`: for ``train``, the space fitted to the dataset's classes at the
 training resolution). A study refuses constraints that none of a seeded sample of archs meets
@@ -26,11 +31,14 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from archspace.cost.tinyengine import MEMORY_MODELS
 from archspace.errors import ArchspaceError
 
-__all__ = ["COST_METRICS", "Constraint", "ConstraintError", "parse_constraint", "parse_constraints",
-           "quantity", "violated"]
+__all__ = ["COST_METRICS", "MEMORY_METRICS", "Constraint", "ConstraintError", "memory_models",
+           "model_costs", "parse_constraint", "parse_constraints", "quantity", "violated",
+           "with_memory_model"]
 
 
 class ConstraintError(ArchspaceError):
@@ -55,12 +63,16 @@ COST_METRICS: dict[str, _Metric] = {
     "flash": _Metric("flash_bytes", _BYTE_UNITS),
 }
 
+#: The metrics whose value depends on the memory model (``peak_sram@tinyengine``).
+MEMORY_METRICS = ("peak_sram", "flash")
+
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
-_NOT_FINITE = re.compile(r"^\s*[A-Za-z_]+\s*(<=|>=|<|>)\s*[+-]?(inf|infinity|nan)\b", re.IGNORECASE)
+_NOT_FINITE = re.compile(r"^\s*[A-Za-z_]+(?:@[A-Za-z_]*)?\s*(<=|>=|<|>)\s*[+-]?(inf|infinity|nan)\b",
+                         re.IGNORECASE)
 _LARGEST = 1e300
-_PATTERN = re.compile(r"^\s*([A-Za-z_]+)\s*(<=|>=|<|>)\s*(\d+(?:\.\d*)?|\.\d+)(?:e([+-]?\d+))?"
-                      r"\s*([A-Za-z]*)\s*$")
+_PATTERN = re.compile(r"^\s*([A-Za-z_]+)(?:@([A-Za-z_]*))?\s*(<=|>=|<|>)\s*"
+                      r"(\d+(?:\.\d*)?|\.\d+)(?:e([+-]?\d+))?\s*([A-Za-z]*)\s*$")
 
 
 @dataclass(frozen=True)
@@ -71,11 +83,14 @@ class Constraint:
     op: str
     limit: float
     text: str
+    memory_model: str = "mcunet"
 
     @property
     def key(self) -> str:
-        """The key of the cost dict this constraint reads."""
-        return COST_METRICS[self.metric].key
+        """The key of the cost dict this constraint reads (``peak_sram_bytes@tinyengine`` for
+        another memory model than the default)."""
+        key = COST_METRICS[self.metric].key
+        return key if self.memory_model == "mcunet" else f"{key}@{self.memory_model}"
 
     def holds(self, cost: Mapping[str, float]) -> bool:
         """Whether ``cost`` (a :meth:`Profile.to_dict`-style mapping) satisfies it."""
@@ -103,9 +118,15 @@ def parse_constraint(text: str) -> Constraint:
         raise ConstraintError(f"malformed constraint {text!r}; expected METRIC OP NUMBER[UNIT] "
                               f"such as 'peak_sram<=320kB' or 'macs<60M', with METRIC one of "
                               f"{_allowed()} and OP one of {', '.join(_OPS)}")
-    name, op, number, exp, unit = m.groups()
+    name, model, op, number, exp, unit = m.groups()
     if name not in COST_METRICS:
         raise ConstraintError(f"constraint {text!r}: unknown metric {name!r}; allowed: {_allowed()}")
+    if model is not None and name not in MEMORY_METRICS:
+        raise ConstraintError(f"constraint {text!r}: {name} has no memory model; only "
+                              f"{' and '.join(MEMORY_METRICS)} take @MODEL")
+    if model is not None and model not in MEMORY_MODELS:
+        raise ConstraintError(f"constraint {text!r}: unknown memory model {model!r}; allowed: "
+                              f"{', '.join(MEMORY_MODELS)}")
     units = COST_METRICS[name].units
     if unit not in units:
         shown = ", ".join(u for u in units if u) or "(none)"
@@ -115,7 +136,7 @@ def parse_constraint(text: str) -> Constraint:
     if value is None:
         raise ConstraintError(f"constraint {text!r}: the limit is too large; allowed: a finite "
                               f"number below {_LARGEST:g} base units")
-    return Constraint(name, op, value, text.strip().replace(" ", ""))
+    return Constraint(name, op, value, text.strip().replace(" ", ""), model or "mcunet")
 
 
 def quantity(number: str, exp: str | None, scale: float) -> float | None:
@@ -136,3 +157,32 @@ def parse_constraints(texts: Iterable[str]) -> tuple[Constraint, ...]:
 def violated(constraints: Sequence[Constraint], cost: Mapping[str, float]) -> list[Constraint]:
     """The constraints ``cost`` breaks, in the order given."""
     return [c for c in constraints if not c.holds(cost)]
+
+
+def memory_models(constraints: Iterable[Constraint]) -> list[str]:
+    """The memory models other than the default that ``constraints`` read, sorted."""
+    return sorted({c.memory_model for c in constraints} - {"mcunet"})
+
+
+def model_costs(profile: Any, memory_model: str) -> dict[str, float]:
+    """The cost-dict entries of a profile made with ``memory_model``
+    (``peak_sram_bytes@tinyengine``, ``flash_bytes@tinyengine``)."""
+    return {f"{COST_METRICS[m].key}@{memory_model}": float(getattr(profile, COST_METRICS[m].key))
+            for m in MEMORY_METRICS}
+
+
+def with_memory_model(texts: Iterable[str], memory_model: str) -> tuple[str, ...]:
+    """``texts`` with every unqualified ``peak_sram``/``flash`` constraint bound to
+    ``memory_model`` (``peak_sram<=320kB`` -> ``peak_sram@tinyengine<=320kB``); the others as
+    they are. Each is parsed, so a malformed one raises :class:`ConstraintError`."""
+    if memory_model not in MEMORY_MODELS:
+        raise ConstraintError(f"unknown memory model {memory_model!r}; allowed: "
+                              f"{', '.join(MEMORY_MODELS)}")
+    out = []
+    for text in texts:
+        for part in (t.strip() for t in text.split(",") if t.strip()):
+            c = parse_constraint(part)
+            if memory_model != "mcunet" and c.metric in MEMORY_METRICS and "@" not in part:
+                part = re.sub(r"^\s*([A-Za-z_]+)", rf"\1@{memory_model}", part, count=1)
+            out.append(part)
+    return tuple(out)

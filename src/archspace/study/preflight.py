@@ -21,7 +21,7 @@ from __future__ import annotations
 from archspace.estimators.base import Estimator
 from archspace.space.arch import Arch
 from archspace.study.components import Components
-from archspace.study.constraints import parse_constraints
+from archspace.study.constraints import memory_models, model_costs, parse_constraints
 from archspace.study.executor import Executor
 from archspace.study.feasibility import check_feasible
 from archspace.study.objectives import Objectives
@@ -50,6 +50,9 @@ def check_before_evaluating(parts: Components, config: StudyConfig, executor: Ex
 
         def cost_of(arch: Arch) -> dict[str, float]:
             profile = est.cost(space, arch)
-            return {k: float(getattr(profile, k)) for k in keys}
+            cost = {k: float(getattr(profile, k)) for k in keys if "@" not in k}
+            for model in memory_models(constraints):
+                cost.update(model_costs(est.cost(space, arch, model), model))
+            return cost
 
         check_feasible(space, cost_of, constraints, config.seed)

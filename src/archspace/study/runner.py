@@ -40,7 +40,7 @@ from archspace.space import Arch
 from archspace.spaces import Trust
 from archspace.study.checkpoints import CheckpointKeeper
 from archspace.study.components import Components, Factories, build_components
-from archspace.study.constraints import parse_constraints, violated
+from archspace.study.constraints import memory_models, model_costs, parse_constraints, violated
 from archspace.study.executor import Executor, InlineExecutor, Job, Outcome, describe_error
 from archspace.study.objectives import numeric_metrics
 from archspace.study.preflight import check_before_evaluating, objectives_of
@@ -240,10 +240,11 @@ class Study:
         if hit is None:
             try:
                 profile = self.estimator.cost(self.space, arch)
+                hit = {k: float(getattr(profile, k)) for k in COST_KEYS}
+                for model in memory_models(self.constraints):  # peak_sram@tinyengine<=...
+                    hit.update(model_costs(self.estimator.cost(self.space, arch, model), model))
             except Exception as e:  # a space that cannot build this arch
                 hit = f"cost model: {describe_error(e)}"
-            else:
-                hit = {k: float(getattr(profile, k)) for k in COST_KEYS}
             if len(self._feasible_cache) >= 100_000:
                 self._feasible_cache.clear()
             self._feasible_cache[arch] = hit
