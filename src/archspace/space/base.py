@@ -14,6 +14,7 @@ import fnmatch
 import inspect
 import itertools
 import random
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -28,6 +29,9 @@ from archspace.space.arch import Arch
 from archspace.space.decision import Decision, Value
 from archspace.space.diagram import Diagram, DiagramEdge, DiagramNode
 from archspace.space.params import CLASSES, RESOLUTION, Limit, check_params, limits
+
+#: Profiles each space remembers (least recently used dropped first); about 1 kB each.
+PROFILE_CACHE_SIZE = 100_000
 
 if TYPE_CHECKING:
     from torch import nn
@@ -403,6 +407,7 @@ class Space:
                                          f"with no choices; it has {d.describe()}")
                     decisions[i] = d.with_choices(kept)
         sub = copy.copy(self)
+        sub.__dict__.pop("_profile_cache", None)  # the parent's hits skip the sub-space's checks
         sub._set_decisions(decisions)
         return sub
 
@@ -485,8 +490,30 @@ class Space:
 
     def profile(self, arch: Arch, resolution: int | None = None, detail: bool = False,
                 act_bytes: int = 1) -> Profile:
-        """Analytic cost of ``arch``: params, MACs, peak SRAM and flash bytes."""
-        return profile_graph(self.lower(arch, resolution), act_bytes, detail)
+        """Analytic cost of ``arch``: params, MACs, peak SRAM and flash bytes.
+
+        Profiles without ``detail`` are remembered per space in a bounded LRU cache
+        (:data:`PROFILE_CACHE_SIZE` entries), so an arch seen before costs one lookup; the
+        cached value is the one computed the first time, so the numbers never change.
+        """
+        if detail:
+            return profile_graph(self.lower(arch, resolution), act_bytes, detail)
+        cache: OrderedDict[tuple[Arch, int | None, int], Profile] = \
+            self.__dict__.setdefault("_profile_cache", OrderedDict())
+        key = (arch, resolution, act_bytes)
+        hit = cache.get(key)
+        if hit is not None:
+            cache.move_to_end(key)
+            return hit
+        prof = self._profile(arch, resolution, act_bytes)
+        cache[key] = prof
+        if len(cache) > PROFILE_CACHE_SIZE:
+            cache.popitem(last=False)
+        return prof
+
+    def _profile(self, arch: Arch, resolution: int | None, act_bytes: int) -> Profile:
+        """The profile without the per-arch cache (spaces with a faster path override it)."""
+        return profile_graph(self.lower(arch, resolution), act_bytes)
 
 
 class ChainSpace(Space):
@@ -513,10 +540,7 @@ class ChainSpace(Space):
             with g.scope(f"b{k}"):
                 x = block.lower(g, x)
 
-    def profile(self, arch: Arch, resolution: int | None = None, detail: bool = False,
-                act_bytes: int = 1) -> Profile:
-        if detail:
-            return super().profile(arch, resolution, detail, act_bytes)
+    def _profile(self, arch: Arch, resolution: int | None, act_bytes: int) -> Profile:
         arch = self.validate(arch)
         r = self.check_resolution(resolution)
         profilers: dict[int, ChainProfiler] = self.__dict__.setdefault("_profilers", {})
