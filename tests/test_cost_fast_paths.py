@@ -112,3 +112,21 @@ def test_restricted_space_does_not_reuse_the_parents_profiles() -> None:
     sub = space.restrict(exclude={name: [arch[name]]})
     with pytest.raises((ArchError, SpaceError)):
         sub.profile(arch)
+
+
+@pytest.mark.parametrize(("name", "params"), [
+    ("darts", {"C": 8, "layers": 5}),
+    ("nasnet", {"B": 3, "cells": 2, "channels": 8, "combine": ("concat",)}),
+    ("nasnet", {"B": 2, "M": 0, "combine": ("add", "concat")}),
+])
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_segment_profile_equals_full_graph_at_other_settings(name: str, params: dict[str, object],
+                                                             seed: int) -> None:
+    space = get_space(name, **params)
+    rng = random.Random(seed)
+    arch = space.sample(rng)
+    r = _resolution(space, rng)
+    full = profile_graph(space.lower(arch, r))
+    assert space.profile(arch, r) == full
+    assert space.profile(arch, r).output_shape == full.output_shape

@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from archspace.cost.chain import ChainProfiler
 from archspace.cost.profile import Profile, profile_graph
+from archspace.cost.segments import profile_segments
 from archspace.errors import ArchError, SpaceError
 from archspace.inputs import load_json
 from archspace.ir.blocks import Block
 from archspace.ir.graph import Graph, IRError
+from archspace.ir.segments import SegmentGraph
 from archspace.limits import MAX_RESOLUTION
 from archspace.space.arch import Arch
 from archspace.space.decision import Decision, Value
@@ -62,6 +64,8 @@ class Space:
     kind: ClassVar[str] = "custom"
     paper: ClassVar[str] = ""
     default_resolution: int = 32
+    #: Profile by lowering into a SegmentGraph (ops marked ``@segment`` lowered once each).
+    segment_profile: ClassVar[bool] = False
     in_channels: int = 3
     num_classes: int = 10
     min_resolution: int = 8
@@ -512,8 +516,23 @@ class Space:
         return prof
 
     def _profile(self, arch: Arch, resolution: int | None, act_bytes: int) -> Profile:
-        """The profile without the per-arch cache (spaces with a faster path override it)."""
-        return profile_graph(self.lower(arch, resolution), act_bytes)
+        """The profile without the per-arch cache (spaces with a faster path override it).
+
+        With :attr:`segment_profile` the arch is lowered into a
+        :class:`~archspace.ir.segments.SegmentGraph`, whose segments (ops built by functions
+        marked :func:`~archspace.ir.segments.segment`) are lowered once per signature.
+        """
+        if not self.segment_profile:
+            return profile_graph(self.lower(arch, resolution), act_bytes)
+        arch = self.validate(arch)
+        r = self.check_resolution(resolution)
+        g = SegmentGraph(self.__dict__.setdefault("_segment_cache", {}))
+        try:
+            self._lower(arch, g, r)
+        except IRError as e:
+            raise SpaceError(f"space {self.label} cannot build this arch at resolution {r}: "
+                             f"{e}") from None
+        return profile_segments(g, act_bytes)
 
 
 class ChainSpace(Space):
