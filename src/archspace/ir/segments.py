@@ -58,14 +58,15 @@ class SegmentGraph(Graph):
         distinct: list[Node] = []
         sig: list[Any] = []
         for a in args:
-            if isinstance(a, Node):
-                pos = next((p for p, d in enumerate(distinct) if d is a), len(distinct))
-                if pos == len(distinct):
+            if type(a) is Node:
+                if a in distinct:  # nodes compare by identity
+                    sig.append((distinct.index(a), a.shape))
+                else:
+                    sig.append((len(distinct), a.shape))
                     distinct.append(a)
-                sig.append((pos, a.shape))
             else:
                 sig.append(a)
-        key = (fn, tuple(sig), tuple(sorted(kwargs.items())))
+        key = (fn, tuple(sig), tuple(sorted(kwargs.items())) if kwargs else ())
         if key in self._cache:
             tmpl = self._cache[key]
         else:
