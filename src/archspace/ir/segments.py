@@ -12,14 +12,16 @@ norm on an input, a convolution as the output, an unused input) is expanded into
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar
 
-from archspace.ir.graph import Graph, Node
+from archspace.ir.graph import Graph, IRError, Node, Shape
 
 __all__ = ["SegmentGraph", "Template", "segment"]
 
 F = TypeVar("F", bound=Callable[..., Node])
+_NO_SCOPE: AbstractContextManager[None] = nullcontext()
 
 
 class Template:
@@ -51,6 +53,19 @@ class SegmentGraph(Graph):
         super().__init__()
         self.templates: dict[int, Template] = {}
         self._cache = cache
+
+    def scope(self, name: str) -> AbstractContextManager[None]:  # type: ignore[override]
+        """Names do not matter for profiling: scopes are no-ops here."""
+        return _NO_SCOPE
+
+    def _add(self, op: str, inputs: Sequence[Node], shape: Shape, name: str | None = None,
+             **attrs: Any) -> Node:
+        if shape and min(shape) <= 0:
+            raise IRError(f"{op} would produce an empty tensor of shape {shape}")
+        nodes = self.nodes
+        node = Node(len(nodes), op, tuple([n.id for n in inputs]), shape, attrs, op)
+        nodes.append(node)
+        return node
 
     def call(self, fn: Callable[..., Node], args: tuple[Any, ...],
              kwargs: dict[str, Any]) -> Node:
