@@ -118,6 +118,7 @@ def test_restricted_space_does_not_reuse_the_parents_profiles() -> None:
     ("darts", {"C": 8, "layers": 5}),
     ("nasnet", {"B": 3, "cells": 2, "channels": 8, "combine": ("concat",)}),
     ("nasnet", {"B": 2, "M": 0, "combine": ("add", "concat")}),
+    ("autodeeplab", {"layers": 4, "filter_multiplier": 8, "aspp_channels": 32}),
 ])
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))

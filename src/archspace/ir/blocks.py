@@ -53,6 +53,7 @@ def relu_conv_bn(g: Graph, x: Node, out_ch: int, kernel: int, stride: int = 1,
     return g.bn(g.conv(g.relu(x), out_ch, kernel, stride, None, dilation), affine=affine)
 
 
+@segment
 def sep_conv(g: Graph, x: Node, out_ch: int, kernel: int, stride: int = 1,
              affine: bool = True) -> Node:
     """DARTS separable convolution: (ReLU, depthwise, pointwise, BN) twice."""
@@ -60,6 +61,7 @@ def sep_conv(g: Graph, x: Node, out_ch: int, kernel: int, stride: int = 1,
     return g.bn(g.conv(g.dwconv(g.relu(y), kernel, 1), out_ch, 1), affine=affine)
 
 
+@segment
 def dil_conv(g: Graph, x: Node, out_ch: int, kernel: int, stride: int = 1, dilation: int = 2,
              affine: bool = True) -> Node:
     """DARTS dilated convolution: ReLU, dilated depthwise, pointwise, BN."""
