@@ -17,6 +17,11 @@ other load on a shared machine does not inflate them; timed passes are repeated 
 kept. The reference archs are also checked to agree with ``profile()`` (params and MACs).
 
     python benchmarks/profile_speed.py                          # the default configurations
+    python benchmarks/profile_speed.py --all --n 2000 --torch-n 3   # every catalog space
+
+"warm" is a pass over archs profiled before: ``Space.profile`` answers them from its bounded
+per-space LRU cache of profiles. "cold" is the first pass over fresh archs (block caches of the
+chain spaces warm up during it, the per-arch cache does not help).
     python benchmarks/profile_speed.py --space mcunet --param width=0.5 --param resolution=144
 """
 
@@ -35,6 +40,7 @@ from archspace.cost import profile_graph
 from archspace.nn import build_module
 from archspace.space import Arch, Space
 from archspace.spaces import get_space, parse_params
+from archspace.spaces._registry import list_spaces
 
 DEFAULTS = (("mcunet", ("width=0.3", "resolution=96")),
             ("mcunet", ("width=0.5", "resolution=144")),
@@ -87,6 +93,7 @@ def run(name: str, params: tuple[str, ...], n: int, torch_n: int, repeats: int) 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--space", help="one space instead of the default configurations")
+    ap.add_argument("--all", action="store_true", help="every catalog space at its defaults")
     ap.add_argument("--param", action="append", default=[], metavar="K=V", help="space parameter")
     ap.add_argument("--n", type=int, default=20_000, help="archs per profiling pass")
     ap.add_argument("--torch-n", type=int, default=20, help="archs built and counted with fvcore")
@@ -96,7 +103,8 @@ def main() -> None:
     if args.core >= 0 and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.core})
     torch.set_num_threads(1)
-    configs = ((args.space, tuple(args.param)),) if args.space else DEFAULTS
+    configs = (tuple((name, ()) for name in list_spaces()) if args.all
+               else ((args.space, tuple(args.param)),) if args.space else DEFAULTS)
     print(f"one core, {args.n} sampled archs per pass, fvcore reference on {args.torch_n} archs\n")
     print("| space | profile() archs/s (warm) | first pass (cold cache) | sample()+profile() archs/s "
           "| full-graph profile archs/s | build + fvcore, ms/arch | speed-up vs fvcore | agree |")

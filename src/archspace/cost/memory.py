@@ -30,37 +30,50 @@ def _is_inplace(node: Node) -> bool:
     return node.op == "conv" and a["groups"] == a["in_ch"] == a["out_ch"] and a["groups"] > 1
 
 
-def _last_uses(nodes: list[Node]) -> list[int]:
-    last = list(range(len(nodes)))
-    for node in nodes:
-        for i in node.inputs:
-            last[i] = node.id
-    last[-1] = len(nodes)  # the graph output lives to the end
-    return last
-
-
 def peak_memory(nodes: list[Node], act_bytes: int = 1,
                 per_node: bool = False) -> tuple[int, list[int]]:
     """Peak bytes over the schedule, and (with ``per_node``) the bytes in use at each node."""
-    last = _last_uses(nodes)
-    size = [n.numel * act_bytes for n in nodes]
+    n = len(nodes)
+    last = list(range(n))
+    size = [0] * n
+    for node in nodes:
+        i = node.id
+        for j in node.inputs:
+            last[j] = i
+        b = act_bytes
+        for d in node.shape:
+            b *= d
+        size[i] = b
+    if n:
+        last[-1] = n  # the graph output lives to the end
     live = 0
     peak = 0
     trace: list[int] = []
     for node in nodes:
         i = node.id
-        first = node.inputs[0] if node.inputs else -1
-        if first >= 0 and last[first] == i and _is_inplace(node) and node.inputs.count(first) == 1:
-            now = live - size[first] + max(size[first], size[i])
-            live += size[i] - size[first]
-            freed = [j for j in set(node.inputs[1:]) if last[j] == i]
+        ins = node.inputs
+        if not ins:
+            now = live = live + size[i]
         else:
-            now = live + size[i]
-            live += size[i]
-            freed = [j for j in set(node.inputs) if last[j] == i]
-        peak = max(peak, now)
-        for j in freed:
-            live -= size[j]
+            first = ins[0]
+            if (last[first] == i and (len(ins) == 1 or ins.count(first) == 1)
+                    and _is_inplace(node)):
+                si, sf = size[i], size[first]
+                now = live - sf + (sf if sf > si else si)
+                live += si - sf
+                rest = ins[1:]
+            else:
+                now = live = live + size[i]
+                rest = ins
+            if len(rest) == 1:
+                if last[rest[0]] == i:
+                    live -= size[rest[0]]
+            elif rest:
+                for j in set(rest):
+                    if last[j] == i:
+                        live -= size[j]
+        if now > peak:
+            peak = now
         if last[i] == i:  # produced but never used
             live -= size[i]
         if per_node:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from archspace.ir.graph import Graph, Node
+from archspace.ir.segments import segment
 
 __all__ = [
     "Block", "ClassifierHead", "ConvBNAct", "MBConv", "conv_bn_act", "dil_conv",
@@ -45,12 +46,14 @@ def squeeze_excite(g: Graph, x: Node, mid_ch: int, gate: str = "sigmoid",
         return g.mul(x, s)
 
 
+@segment
 def relu_conv_bn(g: Graph, x: Node, out_ch: int, kernel: int, stride: int = 1,
                  dilation: int = 1, affine: bool = True) -> Node:
     """ReLU-Conv-BN, the op of NAS-Bench-201 and DARTS."""
     return g.bn(g.conv(g.relu(x), out_ch, kernel, stride, None, dilation), affine=affine)
 
 
+@segment
 def sep_conv(g: Graph, x: Node, out_ch: int, kernel: int, stride: int = 1,
              affine: bool = True) -> Node:
     """DARTS separable convolution: (ReLU, depthwise, pointwise, BN) twice."""
@@ -58,12 +61,14 @@ def sep_conv(g: Graph, x: Node, out_ch: int, kernel: int, stride: int = 1,
     return g.bn(g.conv(g.dwconv(g.relu(y), kernel, 1), out_ch, 1), affine=affine)
 
 
+@segment
 def dil_conv(g: Graph, x: Node, out_ch: int, kernel: int, stride: int = 1, dilation: int = 2,
              affine: bool = True) -> Node:
     """DARTS dilated convolution: ReLU, dilated depthwise, pointwise, BN."""
     return g.bn(g.conv(g.dwconv(g.relu(x), kernel, stride, dilation), out_ch, 1), affine=affine)
 
 
+@segment
 def factorized_reduce(g: Graph, x: Node, out_ch: int, affine: bool = True) -> Node:
     """Halve the resolution with two offset stride-2 1x1 convolutions (DARTS/NASNet)."""
     with g.scope("reduce"):

@@ -81,6 +81,7 @@ class Graph:
     def __init__(self) -> None:
         self.nodes: list[Node] = []
         self._scope: list[str] = []
+        self._prefix = ""  # ".".join(self._scope) + "." while a scope is open
         self._names: dict[str, int] = {}
 
     # -- structure -------------------------------------------------------------------------
@@ -104,21 +105,25 @@ class Graph:
     def scope(self, name: str) -> Iterator[None]:
         """Prefix the names of nodes created inside with ``name.``."""
         self._scope.append(name)
+        outer, self._prefix = self._prefix, f"{self._prefix}{name}."
         try:
             yield
         finally:
             self._scope.pop()
+            self._prefix = outer
 
     def _add(self, op: str, inputs: Sequence[Node], shape: Shape, name: str | None = None,
              **attrs: Any) -> Node:
-        if any(d <= 0 for d in shape):
+        if shape and min(shape) <= 0:
             raise IRError(f"{op} would produce an empty tensor of shape {shape}")
-        base = ".".join([*self._scope, name or op])
-        k = self._names.get(base, 0)
-        self._names[base] = k + 1
-        node = Node(len(self.nodes), op, tuple(n.id for n in inputs), shape, attrs,
-                    base if k == 0 else f"{base}_{k}")
-        self.nodes.append(node)
+        base = self._prefix + (name or op)
+        names = self._names
+        k = names.get(base, 0)
+        names[base] = k + 1
+        nodes = self.nodes
+        node = Node(len(nodes), op, tuple([n.id for n in inputs]), shape, attrs,
+                    f"{base}_{k}" if k else base)
+        nodes.append(node)
         return node
 
     # -- primitive ops ---------------------------------------------------------------------

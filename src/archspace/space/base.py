@@ -14,21 +14,27 @@ import fnmatch
 import inspect
 import itertools
 import random
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from archspace.cost.chain import ChainProfiler
 from archspace.cost.profile import Profile, profile_graph
+from archspace.cost.segments import profile_segments
 from archspace.cost.tinyengine import check_memory_model
 from archspace.errors import ArchError, SpaceError
 from archspace.inputs import load_json
 from archspace.ir.blocks import Block
 from archspace.ir.graph import Graph, IRError
+from archspace.ir.segments import SegmentGraph
 from archspace.limits import MAX_RESOLUTION
 from archspace.space.arch import Arch
 from archspace.space.decision import Decision, Value
 from archspace.space.diagram import Diagram, DiagramEdge, DiagramNode
 from archspace.space.params import CLASSES, RESOLUTION, Limit, check_params, limits
+
+#: Profiles each space remembers (least recently used dropped first); about 1 kB each.
+PROFILE_CACHE_SIZE = 100_000
 
 if TYPE_CHECKING:
     from torch import nn
@@ -59,6 +65,8 @@ class Space:
     kind: ClassVar[str] = "custom"
     paper: ClassVar[str] = ""
     default_resolution: int = 32
+    #: Profile by lowering into a SegmentGraph (ops marked ``@segment`` lowered once each).
+    segment_profile: ClassVar[bool] = False
     in_channels: int = 3
     num_classes: int = 10
     min_resolution: int = 8
@@ -424,6 +432,7 @@ class Space:
                                          f"with no choices; it has {d.describe()}")
                     decisions[i] = d.with_choices(kept)
         sub = copy.copy(self)
+        sub.__dict__.pop("_profile_cache", None)  # the parent's hits skip the sub-space's checks
         sub._set_decisions(decisions)
         return sub
 
@@ -507,9 +516,47 @@ class Space:
     def profile(self, arch: Arch, resolution: int | None = None, detail: bool = False,
                 act_bytes: int = 1, memory_model: str = "mcunet") -> Profile:
         """Analytic cost of ``arch``: params, MACs, peak SRAM and flash bytes; ``memory_model``
-        ``tinyengine`` counts SRAM and flash as TinyEngine does (see docs/cost-model.md)."""
-        check_memory_model(memory_model)
-        return profile_graph(self.lower(arch, resolution), act_bytes, detail, memory_model)
+        ``tinyengine`` counts SRAM and flash as TinyEngine does (see docs/cost-model.md).
+
+        Profiles under the default model without ``detail`` are remembered per space in a
+        bounded LRU cache (:data:`PROFILE_CACHE_SIZE` entries), so an arch seen before costs
+        one lookup; the cached value is the one computed the first time, so the numbers never
+        change. TinyEngine places tensors over the whole network, so it profiles the whole
+        graph.
+        """
+        if detail or check_memory_model(memory_model) != "mcunet":
+            return profile_graph(self.lower(arch, resolution), act_bytes, detail, memory_model)
+        cache: OrderedDict[tuple[Arch, int | None, int], Profile] = \
+            self.__dict__.setdefault("_profile_cache", OrderedDict())
+        key = (arch, resolution, act_bytes)
+        hit = cache.get(key)
+        if hit is not None:
+            cache.move_to_end(key)
+            return hit
+        prof = self._profile(arch, resolution, act_bytes)
+        cache[key] = prof
+        if len(cache) > PROFILE_CACHE_SIZE:
+            cache.popitem(last=False)
+        return prof
+
+    def _profile(self, arch: Arch, resolution: int | None, act_bytes: int) -> Profile:
+        """The profile without the per-arch cache (spaces with a faster path override it).
+
+        With :attr:`segment_profile` the arch is lowered into a
+        :class:`~archspace.ir.segments.SegmentGraph`, whose segments (ops built by functions
+        marked :func:`~archspace.ir.segments.segment`) are lowered once per signature.
+        """
+        if not self.segment_profile:
+            return profile_graph(self.lower(arch, resolution), act_bytes)
+        arch = self.validate(arch)
+        r = self.check_resolution(resolution)
+        g = SegmentGraph(self.__dict__.setdefault("_segment_cache", {}))
+        try:
+            self._lower(arch, g, r)
+        except IRError as e:
+            raise SpaceError(f"space {self.label} cannot build this arch at resolution {r}: "
+                             f"{e}") from None
+        return profile_segments(g, act_bytes)
 
 
 class ChainSpace(Space):
@@ -536,11 +583,7 @@ class ChainSpace(Space):
             with g.scope(f"b{k}"):
                 x = block.lower(g, x)
 
-    def profile(self, arch: Arch, resolution: int | None = None, detail: bool = False,
-                act_bytes: int = 1, memory_model: str = "mcunet") -> Profile:
-        if detail or check_memory_model(memory_model) != "mcunet":
-            # TinyEngine places tensors over the whole network: no per-block fast path
-            return super().profile(arch, resolution, detail, act_bytes, memory_model)
+    def _profile(self, arch: Arch, resolution: int | None, act_bytes: int) -> Profile:
         arch = self.validate(arch)
         r = self.check_resolution(resolution)
         profilers: dict[int, ChainProfiler] = self.__dict__.setdefault("_profilers", {})

@@ -40,6 +40,7 @@ from collections.abc import Sequence
 from archspace.errors import ParamError, SpaceError
 from archspace.ir.blocks import conv_bn_act, relu_conv_bn, sep_conv
 from archspace.ir.graph import Graph, Node
+from archspace.ir.segments import segment
 from archspace.space import Arch, Decision, Diagram, DiagramEdge, DiagramNode, Space, as_rng
 from archspace.space.decision import Value
 from archspace.space.params import CHANNELS, count_up_to, limits
@@ -63,6 +64,7 @@ class AutoDeepLabSpace(Space):
 
     name = "autodeeplab"
     kind = "lattice"
+    segment_profile = True
     paper = "Liu et al. 2019, Auto-DeepLab (CVPR)"
     min_resolution = 32
 
@@ -174,6 +176,7 @@ def _level_sizes(stem_size: int) -> dict[int, int]:
     return sizes
 
 
+@segment
 def _aspp(g: Graph, x: Node, ch: int, level: int) -> Node:
     """Atrous spatial pyramid pooling (DeepLabv3) with rates rescaled to ``level``."""
     branches = [conv_bn_act(g, x, ch, 1, act="relu", name="conv1x1")]

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from archspace.errors import ArchError, ParamError
 from archspace.ir.blocks import dil_conv, factorized_reduce, relu_conv_bn, sep_conv
 from archspace.ir.graph import Graph, Node
+from archspace.ir.segments import segment
 from archspace.space import Arch, Decision, Diagram, DiagramEdge, DiagramNode, Space
 from archspace.space.params import CHANNELS, count_up_to, limits
 
@@ -66,6 +67,7 @@ class DARTSSpace(Space):
 
     name = "darts"
     kind = "cell"
+    segment_profile = True
     paper = "Liu et al. 2019, DARTS (ICLR)"
     min_resolution = 8
     resolution_step = 4
@@ -184,6 +186,7 @@ def cell_inputs(g: Graph, s0: Node, s1: Node, ch: int, reduction_prev: bool) -> 
     return p0, p1
 
 
+@segment
 def darts_op(g: Graph, x: Node, op: str, ch: int, stride: int) -> Node:
     """One DARTS op (``operations.py`` of the DARTS code) from ``ch`` to ``ch`` channels."""
     if op == "none":

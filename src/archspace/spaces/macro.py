@@ -24,6 +24,7 @@ from typing import Any
 from archspace.errors import ParamError
 from archspace.ir.blocks import factorized_reduce, relu_conv_bn
 from archspace.ir.graph import Graph, Node
+from archspace.ir.segments import segment
 from archspace.space import Arch, Decision, Diagram, DiagramEdge, DiagramNode, Space
 from archspace.space.params import Limit, count_up_to, limits
 
@@ -33,6 +34,7 @@ OPS = ("conv3x3", "conv5x5", "sep3x3", "sep5x5", "maxpool", "avgpool")
 
 
 def _sep(k: int) -> Callable[[Graph, Node], Node]:
+    @segment
     def op(g: Graph, x: Node) -> Node:
         return g.bn(g.conv(g.dwconv(g.relu(x), k), x.channels, 1))
     return op
@@ -53,6 +55,7 @@ class MacroSpace(Space):
 
     name = "macro"
     kind = "macro"
+    segment_profile = True
     paper = "Pham et al. 2018, Efficient Neural Architecture Search via Parameter Sharing (ICML)"
     min_resolution = 8
 

@@ -49,6 +49,7 @@ from typing import Any
 from archspace.errors import ArchError, ParamError
 from archspace.ir.blocks import factorized_reduce, relu_conv_bn, sep_conv
 from archspace.ir.graph import Graph, IRError, Node
+from archspace.ir.segments import segment
 from archspace.space import Arch, Decision, Diagram, DiagramEdge, Space
 from archspace.space.params import CHANNELS, count_up_to, limits
 from archspace.spaces.darts import cell_nodes
@@ -84,6 +85,7 @@ class NASNetSpace(Space):
 
     name = "nasnet"
     kind = "cell"
+    segment_profile = True
     paper = "Zoph et al. 2018, NASNet (CVPR)"
     min_resolution = 8
     resolution_step = 4
@@ -330,6 +332,7 @@ def _check_names(key: str, given: tuple[str, ...], known: tuple[str, ...]) -> No
                          f"{', '.join(known)}")
 
 
+@segment
 def nasnet_op(g: Graph, x: Node, op: str, ch: int, stride: int) -> Node:
     """One NASNet op from ``ch`` to ``ch`` channels (see the module docstring)."""
     if op == "identity":
