@@ -219,10 +219,7 @@ class Study:
                         done += 1
                 if not in_flight and ((exhausted and not self._pending) or done >= self.budget):
                     break
-                for outcome in self.executor.wait():
-                    arch, rec = in_flight.pop(outcome.job.number)
-                    self._in_flight = frozenset(in_flight)
-                    self._record(self._judge(outcome, rec), arch, callback)
+                self._collect(in_flight, callback)
         except KeyboardInterrupt:
             interrupted = True
         if interrupted:
@@ -231,6 +228,14 @@ class Study:
         self.prior_record.save()
         self.storage.set_status("interrupted" if interrupted else "finished")
         return self.result(interrupted=interrupted, exhausted=exhausted)
+
+    def _collect(self, in_flight: dict[int, tuple[Arch, TrialRecord]],
+                 callback: Callback | None) -> None:
+        """Wait for the executor and record every outcome it returns."""
+        for outcome in self.executor.wait():
+            arch, rec = in_flight.pop(outcome.job.number)
+            self._in_flight = frozenset(in_flight)
+            self._record(self._judge(outcome, rec), arch, callback)
 
     def _cost(self, arch: Arch) -> dict[str, float] | str:
         """``arch``'s cost under the estimator (or why the cost model failed), computed once:

@@ -203,10 +203,7 @@ class ScheduledStudy(Study):
                         done += 1
                 if not in_flight:
                     break
-                for outcome in self.executor.wait():
-                    arch, rec = in_flight.pop(outcome.job.number)
-                    self._in_flight = frozenset(in_flight)
-                    self._record(self._judge(outcome, rec), arch, callback)
+                self._collect(in_flight, callback)
         except KeyboardInterrupt:
             interrupted = True
         if interrupted:
@@ -219,6 +216,7 @@ class ScheduledStudy(Study):
                 self.ledger.drop(number)
             self._ask_pending.sort(key=lambda p: p[0])
             self._in_flight = frozenset()
+        self.prior_record.save()
         self.storage.set_status("interrupted" if interrupted else "finished")
         return self.result(interrupted=interrupted, exhausted=self._exhausted)
 
@@ -275,6 +273,7 @@ class ScheduledStudy(Study):
 
     def _record(self, rec: TrialRecord, arch: Arch, callback: Callback | None) -> None:
         stored = self.storage.finish_trial(replace(rec, asked=self._asks))
+        self.prior_record.save()
         self.ledger.finish(stored.number, stored.score if stored.status == "complete" else None)
         self._prune()
         if (stored.schedule or {}).get("parent") is None:
