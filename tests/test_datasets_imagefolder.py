@@ -164,7 +164,8 @@ def test_decoded_once_per_content(tmp_path: Path, _cache: Path,
     assert np.array_equal(load_imagefolder(archive).x, first_tar.x) and decoded == []
     (folder / "train" / "cat" / "new.png").write_bytes(png_bytes(8, seed=7))
     assert load_imagefolder(folder).x.shape[0] == 8 and decoded == [str(folder)]
-    entry = next(p for p in (_cache / "datasets").iterdir())
+    # the entry of the folder as it is now (the newest; directory order is arbitrary)
+    entry = max((_cache / "datasets").iterdir(), key=lambda p: p.stat().st_mtime_ns)
     (entry / "x.npy").write_bytes(b"damaged")  # a damaged entry is decoded again and replaced
     load_imagefolder(folder)
     load_imagefolder(archive)
