@@ -82,7 +82,8 @@ def _check(loss_sum: Tensor, step: int) -> None:
 def fit(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, batch_size: int,
         epochs: float | None, max_seconds: float | None, generator: torch.Generator, *,
         horizon: float | None = None, resume: Resume | None = None,
-        augment: Augment | None = None) -> FitResult:
+        augment: Augment | None = None,
+        loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None) -> FitResult:
     """Train ``model`` on ``(x, y)`` with a per-step cosine schedule from each param group's
     initial lr to zero over ``horizon`` epochs (default ``epochs``), until ``epochs`` (fractions
     allowed; counted from the very start) and/or ``max_seconds``, whichever ends first; with a
@@ -96,7 +97,8 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, batc
     Batches are drawn without replacement by a permutation per epoch from ``generator``; the last
     partial batch is dropped (batch norm cannot train on one image). ``augment(batch,
     generator)`` transforms each training batch. Raises :class:`TrainingDiverged` when the loss
-    is not finite.
+    is not finite. ``loss_fn(output, targets)`` replaces the cross-entropy, ``y`` then holding
+    any per-image targets (a detector's, for one).
     """
     if epochs is None and max_seconds is None:
         raise EstimatorError("a training budget is needed: set epochs and/or max_seconds")
@@ -129,7 +131,8 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, batc
         xb = x.index_select(0, idx)
         if augment is not None:
             xb = augment(xb, generator)
-        loss = F.cross_entropy(model(xb), y.index_select(0, idx))
+        yb = y.index_select(0, idx)
+        loss = F.cross_entropy(model(xb), yb) if loss_fn is None else loss_fn(model(xb), yb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
