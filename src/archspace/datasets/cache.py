@@ -28,8 +28,8 @@ import numpy as np
 
 from archspace.datasets.raw import Images
 
-__all__ = ["LOADER_VERSION", "CacheEntry", "cache_dir", "cache_entries", "cached", "file_digest",
-           "listing_digest", "lookup"]
+__all__ = ["LOADER_VERSION", "CacheEntry", "cache_dir", "cache_entries", "cached", "cached_arrays",
+           "file_digest", "listing_digest", "lookup"]
 
 #: Bump when a loader's output changes for the same input (old entries are then ignored).
 LOADER_VERSION = 1
@@ -77,15 +77,28 @@ def _read(entry: Path) -> Images | None:
         return None
 
 
+def _read_arrays(entry: Path) -> tuple[dict[str, np.ndarray], tuple[str, ...]] | None:
+    try:
+        meta = json.loads((entry / "meta.json").read_text())
+        arrays = {n: np.load(entry / f"{n}.npy", allow_pickle=False) for n in meta["arrays"]}
+        return arrays, tuple(str(c) for c in meta["classes"])
+    except (OSError, ValueError, KeyError, TypeError):  # missing or damaged: decode again
+        return None
+
+
 def _write(entry: Path, key: dict[str, Any], images: Images, source: str | None = None) -> None:
+    _write_arrays(entry, key, images.arrays(), images.classes, source)
+
+
+def _write_arrays(entry: Path, key: dict[str, Any], arrays: dict[str, np.ndarray],
+                  classes: tuple[str, ...], source: str | None = None) -> None:
     entry.parent.mkdir(parents=True, exist_ok=True)
     stage = entry.parent / f".tmp-{entry.name}-{secrets.token_hex(4)}"
     stage.mkdir()
     try:
-        arrays = images.arrays()
         for name, a in arrays.items():
             np.save(stage / f"{name}.npy", np.ascontiguousarray(a), allow_pickle=False)
-        meta = {"key": key, "classes": list(images.classes), "arrays": list(arrays),
+        meta = {"key": key, "classes": list(classes), "arrays": list(arrays),
                 "loader_version": LOADER_VERSION, "source": source}
         (stage / "meta.json").write_text(json.dumps(meta, indent=1))
         if entry.exists():  # a damaged entry (a whole one would have been read)
@@ -116,6 +129,26 @@ def cached(key: dict[str, Any], decode: Callable[[], Images], source: str | None
         warnings.warn(f"archspace: cannot cache decoded dataset in {entry.parent}: "
                       f"{e.strerror or e}", stacklevel=2)
     return images
+
+
+def cached_arrays(key: dict[str, Any],
+                  decode: Callable[[], tuple[dict[str, np.ndarray], tuple[str, ...]]],
+                  source: str | None = None) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
+    """Named arrays and class names cached under ``key``, or ``decode()``'s, stored for next
+    time: :func:`cached` for data that isn't one labelled image batch (dense tasks' masks and
+    boxes). The arrays should include ``x`` (the images) so :func:`cache_entries` can list
+    the entry; they are read back with ``allow_pickle=False`` (numeric arrays only)."""
+    entry = _entry(key)
+    hit = _read_arrays(entry)
+    if hit is not None:
+        return hit
+    arrays, classes = decode()
+    try:
+        _write_arrays(entry, key, arrays, classes, source)
+    except OSError as e:
+        warnings.warn(f"archspace: cannot cache decoded dataset in {entry.parent}: "
+                      f"{e.strerror or e}", stacklevel=2)
+    return arrays, classes
 
 
 @dataclass(frozen=True)
