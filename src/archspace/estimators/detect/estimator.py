@@ -47,19 +47,31 @@ def _positive(v: float) -> bool:
 
 
 def _box_dataset(name: str) -> bool:
-    return name == "digit-scenes" or re.fullmatch(r"(coco|voc):.+", name) is not None
+    try:
+        from archspace.datasets.dense_sources import check_dense_name  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # without the dense loaders: the digit scenes only
+        return name == "digit-scenes"
+    from archspace.datasets import DatasetError
+
+    try:
+        check_dense_name(name)
+    except DatasetError:
+        return False
+    return True
 
 
 OPTIONS = (
     Option("dataset", "digit-scenes", str, "digit-scenes (scenes of scikit-learn's digits with "
            "boxes), coco:PATH (instances JSON and images) or voc:PATH (a VOC2012-style folder)",
            check=_box_dataset, requirement="digit-scenes, coco:PATH or voc:PATH"),
-    Option("train_images", 512, int, "digit scenes to train on", check=_positive,
-           requirement="an integer > 0", maximum=100_000),
-    Option("val_images", 128, int, "digit scenes to validate on", check=_positive,
-           requirement="an integer > 0", maximum=100_000),
-    Option("scene_size", 128, int, "side of the digit scenes in pixels", minimum=16,
-           maximum=1024),
+    Option("train_images", 512, int, "training images: digit scenes drawn, or the first N of "
+           "a real dataset's training split (none: all)", check=_positive,
+           requirement="an integer > 0", maximum=100_000, nullable=True),
+    Option("val_images", 128, int, "validation images: digit scenes drawn, or the first N of "
+           "a real dataset's validation split (none: all)", check=_positive,
+           requirement="an integer > 0", maximum=100_000, nullable=True),
+    Option("image_size", 128, int, "side the images are loaded at: digit scenes are drawn at "
+           "it, real images resized to it (boxes scaled)", minimum=16, maximum=1024),
     Option("resolution", None, int, "input side in pixels (default: the data's, raised to the "
            "space's minimum and step)", check=_positive, requirement="an integer > 0",
            maximum=MAX_RESOLUTION),
@@ -147,16 +159,18 @@ class DetectEstimator(TrainEstimator):
 
         c = self.config
         name = str(c["dataset"])
+        size, n_train, n_val = c["image_size"], c["train_images"], c["val_images"]
         try:
-            if name == "digit-scenes":
+            try:
+                from archspace.datasets.dense_sources import load_dense  # type: ignore[import-not-found,unused-ignore]
+            except ImportError:  # without the dense loaders: the digit scenes only
                 from archspace.datasets.digit_scenes import make_digit_scenes
 
-                train = make_digit_scenes(c["train_images"], c["scene_size"], 0, "train")
-                val = make_digit_scenes(c["val_images"], c["scene_size"], 0, "val")
+                train = make_digit_scenes(n_train or 512, size, 0, "train")
+                val = make_digit_scenes(n_val or 128, size, 0, "val")
             else:
-                from archspace.datasets.dense import load_dense  # type: ignore[attr-defined]
-
-                train, val = load_dense(name, "train"), load_dense(name, "val")
+                train = load_dense(name, "train", size, n_train)
+                val = load_dense(name, "val", size, n_val)
             return box_data(train, val, name)
         except DatasetError as e:
             raise EstimatorError(str(e)) from None
