@@ -94,9 +94,23 @@ def test_network_channels_follow_the_level_rule_and_output_is_full_resolution() 
 def test_aspp_rates_scale_with_the_final_rate() -> None:
     space = AutoDeepLabSpace(layers=2)
     for path, rates in (((4, 4), (24, 48, 72)), ((8, 16), (6, 12, 18))):
-        g = space.lower(space.make({"l0": path[0], "l1": path[1]}), 64)
+        g = space.lower(space.make({"l0": path[0], "l1": path[1]}), 600)
         dil = sorted(n.attrs["dilation"] for n in g if n.op == "conv" and n.attrs["dilation"] > 1)
         assert tuple(dil) == rates
+
+
+def test_aspp_rates_shrink_with_the_input_so_no_branch_sees_only_padding() -> None:
+    space = AutoDeepLabSpace(layers=2)
+    found = 0
+    for r in (32, 48, 96, 128, 224):
+        for path in ((4, 4), (4, 8), (8, 16)):
+            g = space.lower(space.make({"l0": path[0], "l1": path[1]}), r)
+            for n in g:
+                if n.op == "conv" and n.attrs["kernel"] == (3, 3) and "atrous" in n.name:
+                    size = min(g.nodes[n.inputs[0]].shape[1:])
+                    assert 2 * n.attrs["dilation"] < size or n.attrs["dilation"] == 1
+                    found += 1
+    assert found == 5 * 3 * 3
 
 
 def test_odd_resolution_builds_and_runs() -> None:

@@ -20,7 +20,8 @@ The network (only the network level is searched; the cell is fixed):
 * a fixed cell per layer: ``x + SepConv3x3(x)``, where SepConv is the DARTS separable conv
   ((ReLU, depthwise 3x3, pointwise, BN) twice);
 * an ASPP head at the final rate ``s``: 1x1 conv, three 3x3 convs of dilation 96/s, 192/s and
-  288/s (DeepLabv3's 6, 12, 18 at output stride 16; Auto-DeepLab's search uses 96/s), and an
+  288/s (DeepLabv3's 6, 12, 18 at output stride 16; Auto-DeepLab's search uses 96/s), scaled
+  down together on feature maps too small for them (:func:`aspp_rates`), and an
   image-pooling branch (global pooling, 1x1 conv, bilinear upsample back), concatenated and
   projected by a 1x1 conv, each with BN and ReLU;
 * a 1x1 classifier conv and a bilinear upsample to the input resolution: the output is
@@ -46,7 +47,7 @@ from archspace.space.decision import Value
 from archspace.space.params import CHANNELS, count_up_to, limits
 from archspace.spaces._chains import count_chains, sample_chain
 
-__all__ = ["LEVELS", "PAPER_PATH", "AutoDeepLabSpace"]
+__all__ = ["LEVELS", "PAPER_PATH", "AutoDeepLabSpace", "aspp_rates"]
 
 LEVELS = (4, 8, 16, 32)
 PAPER_PATH = (4, 4, 4, 8, 16, 8, 16, 16, 32, 32, 16, 8)
@@ -176,13 +177,25 @@ def _level_sizes(stem_size: int) -> dict[int, int]:
     return sizes
 
 
+def aspp_rates(level: int, size: int) -> tuple[int, ...]:
+    """The three atrous rates of the ASPP head at downsample rate ``level`` on a ``size`` x
+    ``size`` feature map: the paper's 96/s, 192/s, 288/s, scaled down together (at least 1)
+    when the largest would reach past the map (``2 * rate >= size``), so that every output
+    pixel of every branch sees real pixels off its centre, not padding alone."""
+    rates = [max(1, mult // level) for mult in (96, 192, 288)]
+    cap = max(1, (size - 1) // 2)
+    if rates[-1] <= cap:
+        return tuple(rates)
+    return tuple(max(1, r * cap // rates[-1]) for r in rates)
+
+
 @segment
 def _aspp(g: Graph, x: Node, ch: int, level: int) -> Node:
-    """Atrous spatial pyramid pooling (DeepLabv3) with rates rescaled to ``level``."""
+    """Atrous spatial pyramid pooling (DeepLabv3) with rates rescaled to ``level`` and the
+    feature map's size (:func:`aspp_rates`)."""
     branches = [conv_bn_act(g, x, ch, 1, act="relu", name="conv1x1")]
-    for mult in (96, 192, 288):
-        rate = max(1, mult // level)
-        branches.append(conv_bn_act(g, x, ch, 3, dilation=rate, act="relu", name=f"atrous{rate}"))
+    for j, rate in enumerate(aspp_rates(level, min(x.shape[1:]))):
+        branches.append(conv_bn_act(g, x, ch, 3, dilation=rate, act="relu", name=f"atrous{j}"))
     pooled = conv_bn_act(g, g.gap(x), ch, 1, act="relu", name="pool_conv")
     branches.append(g.upsample(pooled, x.shape[1:], mode="bilinear", name="pool_upsample"))
     return conv_bn_act(g, g.concat(*branches), ch, 1, act="relu", name="project")

@@ -1,0 +1,131 @@
+"""The real dense-data loaders on tiny files written in each format (VOC, Cityscapes, COCO)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from archspace.datasets.cityscapes import ID_TO_TRAIN_ID, load_cityscapes
+from archspace.datasets.core import DatasetError
+from archspace.datasets.dense_sources import check_dense_name, load_dense
+from archspace.datasets.voc import VOC_CLASSES, load_voc
+
+
+def _palette_png(path: Path, labels: np.ndarray) -> None:
+    im = Image.fromarray(labels.astype(np.uint8), mode="P")
+    im.putpalette([v for i in range(256) for v in (i * 7 % 256, i * 3 % 256, i * 11 % 256)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im.save(path)
+
+
+def _jpg(path: Path, w: int, h: int, seed: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path)
+
+
+def _voc_xml(w: int, h: int, objects: list[tuple[str, int, int, int, int]]) -> str:
+    objs = "".join(f"<object><name>{n}</name><difficult>0</difficult><bndbox><xmin>{a}</xmin>"
+                   f"<ymin>{b}</ymin><xmax>{c}</xmax><ymax>{d}</ymax></bndbox></object>"
+                   for n, a, b, c, d in objects)
+    return (f"<annotation><filename>x.jpg</filename><size><width>{w}</width><height>{h}"
+            f"</height><depth>3</depth></size>{objs}</annotation>")
+
+
+def make_voc(root: Path, xml_extra: str = "") -> Path:
+    voc = root / "VOCdevkit" / "VOC2012"
+    for split, ids in (("train", ["a", "b"]), ("val", ["c"])):
+        (voc / "ImageSets" / "Segmentation").mkdir(parents=True, exist_ok=True)
+        (voc / "ImageSets" / "Segmentation" / f"{split}.txt").write_text("\n".join(ids) + "\n")
+        for k, i in enumerate(ids):
+            _jpg(voc / "JPEGImages" / f"{i}.jpg", 40, 30, k)
+            mask = np.zeros((30, 40), np.uint8)
+            mask[5:15, 10:30] = 15  # person
+            mask[2:5, 10:30] = 255  # void border
+            _palette_png(voc / "SegmentationClass" / f"{i}.png", mask)
+            (voc / "Annotations").mkdir(parents=True, exist_ok=True)
+            (voc / "Annotations" / f"{i}.xml").write_text(
+                xml_extra + _voc_xml(40, 30, [("person", 11, 6, 30, 15)]))
+    return root
+
+
+def test_voc_masks_and_boxes(tmp_path: Path) -> None:
+    make_voc(tmp_path)
+    d = load_voc(tmp_path, "train", 20)
+    assert d.images.shape == (2, 20, 20, 3) and d.num_classes == len(VOC_CLASSES) == 21
+    assert set(np.unique(d.masks).tolist()) == {0, 15, 255}  # type: ignore[arg-type]
+    d.check_masks()
+    d.check_boxes()
+    # xmin 11 (1-based) -> x 10 of 40 px -> 5 of 20; width 20 -> 10; y 5 of 30 -> 10/3
+    assert np.allclose(d.boxes[0][0], [5, 5 * 20 / 30 * 1.0, 10, 10 * 20 / 30], atol=1e-4)  # type: ignore
+    assert d.box_labels[0].tolist() == [15]  # type: ignore[index]
+    val = load_dense(f"voc:{tmp_path}", "val", 20)
+    assert len(val) == 1
+
+
+def test_voc_refuses_entities_and_bad_boxes(tmp_path: Path) -> None:
+    make_voc(tmp_path, xml_extra='<?xml version="1.0"?><!DOCTYPE a [<!ENTITY e "x">]>')
+    with pytest.raises(DatasetError, match=r"DOCTYPE|entit|Entit|refused|forbidden"):
+        load_voc(tmp_path, "train", 20)
+    bad = tmp_path / "bad"
+    make_voc(bad)
+    xml = bad / "VOCdevkit" / "VOC2012" / "Annotations" / "a.xml"
+    xml.write_text(_voc_xml(40, 30, [("person", 11, 6, 50, 15)]))
+    with pytest.raises(DatasetError, match="outside"):
+        load_voc(bad, "train", 20)
+    with pytest.raises(DatasetError, match="JPEGImages"):
+        load_voc(tmp_path / "nowhere", "train", 20)
+
+
+def test_cityscapes_maps_label_ids_to_train_ids(tmp_path: Path) -> None:
+    for split in ("train", "val"):
+        for k in range(2):
+            stem = f"aachen_{k:06d}_000019"
+            _jpg(tmp_path / "leftImg8bit" / split / "aachen" / f"{stem}_leftImg8bit.png", 32, 16, k)
+            ids = np.zeros((16, 32), np.uint8)  # 0: unlabeled -> ignore
+            ids[:8] = 7  # road -> 0
+            ids[8:, :16] = 26  # car -> 13
+            ids[8:, 16:] = 29  # caravan: not a train class -> ignore
+            p = tmp_path / "gtFine" / split / "aachen" / f"{stem}_gtFine_labelIds.png"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(ids, mode="L").save(p)
+    d = load_cityscapes(tmp_path, "train", 16)
+    assert d.num_classes == 19 and len(d) == 2 and d.masks is not None
+    assert set(np.unique(d.masks).tolist()) == {0, ID_TO_TRAIN_ID[26], 255}
+    assert (d.masks[:, :8] == 0).all()
+    d.check_masks()
+    with pytest.raises(DatasetError, match="leftImg8bit"):
+        load_cityscapes(tmp_path / "x", "train", 16)
+
+
+def test_coco_boxes_and_masks(tmp_path: Path) -> None:
+    pytest.importorskip("faster_coco_eval")
+    for split in ("train", "val"):
+        _jpg(tmp_path / f"{split}2017" / "1.jpg", 40, 20, 0)
+        ann = {"images": [{"id": 1, "file_name": "1.jpg", "width": 40, "height": 20}],
+               "categories": [{"id": 3, "name": "car"}, {"id": 18, "name": "dog"}],
+               "annotations": [
+                   {"id": 1, "image_id": 1, "category_id": 18, "bbox": [4, 2, 10, 8], "area": 80,
+                    "iscrowd": 0, "segmentation": [[4, 2, 14, 2, 14, 10, 4, 10]]},
+                   {"id": 2, "image_id": 1, "category_id": 3, "bbox": [20, 10, 10, 6],
+                    "area": 60, "iscrowd": 0, "segmentation": [[20, 10, 30, 10, 30, 16, 20, 16]]}]}
+        (tmp_path / "annotations").mkdir(exist_ok=True)
+        (tmp_path / "annotations" / f"instances_{split}2017.json").write_text(json.dumps(ann))
+    d = load_dense(f"coco:{tmp_path}", "train", 20)
+    assert d.class_names == ("background", "car", "dog")
+    assert d.box_labels[0].tolist() == [2, 1]  # type: ignore[index]
+    assert np.allclose(d.boxes[0][0], [2, 2, 5, 8])  # type: ignore[index]
+    assert d.masks is not None and set(np.unique(d.masks).tolist()) == {0, 1, 2}
+    d.check_boxes()
+    d.check_masks()
+
+
+def test_unknown_dense_dataset_names() -> None:
+    with pytest.raises(DatasetError, match="allowed"):
+        check_dense_name("cifar10")
+    with pytest.raises(DatasetError, match="needs a folder"):
+        check_dense_name("voc:")
