@@ -31,6 +31,7 @@ ESTIMATORS: dict[str, str] = {
     "macs": "archspace.estimators.zero_cost:MACsEstimator",
     "zerocost": "archspace.estimators.zero_cost_suite:ZeroCostSuite",
     "segment": "archspace.estimators.segment:SegmentEstimator",
+    "detect": "archspace.estimators.detect:DetectEstimator",
 }
 
 

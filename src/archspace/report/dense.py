@@ -14,6 +14,7 @@ import numpy as np
 
 from archspace.errors import ArchspaceError
 from archspace.report.data import ReportData
+from archspace.report.detections import plot_detections
 from archspace.report.figures import NothingToPlot
 
 __all__ = ["TASK_FIGURES", "mask_colours", "plot_masks"]
@@ -101,4 +102,5 @@ def plot_masks(data: ReportData, path: str | Path) -> Path:
 #: estimator name -> (file, heading, drawing function) of its task's figures.
 TASK_FIGURES: dict[str, tuple[tuple[str, str, Callable[[ReportData, Path], Path]], ...]] = {
     "segment": (("masks.png", "Predicted masks beside ground truth", plot_masks),),
+    "detect": (("detections.png", "Predicted boxes beside ground truth", plot_detections),),
 }

@@ -26,6 +26,17 @@ C3-C7; a 1x1 conv + BN per level to ``channels``; the pyramid network stacked ``
 (each copy with its own weights); and a classification head: each of the final P3-P7 is
 globally average-pooled, the five vectors concatenated and fed to a linear layer. The input
 resolution must be a multiple of 128 so every level's resampling is exact.
+
+``head="fcos"`` replaces the classification head by a dense detection head over every final
+pyramid level, after FCOS (Tian, Shen, Chen, He, "FCOS: Fully Convolutional One-Stage Object
+Detection", ICCV 2019): per level, ``head_convs`` 3x3 conv-BN-ReLU layers and a 3x3 conv (with
+bias) to ``num_classes + 5`` channels: ``num_classes`` class logits, the four box distances
+(l, t, r, b) and a centerness logit at each location. Unlike FCOS the head's weights are not
+shared across levels (the IR has no weight tying; each level's head is counted and trained on
+its own). The head is part of the IR, so profiles and constraints count its MACs and
+parameters. The network's one output is every level's map flattened (channel-major) and
+concatenated, P3 first; :func:`detection_levels` gives the layout, and
+``archspace.nn.detection`` decodes it.
 """
 
 from __future__ import annotations
@@ -41,13 +52,16 @@ from archspace.ir.graph import Graph, Node
 from archspace.limits import MAX_RESOLUTION
 from archspace.space import Arch, Decision, Diagram, DiagramEdge, DiagramNode, Space, as_rng
 from archspace.space.decision import Value
-from archspace.space.params import CHANNELS, count_up_to, limits
+from archspace.space.params import CHANNELS, Limit, count_up_to, limits
 
-__all__ = ["LEVELS", "NASFPN_SPEC", "OPS", "NASFPNSpace"]
+__all__ = ["HEADS", "LEVELS", "NASFPN_SPEC", "OPS", "NASFPNSpace", "detection_levels"]
 
 LEVELS = (3, 4, 5, 6, 7)
 OPS = ("sum", "attention")
 N_OUT = len(LEVELS)
+HEADS = ("classify", "fcos")
+#: Values a detection head predicts per location besides the class logits: l, t, r, b, centerness.
+BOX_OUTPUTS = 5
 ORDERS = tuple("-".join(f"P{lv}" for lv in p) for p in itertools.permutations(LEVELS))
 
 #: The discovered NAS-FPN: (in0, in1, level, op) per cell, the last five being the outputs.
@@ -64,16 +78,22 @@ class NASFPNSpace(Space):
     paper = "Ghiasi et al. 2019, NAS-FPN (CVPR)"
     min_resolution = 128
     resolution_step = 128
+    #: The heads :meth:`__init__` can put on the pyramid (``head``).
+    heads = HEADS
 
     param_limits = limits(Space.param_limits, cells=count_up_to(100), channels=CHANNELS,
-                          stacks=count_up_to(100), backbone_widths=CHANNELS)
+                          stacks=count_up_to(100), backbone_widths=CHANNELS,
+                          head_convs=Limit(0, 8, why="convs per level of the detection head"))
 
     def __init__(self, cells: int = 7, channels: int = 64, stacks: int = 1,
                  backbone_widths: tuple[int, ...] = (16, 24, 32, 48, 64, 96, 128),
-                 resolution: int = 256, num_classes: int = 1000) -> None:
+                 resolution: int = 256, num_classes: int = 1000, head: str = "classify",
+                 head_convs: int = 1) -> None:
         self._record_params(cells=cells, channels=channels, stacks=stacks,
                             backbone_widths=backbone_widths, resolution=resolution,
-                            num_classes=num_classes)
+                            num_classes=num_classes, head=head, head_convs=head_convs)
+        if head not in HEADS:
+            raise ParamError(f"space nasfpn has no head {head!r}; allowed: {', '.join(HEADS)}")
         if cells < N_OUT:
             raise ParamError(f"space nasfpn needs cells >= {N_OUT} (the last {N_OUT} output "
                              f"P3-P7), got {cells}")
@@ -85,6 +105,8 @@ class NASFPNSpace(Space):
         self.stacks = stacks
         self.backbone_widths = tuple(backbone_widths)
         self.num_classes = num_classes
+        self.head = head
+        self.head_convs = head_convs
         self.check_resolution(resolution)
         self.default_resolution = resolution
         self._set_decisions(self._decisions())
@@ -182,8 +204,24 @@ class NASFPNSpace(Space):
         for s in range(self.stacks):
             with g.scope(f"fpn{s}"):
                 feats = self._pyramid(g, cells, feats)
+        if self.head == "fcos":
+            self._fcos_head(g, feats)
+            return
         pooled = [g.gap(f, name=f"gap{lv}") for f, lv in zip(feats, LEVELS, strict=True)]
         g.linear(g.flatten(g.concat(*pooled)), self.num_classes, name="classifier")
+
+    def _fcos_head(self, g: Graph, feats: list[Node]) -> None:
+        """Per level: ``head_convs`` conv-BN-ReLU, then a 3x3 conv to class logits, l/t/r/b and
+        centerness; the levels' maps flattened and concatenated (P3 first)."""
+        flat = []
+        for f, lv in zip(feats, LEVELS, strict=True):
+            with g.scope(f"head.p{lv}"):
+                x = f
+                for k in range(self.head_convs):
+                    x = conv_bn_act(g, x, self.channels, 3, 1, act="relu", name=f"tower{k}")
+                y = g.conv(x, self.num_classes + BOX_OUTPUTS, 3, bias=True, name="predict")
+                flat.append(g.flatten(y))
+        g.concat(*flat, name="detections")
 
     def _pyramid(self, g: Graph, cells: list[tuple[str, str, int, str]],
                  feats: list[Node]) -> list[Node]:
@@ -238,6 +276,12 @@ class NASFPNSpace(Space):
             used[cid] = 0
         return Diagram("dag", f"{self.label}: {self.cells} merging cells", tuple(nodes),
                        tuple(edges))
+
+
+def detection_levels(resolution: int) -> list[tuple[int, int, int]]:
+    """(level, stride, side) of each map the ``fcos`` head predicts on at ``resolution``, in
+    the order the network's output concatenates them."""
+    return [(lv, 2 ** lv, resolution // 2 ** lv) for lv in LEVELS]
 
 
 def _resample(g: Graph, x: Node, level: int, target: int) -> Node:
