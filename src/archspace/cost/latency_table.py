@@ -26,7 +26,9 @@ looked up once per table. This module imports neither torch nor the space layer.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,10 +42,13 @@ from archspace.ir.segments import SegmentGraph, Template
 __all__ = ["TABLE_SCHEMA", "LatencyError", "LatencyTable", "Overhead", "Signature", "fit_fallback",
            "fit_overhead", "layer_class", "layer_features", "node_signature", "signature_key"]
 
+#: Predictions a table remembers (least recently used dropped first).
+ARCH_CACHE_SIZE = 100_000
 #: Version of the table file's layout (:meth:`LatencyTable.from_json` refuses others).
 TABLE_SCHEMA = 1
 
 Signature = tuple[Any, ...]
+_TOKENS = itertools.count()
 
 
 class LatencyError(ArchspaceError):
@@ -225,6 +230,7 @@ class LatencyTable:
         self._sig_ms: dict[Signature, float] = {}
         self._chain: dict[tuple[Any, tuple[int, ...]], tuple[float, int, tuple[int, ...]]] = {}
         self._templates: dict[int, tuple[Template, float, int]] = {}
+        self._token = next(_TOKENS)
         self.hits = 0
         self.misses = 0
 
@@ -314,9 +320,24 @@ class LatencyTable:
         """Predicted latency (ms) at batch 1 of ``arch`` of ``space`` at ``resolution``.
 
         A chain space (one with ``blocks``) goes block by block, a space with
-        ``segment_profile`` through its segment templates, any other through its full IR."""
-        arch = space.validate(arch)
+        ``segment_profile`` through its segment templates, any other through its full IR.
+        The space remembers the last :data:`ARCH_CACHE_SIZE` predictions per (table, arch,
+        resolution), as it does profiles."""
         r = space.check_resolution(resolution)
+        key = (self._token, arch, r)
+        cache: OrderedDict[tuple[int, Any, int], float] = space.__dict__.setdefault(
+            "_latency_cache", OrderedDict())
+        hit = cache.get(key)
+        if hit is not None:
+            cache.move_to_end(key)
+            return hit
+        ms = self._predict(space, space.validate(arch), r)
+        cache[key] = ms
+        if len(cache) > ARCH_CACHE_SIZE:
+            cache.popitem(last=False)
+        return ms
+
+    def _predict(self, space: Any, arch: Any, r: int) -> float:
         try:
             if hasattr(space, "blocks"):
                 return self.predict_chain((space.in_channels, r, r), space.blocks(arch, r))
