@@ -20,7 +20,8 @@ from archspace.cli._common import (
     space_argument,
 )
 from archspace.cost import MEMORY_MODELS, Profile
-from archspace.cost.latency_measure import CLOCKS
+from archspace.cost.latency_measure import CLOCKS, have_onnxruntime
+from archspace.cost.latency_table import LatencyError
 from archspace.space import Arch, Space
 
 __all__ = ["profile", "profile_record"]
@@ -62,13 +63,15 @@ def profile_record(space: Space, arch: Arch, resolution: int, prof: Profile,
               help="Threads while measuring (--latency).")
 @click.option("--repeats", type=Bounded(1, 10_000), default=50, show_default=True,
               help="Timed repeats per measurement (--latency).")
+@click.option("--onnx/--no-onnx", "onnx", default=None,
+              help="Also measure with ONNX Runtime (default: when it is installed).")
 @click.option("--clock", type=click.Choice(tuple(CLOCKS)), default=None,
               help="Clock of --latency: wall (time.perf_counter) or thread (the thread's CPU "
                    "time). Default: the device table's clock, else wall.")
 def profile(space_name: str, params: tuple[str, ...], arch_text: str | None, named: str | None,
             sample: int | None, seed: int | None, resolution: int | None, as_json: bool,
             detail: bool, memory_model: str, device: str | None, measure: bool, threads: int,
-            repeats: int, clock: str | None) -> None:
+            repeats: int, onnx: bool | None, clock: str | None) -> None:
     """Print the cost of archs of SPACE: parameters, MACs, peak SRAM bytes and flash bytes
     (int8 deployment, MCUNet's memory convention or TinyEngine's; see docs/cost-model.md).
     A named arch is profiled in the space member where it is the paper's network (e.g.
@@ -77,6 +80,9 @@ def profile(space_name: str, params: tuple[str, ...], arch_text: str | None, nam
     With --device NAME the latency its table predicts is added (latency_ms); with --latency the
     network is built and timed here (latency_ms is then the measured PyTorch median, the
     prediction predicted_latency_ms)."""
+    if onnx and not have_onnxruntime():
+        raise LatencyError("--onnx needs onnx, onnxscript and onnxruntime: pip install "
+                           "\"archspace[onnx]\"")
     table = None
     if device is not None:
         from archspace.cost.latency_store import load_table
@@ -100,7 +106,7 @@ def profile(space_name: str, params: tuple[str, ...], arch_text: str | None, nam
 
         use = clock or (str(table.meta.get("clock", "wall")) if table is not None else "wall")
         for a, rec in zip(archs, records, strict=True):
-            m = measure_graph(space.lower(a, r), threads, repeats=repeats, clock=use)
+            m = measure_graph(space.lower(a, r), threads, repeats=repeats, onnx=onnx, clock=use)
             if "latency_ms" in rec:
                 rec["predicted_latency_ms"] = rec["latency_ms"]
             rec["latency_ms"] = round(m["torch"]["median_ms"], 4)

@@ -25,7 +25,7 @@ __all__ = ["MAX_TABLE_BYTES", "check_device_name", "data_dir", "devices", "load_
 _NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
 #: Largest table file read (a table of 10,000 layers is about 1 MB).
 MAX_TABLE_BYTES = 32 * 1024 * 1024
-_tables: dict[tuple[str, float, int], LatencyTable] = {}
+_tables: dict[tuple[str, int, int], LatencyTable] = {}
 
 
 def data_dir() -> Path:
@@ -75,7 +75,7 @@ def load_table(device: str, check_machine: bool = True) -> LatencyTable:
     except OSError:
         raise LatencyError(f"unknown device {device!r}: no latency table in {path.parent}; "
                            f"calibrated: {_calibrated()}") from None
-    key = (os.fspath(path), st.st_mtime, st.st_size)
+    key = (os.fspath(path), st.st_mtime_ns, st.st_size)
     table = _tables.get(key)
     if table is None:
         if st.st_size > MAX_TABLE_BYTES:
