@@ -28,10 +28,12 @@ import numpy.typing as npt
 
 from archspace.analysis.constraints import Constraints, as_constraints, satisfied
 from archspace.analysis.sampling import SegmentCache, sample_costs
+from archspace.cost.latency_store import load_table
 from archspace.cost.tinyengine import check_memory_model
 from archspace.errors import ArchspaceError, ParamError
 from archspace.limits import MAX_GRID, MAX_PROFILED, check_int, check_seed
 from archspace.space import Space
+from archspace.study.constraints import latency_device
 
 __all__ = ["FlopsStudy", "SpaceFlops", "derived_seed", "flops_distribution", "grid_label",
            "space_grid"]
@@ -96,6 +98,8 @@ class SpaceFlops:
     n_ok: int
     eligible: bool
     macs: npt.NDArray[np.int64] = field(repr=False)
+    #: Predicted latency (ms) of the satisfying models, sorted (with a device only).
+    latency_ms: npt.NDArray[np.float64] | None = field(default=None, repr=False)
 
     @property
     def fraction(self) -> float:
@@ -115,7 +119,15 @@ class SpaceFlops:
         return {"label": self.label, "space": self.space, "params": self.params, "n": self.n,
                 "n_ok": self.n_ok, "fraction": self.fraction, "eligible": self.eligible,
                 "mean_macs": self.stat("mean"), "median_macs": self.stat("median"),
-                "p90_macs": self.stat("p90")}
+                "p90_macs": self.stat("p90"), **self._latency_stats()}
+
+    def _latency_stats(self) -> dict[str, float | None]:
+        if self.latency_ms is None:
+            return {}
+        lat = self.latency_ms
+        have = len(lat) > 0
+        return {"median_latency_ms": float(np.percentile(lat, 50)) if have else None,
+                "p90_latency_ms": float(np.percentile(lat, 90)) if have else None}
 
 
 @dataclass(frozen=True)
@@ -132,6 +144,8 @@ class FlopsStudy:
     seconds: float
     #: How peak SRAM and flash were counted (``mcunet`` or ``tinyengine``).
     memory_model: str = "mcunet"
+    #: The device whose latency table predicted ``latency_ms`` (None: no latency).
+    device: str | None = None
 
     def __getitem__(self, label: str) -> SpaceFlops:
         for s in self.spaces:
@@ -155,12 +169,13 @@ class FlopsStudy:
         return {"constraints": list(self.constraints), "samples": self.samples, "seed": self.seed,
                 "min_count": self.min_count, "pick": self.pick, "reason": self.reason,
                 "seconds": round(self.seconds, 3), "memory_model": self.memory_model,
-                "spaces": rows}
+                **({"device": self.device} if self.device else {}), "spaces": rows}
 
 
 def flops_distribution(spaces: Sequence[Space] | Mapping[str, Space],
                        constraints: Constraints, samples: int = 1000, seed: int = 0,
-                       min_count: int = 20, memory_model: str = "mcunet") -> FlopsStudy:
+                       min_count: int = 20, memory_model: str = "mcunet",
+                       device: str | None = None) -> FlopsStudy:
     """Sample ``samples`` models from each space, keep those satisfying every constraint, and
     pick the space whose kept models have the highest mean MACs (TinyNAS's rule).
 
@@ -168,6 +183,9 @@ def flops_distribution(spaces: Sequence[Space] | Mapping[str, Space],
     with a width and a resolution, else by ``space.label``) or a mapping label -> space;
     ``constraints`` are strings such as ``"peak_sram<=320kB"`` or parsed constraints;
     ``memory_model`` (``mcunet`` or ``tinyengine``) says how peak SRAM and flash are counted.
+    ``device`` names a latency table (``archspace latency calibrate``): each sampled model's
+    latency is predicted, ``latency@DEVICE`` constraints read it, and each space reports its
+    satisfying models' latency distribution (``median_latency_ms``, ``p90_latency_ms``).
     """
     check_memory_model(memory_model)
     check_int(samples, "samples", 1, MAX_PROFILED)
@@ -182,21 +200,27 @@ def flops_distribution(spaces: Sequence[Space] | Mapping[str, Space],
             raise ArchspaceError(f"constraint {c} reads the {c.memory_model} memory model but "
                                  f"the analysis uses {memory_model}; give memory_model="
                                  f"{c.memory_model!r} (--memory-model {c.memory_model})")
+    wanted = latency_device(parsed, device)
+    if wanted is not None and device is None:
+        raise ArchspaceError(f"constraint latency@{wanted} needs the analysis to predict latency; "
+                             f"give device={wanted!r} (--device {wanted})")
+    table = load_table(device) if device is not None else None
     t0 = time.perf_counter()
     rows = []
     cache = SegmentCache()
     for label, space in labelled.items():
-        costs = sample_costs(space, samples, derived_seed(seed, label), cache, memory_model)
+        costs = sample_costs(space, samples, derived_seed(seed, label), cache, memory_model, table)
         arrays = costs.as_dict()
         arrays.update({f"{k}@{memory_model}": arrays[k] for k in ("peak_sram_bytes", "flash_bytes")})
         ok = satisfied(parsed, arrays)
         macs = np.sort(costs.macs[ok])
+        lat = None if costs.latency_ms is None else np.sort(costs.latency_ms[ok])
         rows.append(SpaceFlops(label, space.label, dict(space.params), samples, int(ok.sum()),
-                               int(ok.sum()) >= min_count, macs))
+                               int(ok.sum()) >= min_count, macs, lat))
     seconds = time.perf_counter() - t0
     pick, reason = _pick(rows, [str(c) for c in parsed], min_count)
     return FlopsStudy(tuple(rows), tuple(str(c) for c in parsed), samples, seed, min_count, pick,
-                      reason, seconds, memory_model)
+                      reason, seconds, memory_model, device)
 
 
 def _labelled(spaces: Sequence[Space]) -> dict[str, Space]:

@@ -59,13 +59,19 @@ class CostSample:
     peak_sram_bytes: IntArray
     flash_bytes: IntArray
     path: str
+    #: Predicted latency (ms) of each arch, when sampled with a latency table.
+    latency_ms: npt.NDArray[np.float64] | None = None
 
     def __len__(self) -> int:
         return len(self.macs)
 
-    def as_dict(self) -> dict[str, IntArray]:
-        """The four arrays by :data:`COST_KEYS` name (what constraints read)."""
-        return {k: getattr(self, k) for k in COST_KEYS}
+    def as_dict(self) -> dict[str, Any]:
+        """The four arrays by :data:`COST_KEYS` name (what constraints read), and
+        ``latency_ms`` when predicted."""
+        out = {k: getattr(self, k) for k in COST_KEYS}
+        if self.latency_ms is not None:
+            out["latency_ms"] = self.latency_ms
+        return out
 
 
 class SegmentCache:
@@ -89,32 +95,38 @@ class _Unfactorisable(Exception):
 
 
 def sample_costs(space: Space, n: int, seed: int, cache: SegmentCache | None = None,
-                 memory_model: str = "mcunet") -> CostSample:
+                 memory_model: str = "mcunet", latency: Any = None) -> CostSample:
     """Costs of ``n`` archs drawn uniformly (per active decision, as ``space.sample`` draws)
     from ``space`` at its default resolution, reproducible from ``seed``. ``cache`` (a dict
     shared by the spaces of one study) keeps the cost of each (block, input shape) profiled.
 
     With ``memory_model="tinyengine"`` the same archs are drawn, and each one's peak SRAM and
     flash are TinyEngine's, from its whole network (TinyEngine places tensors over the whole
-    schedule, so they do not factorise over blocks; about a millisecond per arch)."""
+    schedule, so they do not factorise over blocks; about a millisecond per arch).
+
+    With ``latency`` (a :class:`~archspace.cost.latency_table.LatencyTable`) the sample also
+    holds each arch's predicted latency (``latency_ms``)."""
     check_memory_model(memory_model)
     if _factorable(space):
         try:
             fact = _Factorised(space, np.random.default_rng(seed), cache)  # type: ignore[arg-type]
-            if memory_model == "mcunet":
+            if memory_model == "mcunet" and latency is None:
                 return fact.sample(n)
-            return fact.sample_engine(n, memory_model)
+            return fact.sample_engine(n, memory_model, latency)
         except _Unfactorisable:
             pass
-    return _generic(space, n, seed, memory_model)
+    return _generic(space, n, seed, memory_model, latency)
 
 
-def _generic(space: Space, n: int, seed: int, memory_model: str = "mcunet") -> CostSample:
+def _generic(space: Space, n: int, seed: int, memory_model: str = "mcunet",
+             latency: Any = None) -> CostSample:
     rng = random.Random(seed)
     extra: dict[str, Any] = {} if memory_model == "mcunet" else {"memory_model": memory_model}
-    profiles = [space.profile(space.sample(rng), **extra) for _ in range(n)]
+    archs = [space.sample(rng) for _ in range(n)]
+    profiles = [space.profile(a, **extra) for a in archs]
     cols = {k: np.fromiter((getattr(p, k) for p in profiles), np.int64, n) for k in COST_KEYS}
-    return CostSample(**cols, path="generic")
+    lat = None if latency is None else np.array([latency.predict(space, a) for a in archs], float)
+    return CostSample(**cols, path="generic", latency_ms=lat)
 
 
 def _factorable(space: Space) -> bool:
@@ -267,19 +279,27 @@ class _Factorised:
         """Costs of ``n`` archs drawn uniformly."""
         return self.costs(np.stack([self.rng.integers(k, size=n) for k in self.radix], axis=1))
 
-    def sample_engine(self, n: int, memory_model: str) -> CostSample:
+    def sample_engine(self, n: int, memory_model: str, latency: Any = None) -> CostSample:
         """The archs :meth:`sample` draws, with peak SRAM and flash of ``memory_model``
-        profiled arch by arch."""
+        profiled arch by arch (unless it is ``mcunet``), and with ``latency`` (a latency table)
+        each arch's predicted latency."""
         idx = np.stack([self.rng.integers(k, size=n) for k in self.radix], axis=1)
         act = self._active(idx)
         base = self.costs(idx)
-        peak = np.zeros(n, np.int64)
-        flash = np.zeros(n, np.int64)
+        if memory_model == "mcunet":
+            peak, flash, path = base.peak_sram_bytes, base.flash_bytes, "factorised"
+        else:
+            peak, flash = np.zeros(n, np.int64), np.zeros(n, np.int64)
+            path = f"factorised+{memory_model}"
+        lat = None if latency is None else np.zeros(n, np.float64)
         for j in range(n):
-            p = self.space.profile(self._arch(idx[j].tolist(), act[j].tolist()),
-                                   memory_model=memory_model)
-            peak[j], flash[j] = p.peak_sram_bytes, p.flash_bytes
-        return CostSample(base.params, base.macs, peak, flash, path=f"factorised+{memory_model}")
+            arch = self._arch(idx[j].tolist(), act[j].tolist())
+            if memory_model != "mcunet":
+                p = self.space.profile(arch, memory_model=memory_model)
+                peak[j], flash[j] = p.peak_sram_bytes, p.flash_bytes
+            if lat is not None:
+                lat[j] = latency.predict(self.space, arch)
+        return CostSample(base.params, base.macs, peak, flash, path=path, latency_ms=lat)
 
     def costs(self, idx: IntArray) -> CostSample:
         """Costs of the archs whose choice indices are the rows of ``idx`` (indices of inactive

@@ -15,6 +15,7 @@ from archspace.cli.datasets import datasets
 from archspace.cli.draw import draw
 from archspace.cli.estimators import estimators
 from archspace.cli.export import export
+from archspace.cli.latency import latency
 from archspace.cli.profile import profile
 from archspace.cli.report import report
 from archspace.cli.resume import resume
@@ -28,7 +29,7 @@ __all__ = ["COMMANDS", "ArchspaceGroup", "cli", "main"]
 
 COMMANDS: tuple[click.Command, ...] = (spaces, size, sample, profile, draw, search, resume,
                                        estimators, datasets, analyze, strategies, export,
-                                       report)
+                                       report, latency)
 
 cli = make_cli(COMMANDS)
 

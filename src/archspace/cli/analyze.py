@@ -19,10 +19,12 @@ import click
 from archspace.analysis import NORMALIZE
 from archspace.analysis.specs import SPEC_HELP
 from archspace.cli._common import Bounded, console, param_option, print_table, seed_option
+from archspace.cost.latency_store import load_table
 from archspace.cost.tinyengine import MEMORY_MODELS
 from archspace.errors import ParamError
 from archspace.limits import MAX_BINS, MAX_BOOTSTRAP, MAX_PROFILED
 from archspace.spaces import parse_params
+from archspace.study.constraints import with_device
 
 if TYPE_CHECKING:
     from archspace.analysis.edf import EDFStudy
@@ -104,12 +106,15 @@ def _flops_rows(study: FlopsStudy) -> list[dict[str, Any]]:
               help="Grid over any space parameter (repeatable).")
 @click.option("--memory-model", type=click.Choice(MEMORY_MODELS), default="mcunet",
               show_default=True, help="How peak SRAM and flash are counted (docs/cost-model.md).")
+@click.option("--device", metavar="NAME",
+              help="Predict each model's latency with this device's latency table: latency "
+                   "constraints (e.g. latency<=12ms) and the latency distribution per space.")
 @out_option
 @json_option
 def flops(space_name: str, params: tuple[str, ...], sram: str | None, flash: str | None,
           constraints: tuple[str, ...], samples: int, seed: int, min_count: int,
           widths: str | None, resolutions: str | None, grid_pairs: tuple[str, ...],
-          memory_model: str, out_dir: Path, as_json: bool) -> None:
+          memory_model: str, device: str | None, out_dir: Path, as_json: bool) -> None:
     """Compare the MACs of models that fit the constraints across a grid of SPACE's parameters
     and pick the space whose fitting models have the highest mean MACs (TinyNAS, MCUNet).
 
@@ -120,10 +125,12 @@ def flops(space_name: str, params: tuple[str, ...], sram: str | None, flash: str
     from archspace.plots.analysis import plot_flops_cdf
 
     texts = [*([f"peak_sram<={sram}"] if sram else []), *([f"flash<={flash}"] if flash else []),
-             *constraints]
+             *with_device(constraints, device)]
+    if device is not None:
+        load_table(device)  # an unknown device stops here, before any sampling
     fixed = parse_params(space_name, list(params))
     spaces = space_grid(space_name, _grid(space_name, widths, resolutions, grid_pairs), fixed)
-    study = flops_distribution(spaces, texts, samples, seed, min_count, memory_model)
+    study = flops_distribution(spaces, texts, samples, seed, min_count, memory_model, device)
     out_dir.mkdir(parents=True, exist_ok=True)
     plot_flops_cdf(study, out_dir / "flops_cdf.png")
     _write_csv(out_dir / "flops.csv", _flops_rows(study))
@@ -143,7 +150,9 @@ def _print_flops(study: FlopsStudy, out_dir: Path) -> None:
                         f"{', '.join(study.constraints) or 'no constraints'}"
                         + (f", {study.memory_model} memory model"
                            if study.memory_model != "mcunet" else ""))
-    for col in ("space", "fit", "mean MACs", "median", "p90"):
+    lat = study.device is not None
+    for col in ("space", "fit", "mean MACs", "median", "p90",
+                *(("median latency", "p90 latency") if lat else ())):
         table.add_column(col, justify="left" if col == "space" else "right")
     ranked = study.ranking()
     rest = [s for s in study.spaces if not s.eligible]
@@ -151,6 +160,10 @@ def _print_flops(study: FlopsStudy, out_dir: Path) -> None:
         stats = [f"{v / 1e6:.1f}M" if v is not None else "-"
                  for v in (s.stat("mean"), s.stat("median"), s.stat("p90"))]
         mark = " *" if s.label == study.pick else ""
+        if lat:
+            row = s.summary()
+            stats += [f"{row[k]:.3g} ms" if row.get(k) is not None else "-"
+                      for k in ("median_latency_ms", "p90_latency_ms")]
         table.add_row(escape(s.label) + mark, f"{s.n_ok}/{s.n}", *stats)
     print_table(out, table, fold=("space",))
     shown = len(ranked[:15]) + len(rest[:5])

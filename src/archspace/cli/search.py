@@ -30,7 +30,7 @@ from archspace.errors import ArchspaceError
 from archspace.limits import MAX_BUDGET
 from archspace.spaces import parse_params
 from archspace.study import Study, StudyConfig, StudyResult, TrialRecord
-from archspace.study.constraints import with_memory_model
+from archspace.study.constraints import with_device, with_memory_model
 from archspace.study.summary import summarize
 from archspace.study.threads import capped_threads
 
@@ -135,6 +135,12 @@ def _print_summary(s: dict[str, Any]) -> None:
             click.echo(f"  #{t['number']:<5} {values}  {t['arch']}")
 
 
+def _bind_latency(text: str, device: str) -> str:
+    """``latency`` or ``latency:...`` (an objective, a reward) bound to ``device``."""
+    head, sep, rest = text.strip().partition(":")
+    return f"latency@{device}{sep}{rest}" if head == "latency" else text
+
+
 def _num(v: Any) -> str:
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
         return str(int(v))
@@ -164,6 +170,9 @@ def _num(v: Any) -> str:
               show_default=True,
               help="Memory model of the peak_sram and flash constraints (tinyengine: TinyEngine's "
                    "allocator and buffers; written into them as peak_sram@tinyengine<=...).")
+@click.option("--device", metavar="NAME",
+              help="Device whose latency table predicts latency_ms for latency constraints, "
+                   "objectives and rewards (e.g. -c latency<=12ms; see 'archspace latency').")
 @click.option("-o", "--objective", "objectives", multiple=True, metavar="NAME",
               help="Objective, repeatable: an estimator metric ('accuracy': the search metric) "
                    "is maximised, a cost (macs, params, peak_sram, flash) minimised; NAME:min / "
@@ -179,13 +188,20 @@ def _num(v: Any) -> str:
 def search(space_name: str, params: tuple[str, ...], estimator: str,
            estimator_options: tuple[str, ...], strategy: str, strategy_options: tuple[str, ...],
            budget: int, seed: int, study_path: str, constraints: tuple[str, ...],
-           memory_model: str, objectives: tuple[str, ...], reward: str | None, as_json: bool,
-           progress: bool, ray_timeout: float, scheduler: str | None, min_resource: int | None,
-           max_resource: int | None, eta: int | None, **executor: Any) -> None:
+           memory_model: str, device: str | None, objectives: tuple[str, ...],
+           reward: str | None, as_json: bool, progress: bool, ray_timeout: float,
+           scheduler: str | None, min_resource: int | None, max_resource: int | None,
+           eta: int | None, **executor: Any) -> None:
     """Search SPACE with a strategy and an estimator for BUDGET trials, recording to FILE.db.
 
     With --scheduler every rung (an arch at a resource) is one trial of the budget."""
-    constraints = with_memory_model(constraints, memory_model)
+    if device is not None:
+        from archspace.cost.latency_store import load_table
+
+        load_table(device)  # unknown, damaged or another machine's: stop before anything
+        objectives = tuple(_bind_latency(o, device) for o in objectives)
+        reward = _bind_latency(reward, device) if reward else reward
+    constraints = with_device(with_memory_model(constraints, memory_model), device)
     schedule = scheduler_from_options(scheduler, min_resource, max_resource, eta)
     config = StudyConfig(
         space=space_name, space_params=parse_params(space_name, list(params)),

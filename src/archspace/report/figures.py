@@ -62,7 +62,8 @@ class _Axis:
 
 #: Cost metric -> (scale, axis label): counts in millions, bytes in kilobytes.
 _COST_UNITS = {"macs": (1e6, "MACs (M)"), "params": (1e6, "parameters (M)"),
-               "peak_sram": (1e3, "peak SRAM (kB)"), "flash": (1e3, "flash (kB)")}
+               "peak_sram": (1e3, "peak SRAM (kB)"), "flash": (1e3, "flash (kB)"),
+               "latency": (1.0, "predicted latency (ms)")}
 
 
 def _axis(o: Objective) -> _Axis:

@@ -63,6 +63,8 @@ def fmt_value(key: str, value: Any) -> str:
     v = float(value)
     if key in _BYTES:
         return f"{v / 1e6:.3g} MB" if v >= 1e6 else f"{v / 1e3:.3g} kB"
+    if key == COST_METRICS["latency"].key:
+        return f"{v:.3g} ms"
     for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(v) >= size and key in _COUNTS:
             return f"{v / size:.4g}{unit}"

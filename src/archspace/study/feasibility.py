@@ -29,7 +29,8 @@ PROBE_SAMPLES = 1000
 PROBE_MIN = 100
 PROBE_SECONDS = 5.0
 
-_UNITS = {"macs": "MACs", "params": "parameters", "peak_sram": "B", "flash": "B"}
+_UNITS = {"macs": "MACs", "params": "parameters", "peak_sram": "B", "flash": "B",
+          "latency": "ms"}
 
 
 class InfeasibleConstraints(ArchspaceError):
@@ -78,7 +79,8 @@ def _message(space: Space, constraints: Sequence[Constraint], extreme: Mapping[C
     parts = []
     for c in constraints:
         word = "smallest" if c.op.startswith("<") else "largest"
-        parts.append(f"{c.text} ({word} seen {extreme[c]:,.0f} {_UNITS[c.metric]}, met by "
+        value = f"{extreme[c]:.3g}" if c.metric == "latency" else f"{extreme[c]:,.0f}"
+        parts.append(f"{c.text} ({word} seen {value} {_UNITS.get(c.metric, '')}, met by "
                      f"{met[c]:,})")
     alone = all(met[c] for c in constraints)
     why = "each is met by some, none by all; " if alone and len(constraints) > 1 else ""

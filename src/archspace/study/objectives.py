@@ -6,8 +6,9 @@
   for Mobile", CVPR 2019, eq. 2): ``ACC * (COST / T) ** w``. Written ``METRIC:TARGET:W`` (e.g.
   ``macs:300M:-0.07``) or ``METRIC:TARGET:ALPHA:BETA`` for MnasNet's two-sided form, where
   ``w = ALPHA`` when ``COST <= T`` and ``w = BETA`` otherwise (``0:-1`` is a hard-ish penalty).
-  ``METRIC`` is a cost metric (``macs``, ``params``, ``peak_sram``, ``flash``) with the units of
-  :mod:`archspace.study.constraints`.
+  ``METRIC`` is a cost metric (``macs``, ``params``, ``peak_sram``, ``flash``, ``latency@DEVICE``)
+  with the units of :mod:`archspace.study.constraints` (``latency@pixel:10ms:-0.07`` is
+  MnasNet's own latency reward, on a device's latency table).
 * **Multi-objective**: several ``--objective`` names. A cost metric is minimised, anything else
   names an estimator metric and is maximised (``accuracy`` means the estimator's search metric).
   A name may end in ``:min`` or ``:max`` to force the direction. Strategies receive
@@ -25,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from archspace.cost.latency_store import check_device_name, devices
 from archspace.errors import ArchspaceError
-from archspace.study.constraints import COST_METRICS, quantity
+from archspace.study.constraints import COST_METRICS, LATENCY_METRIC, quantity
 
 __all__ = ["Objective", "ObjectiveError", "Objectives", "Reward", "as_number", "dominates",
            "non_dominated_sort", "numeric_metrics", "pareto_front", "parse_reward"]
@@ -44,6 +46,7 @@ class Objective:
     key: str
     source: str
     maximise: bool
+    device: str | None = None  # the latency table a ``latency@DEVICE`` objective reads
 
     def value(self, metrics: Mapping[str, float], cost: Mapping[str, float]) -> float:
         """The objective's raw value (not negated)."""
@@ -117,6 +120,7 @@ class Reward:
     alpha: float
     beta: float
     text: str
+    device: str | None = None  # for ``latency@DEVICE:10ms:-0.07``
 
     def __call__(self, accuracy: float, cost: Mapping[str, float]) -> float:
         c = float(cost[COST_METRICS[self.metric].key])
@@ -131,6 +135,7 @@ def parse_reward(text: str) -> Reward:
     if len(parts) not in (3, 4):
         raise ObjectiveError(f"malformed {what}; expected METRIC:TARGET:W (e.g. macs:300M:-0.07) "
                              "or METRIC:TARGET:ALPHA:BETA")
+    parts[0], device = _split_device(parts[0], what)
     if parts[0] not in COST_METRICS:
         raise ObjectiveError(f"{what}: unknown metric {parts[0]!r}; allowed: {', '.join(COST_METRICS)}")
     target = _parse_quantity(parts[1], parts[0], what)
@@ -142,7 +147,25 @@ def parse_reward(text: str) -> Reward:
         raise ObjectiveError(f"{what}: exponents must be finite numbers in [-{MAX_EXPONENT:g}, "
                              f"{MAX_EXPONENT:g}], got {':'.join(parts[2:])!r}")
     alpha, beta = (exps[0], exps[0]) if len(exps) == 1 else (exps[0], exps[1])
-    return Reward(parts[0], target, alpha, beta, text.strip())
+    return Reward(parts[0], target, alpha, beta, text.strip(), device)
+
+
+def _split_device(name: str, what: str) -> tuple[str, str | None]:
+    """``latency@DEVICE`` -> (``latency``, DEVICE); a bare ``latency`` is refused (it needs a
+    device's latency table), ``@`` on another metric too."""
+    base, at, device = name.partition("@")
+    if base != LATENCY_METRIC:
+        if at:
+            raise ObjectiveError(f"{what}: only latency takes @DEVICE, got {name!r}")
+        return name, None
+    if not device:
+        known = ", ".join(devices()) or "none (run 'archspace latency calibrate --device NAME')"
+        raise ObjectiveError(f"{what}: latency needs a device's latency table; give --device "
+                             f"NAME (or write latency@NAME); calibrated: {known}")
+    try:
+        return base, check_device_name(device)
+    except ArchspaceError as e:
+        raise ObjectiveError(f"{what}: {e}") from None
 
 
 def _parse_objective(text: str, metric: str, produces: Sequence[str] = (),
@@ -152,6 +175,9 @@ def _parse_objective(text: str, metric: str, produces: Sequence[str] = (),
         raise ObjectiveError(f"malformed objective {text!r}; expected NAME, NAME:min or NAME:max, "
                              f"with NAME a cost metric ({', '.join(COST_METRICS)}) or an estimator "
                              "metric")
+    if name.partition("@")[0] == LATENCY_METRIC:
+        name, device = _split_device(name, f"objective {text!r}")
+        return Objective(name, COST_METRICS[name].key, "cost", direction == "max", device)
     if name in COST_METRICS:
         return Objective(name, COST_METRICS[name].key, "cost", direction == "max")
     key = metric if name == "accuracy" else name
@@ -199,6 +225,11 @@ class Objectives:
     def multi(self) -> bool:
         """More than one objective."""
         return len(self.items) > 1
+
+    @property
+    def devices(self) -> tuple[str | None, ...]:
+        """The devices whose latency the objectives and the reward read (None for the rest)."""
+        return (*(o.device for o in self.items), self.reward.device if self.reward else None)
 
     def evaluate(self, metrics: Mapping[str, float],
                  cost: Mapping[str, float]) -> tuple[float, tuple[float, ...]]:

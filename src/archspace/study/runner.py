@@ -42,6 +42,7 @@ from archspace.study.checkpoints import CheckpointKeeper
 from archspace.study.components import Components, Factories, build_components
 from archspace.study.constraints import memory_models, model_costs, parse_constraints, violated
 from archspace.study.executor import Executor, InlineExecutor, Job, Outcome, describe_error
+from archspace.study.latency import latency_ms, study_latency_table
 from archspace.study.objectives import numeric_metrics
 from archspace.study.preflight import check_before_evaluating, objectives_of
 from archspace.study.prior_record import PriorRecorder
@@ -78,6 +79,7 @@ class Study:
         self.space, self.estimator, self.strategy = parts.space, parts.estimator, parts.strategy
         self.constraints = parse_constraints(config.constraints)
         self.objectives = objectives_of(self.estimator, config)
+        self.latency_table = study_latency_table(self.constraints, self.objectives)
         self.executor = executor or InlineExecutor()
         self.executor.bind(self.space, self.estimator)
         self.diverged_at: int | None = None
@@ -248,6 +250,9 @@ class Study:
                 hit = {k: float(getattr(profile, k)) for k in COST_KEYS}
                 for model in memory_models(self.constraints):  # peak_sram@tinyengine<=...
                     hit.update(model_costs(self.estimator.cost(self.space, arch, model), model))
+                if self.latency_table is not None:  # latency@DEVICE<=...
+                    hit["latency_ms"] = latency_ms(self.latency_table, self.estimator,
+                                                   self.space, arch)
             except Exception as e:  # a space that cannot build this arch
                 hit = f"cost model: {describe_error(e)}"
             if len(self._feasible_cache) >= 100_000:

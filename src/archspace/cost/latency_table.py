@@ -1,0 +1,412 @@
+"""Latency predicted from a per-device lookup table over the IR's layer signatures.
+
+A network's latency on a device is predicted as the sum of its layers' latencies, each looked up
+by the layer's *signature*: op, input and output shapes and the attributes that change the work
+(kernel, stride, padding, dilation, groups, bias; the activation's kind; pooling window). This is
+the lookup-table predictor of ProxylessNAS (Cai et al., ICLR 2019) and Once-for-All (Cai et al.,
+ICLR 2020) at the granularity of nn-Meter's kernels (Zhang et al., "nn-Meter: Towards Accurate
+Latency Prediction of Deep-Learning Model Inference on Diverse Edge Devices", MobiSys 2021): a
+layer is measured alone, with its inputs resident, by ``archspace latency calibrate``
+(:mod:`archspace.cost.latency_calibrate`).
+
+Two corrections make the sum a network's latency:
+
+* a layer the table lacks is predicted by a linear model of its op class (depthwise, pointwise,
+  k x k and grouped convolutions apart), ``ms = c0 + c1 * MACs + c2 * input elements + c3 *
+  output elements``, fitted by least squares on the table's measured layers of that class;
+* the per-network overhead (the framework's dispatch between layers, the call itself):
+  ``latency = a * sum(layers) + b * layers + c``, fitted on whole networks measured at
+  calibration.
+
+Prediction reads only the IR: no torch module is built. Chain spaces are predicted block by
+block, each distinct (block, input shape) lowered once; spaces that profile through
+:class:`~archspace.ir.segments.SegmentGraph` reuse their segment templates; every signature is
+looked up once per table. This module imports neither torch nor the space layer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from archspace.errors import ArchspaceError
+from archspace.ir.graph import Graph, IRError, Node
+from archspace.ir.segments import SegmentGraph, Template
+
+__all__ = ["TABLE_SCHEMA", "LatencyError", "LatencyTable", "Overhead", "Signature", "fit_fallback",
+           "fit_overhead", "layer_class", "layer_features", "node_signature", "signature_key"]
+
+#: Predictions a table remembers (least recently used dropped first).
+ARCH_CACHE_SIZE = 100_000
+#: Version of the table file's layout (:meth:`LatencyTable.from_json` refuses others).
+TABLE_SCHEMA = 1
+
+Signature = tuple[Any, ...]
+_TOKENS = itertools.count()
+
+
+class LatencyError(ArchspaceError):
+    """An unknown device, or a latency table that is damaged or was made for another device."""
+
+
+def _attrs_key(node: Node) -> tuple[Any, ...]:
+    op, a = node.op, node.attrs
+    if op == "conv":
+        return (tuple(a["kernel"]), a["stride"], tuple(a["padding"]), a["dilation"], a["groups"],
+                bool(a["bias"]))
+    if op == "act":
+        return (a["kind"],)
+    if op in ("maxpool", "avgpool"):
+        return (a["kernel"], a["stride"], a["padding"], bool(a.get("count_include_pad", True)))
+    if op == "upsample":
+        return (a["mode"],)
+    if op == "linear":
+        return (bool(a["bias"]),)
+    if op == "zero":
+        return (a["stride"],)
+    if op == "crop":
+        return (a["top"], a["left"])
+    if op == "bn":
+        return (bool(a["affine"]),)
+    return ()
+
+
+def node_signature(node: Node, nodes: Sequence[Node]) -> Signature:
+    """The layer signature of ``node`` (its inputs are ``nodes[i]``): op, input shapes (in
+    order, a repeated input repeated), output shape and the op's work-changing attributes."""
+    return (node.op, tuple(nodes[i].shape for i in node.inputs), node.shape, _attrs_key(node))
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool):
+        return str(int(v))
+    if isinstance(v, tuple):
+        return "x".join(_fmt(x) for x in v)
+    return str(v)
+
+
+def signature_key(sig: Signature) -> str:
+    """The signature as the table file's key, e.g.
+    ``conv|16x32x32|32x32x32|3x3,1,1x1,1,1,0`` (op | inputs, ``+`` between | output | attrs)."""
+    op, ins, out, attrs = sig
+    return "|".join((op, "+".join(_fmt(s) for s in ins), _fmt(out), ",".join(_fmt(a) for a in attrs)))
+
+
+def layer_class(sig: Signature) -> str:
+    """The op class of a signature, for the fallback model of layers the table lacks."""
+    op, ins, out, attrs = sig
+    if op != "conv":
+        return op
+    (kh, kw), _, _, _, groups, _ = attrs
+    c_in = ins[0][0]
+    if groups > 1 and groups == c_in == out[0]:
+        return "conv_dw"
+    if groups > 1:
+        return "conv_group"
+    return "conv_1x1" if kh == kw == 1 else "conv_kxk"
+
+
+def _numel(shape: Sequence[int]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def layer_features(sig: Signature) -> tuple[float, float, float]:
+    """(MACs, input elements, output elements) of a signature, the fallback model's inputs."""
+    op, ins, out, attrs = sig
+    macs = 0
+    if op == "conv":
+        (kh, kw), _, _, _, groups, _ = attrs
+        macs = out[0] * (ins[0][0] // groups) * kh * kw * out[1] * out[2]
+    elif op == "linear":
+        macs = ins[0][0] * out[0]
+    elif op in ("maxpool", "avgpool"):
+        macs = _numel(out) * attrs[0] * attrs[0]
+    return float(macs), float(sum(_numel(s) for s in ins)), float(_numel(out))
+
+
+@dataclass(frozen=True)
+class Overhead:
+    """``latency = a * sum(layer ms) + b * layers + c`` (ms), fitted on whole networks."""
+
+    a: float = 1.0
+    b: float = 0.0
+    c: float = 0.0
+
+    def __call__(self, layer_sum: float, n_layers: int) -> float:
+        return max(self.a * layer_sum + self.b * n_layers + self.c, 0.0)
+
+
+def _fit(s: np.ndarray, n: np.ndarray, y: np.ndarray, form: str) -> Overhead:
+    if form == "sum":
+        return Overhead()
+    if form == "scale":
+        return Overhead(float(np.median(y / np.maximum(s, 1e-9))), 0.0, 0.0)
+    w = 1.0 / np.maximum(y, 1e-6)
+    design = np.stack([s, n, np.ones_like(s)], axis=1) * w[:, None]
+    coef, *_ = np.linalg.lstsq(design, y * w, rcond=None)
+    if not (np.all(np.isfinite(coef)) and coef[0] > 0):
+        return _fit(s, n, y, "scale")
+    return Overhead(float(coef[0]), float(coef[1]), float(coef[2]))
+
+
+def fit_overhead(layer_sums: Sequence[float], n_layers: Sequence[int],
+                 measured: Sequence[float]) -> tuple[Overhead, str]:
+    """The overhead correction of whole networks and its form: of the plain sum (``sum``), a
+    scale ``a`` (``scale``, the median ratio) and the least-squares fit of ``a``, ``b`` and
+    ``c`` weighted by ``1/measured`` (``linear``), the one with the smallest leave-one-out
+    relative error (so a few noisy networks do not buy a fit that only fits them)."""
+    s = np.asarray(layer_sums, float)
+    n = np.asarray(n_layers, float)
+    y = np.asarray(measured, float)
+    if len(y) < 2:
+        return Overhead(), "sum"
+    forms = ["sum", "scale"] + (["linear"] if len(y) >= 6 else [])
+    best, best_err = "sum", math.inf
+    for form in forms:
+        errs = []
+        for k in range(len(y)):
+            keep = np.arange(len(y)) != k
+            model = _fit(s[keep], n[keep], y[keep], form)
+            errs.append(((model(float(s[k]), int(n[k])) - y[k]) / max(y[k], 1e-9)) ** 2)
+        err = float(np.mean(errs))
+        if err < best_err - 1e-12:
+            best, best_err = form, err
+    return _fit(s, n, y, best), best
+
+
+def fit_fallback(rows: Iterable[tuple[str, tuple[float, float, float], float]]
+                 ) -> dict[str, tuple[float, float, float, float]]:
+    """Per op class, least-squares ``ms ~ c0 + c1 MACs + c2 in + c3 out`` (non-negative: a
+    negative coefficient is dropped and the rest refitted), from ``(class, features, ms)``."""
+    by: dict[str, list[tuple[tuple[float, float, float], float]]] = {}
+    for cls, feats, ms in rows:
+        by.setdefault(cls, []).append((feats, ms))
+    out: dict[str, tuple[float, float, float, float]] = {}
+    for cls, items in by.items():
+        x = np.array([[1.0, *f] for f, _ in items])
+        y = np.array([ms for _, ms in items])
+        keep = [j for j in range(4) if j == 0 or np.any(x[:, j] != 0)]
+        while True:
+            coef = np.zeros(4)
+            if len(items) >= len(keep):
+                scale = np.maximum(np.abs(x[:, keep]).max(axis=0), 1e-12)
+                sol, *_ = np.linalg.lstsq(x[:, keep] / scale, y, rcond=None)
+                coef[keep] = sol / scale
+            else:
+                coef[0] = float(np.median(y))
+                break
+            neg = [j for j in keep if j and coef[j] < 0]
+            if not neg:
+                break
+            keep = [j for j in keep if j not in neg]
+        coef[0] = max(coef[0], 0.0)
+        out[cls] = (float(coef[0]), float(coef[1]), float(coef[2]), float(coef[3]))
+    return out
+
+
+@dataclass
+class LatencyTable:
+    """One device's table: measured layer latencies (ms) by :func:`signature_key`, the
+    fallback models, the overhead correction, and what the table was measured on."""
+
+    device: str
+    layers: dict[str, float]
+    overhead: Overhead = field(default_factory=Overhead)
+    fallback: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
+    fingerprint: str = ""
+    machine: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._sig_ms: dict[Signature, float] = {}
+        self._chain: dict[tuple[Any, tuple[int, ...]], tuple[float, int, tuple[int, ...]]] = {}
+        self._templates: dict[int, tuple[Template, float, int]] = {}
+        self._token = next(_TOKENS)
+        self.hits = 0
+        self.misses = 0
+
+    # -- one layer -------------------------------------------------------------------------
+    def layer_ms(self, sig: Signature) -> float:
+        """The table's latency of one layer: measured if present, else its class's model."""
+        hit = self._sig_ms.get(sig)
+        if hit is not None:
+            return hit
+        ms = self.layers.get(signature_key(sig))
+        if ms is None:
+            self.misses += 1
+            ms = self._fallback_ms(sig)
+        else:
+            self.hits += 1
+        self._sig_ms[sig] = ms
+        return ms
+
+    def _fallback_ms(self, sig: Signature) -> float:
+        if sig[0] == "input":
+            return 0.0
+        coef = self.fallback.get(layer_class(sig))
+        if coef is None:  # an op never measured: the cheapest elementwise op measured
+            known = [c for k, c in self.fallback.items() if not k.startswith("conv")]
+            if not known:
+                return 0.0
+            coef = min(known, key=lambda c: c[0])
+        macs, n_in, n_out = layer_features(sig)
+        return max(coef[0] + coef[1] * macs + coef[2] * n_in + coef[3] * n_out, 0.0)
+
+    # -- whole networks --------------------------------------------------------------------
+    def _nodes_ms(self, nodes: Sequence[Node], start: int = 0) -> tuple[float, int]:
+        total, count = 0.0, 0
+        for node in nodes[start:]:
+            if node.op == "input":
+                continue
+            total += self.layer_ms(node_signature(node, nodes))
+            count += 1
+        return total, count
+
+    def predict_graph(self, graph: Graph) -> float:
+        """Predicted latency (ms) of a whole IR graph."""
+        if isinstance(graph, SegmentGraph):
+            total, count = self._segments_ms(graph)
+        else:
+            total, count = self._nodes_ms(graph.nodes)
+        return self.overhead(total, count)
+
+    def _segments_ms(self, graph: SegmentGraph) -> tuple[float, int]:
+        nodes, templates = graph.nodes, graph.templates
+        total, count = 0.0, 0
+        cache = self._templates
+        for node in nodes:
+            tmpl = templates.get(node.id)
+            if tmpl is not None:
+                hit = cache.get(id(tmpl))
+                if hit is None or hit[0] is not tmpl:
+                    ms, k = self._nodes_ms(tmpl.nodes, tmpl.n_inputs)
+                    hit = cache[id(tmpl)] = (tmpl, ms, k)
+                total += hit[1]
+                count += hit[2]
+            elif node.op != "input":
+                total += self.layer_ms(node_signature(node, nodes))
+                count += 1
+        return total, count
+
+    def predict_chain(self, input_shape: tuple[int, ...], blocks: Iterable[Any]) -> float:
+        """Predicted latency (ms) of a chain of :class:`~archspace.ir.blocks.Block` applied to
+        ``input_shape``; each distinct (block, input shape) is lowered once."""
+        cache = self._chain
+        shape = input_shape
+        total, count = 0.0, 0
+        for block in blocks:
+            key = (block, shape)
+            hit = cache.get(key)
+            if hit is None:
+                g = Graph()
+                out = block.lower(g, g.input(shape))
+                ms, k = self._nodes_ms(g.nodes)
+                hit = cache[key] = (ms, k, out.shape)
+            total += hit[0]
+            count += hit[1]
+            shape = hit[2]
+        return self.overhead(total, count)
+
+    def predict(self, space: Any, arch: Any, resolution: int | None = None) -> float:
+        """Predicted latency (ms) at batch 1 of ``arch`` of ``space`` at ``resolution``.
+
+        A chain space (one with ``blocks``) goes block by block, a space with
+        ``segment_profile`` through its segment templates, any other through its full IR.
+        The space remembers the last :data:`ARCH_CACHE_SIZE` predictions per (table, arch,
+        resolution), as it does profiles."""
+        r = space.check_resolution(resolution)
+        key = (self._token, arch, r)
+        cache: OrderedDict[tuple[int, Any, int], float] = space.__dict__.setdefault(
+            "_latency_cache", OrderedDict())
+        hit = cache.get(key)
+        if hit is not None:
+            cache.move_to_end(key)
+            return hit
+        ms = self._predict(space, space.validate(arch), r)
+        cache[key] = ms
+        if len(cache) > ARCH_CACHE_SIZE:
+            cache.popitem(last=False)
+        return ms
+
+    def _predict(self, space: Any, arch: Any, r: int) -> float:
+        try:
+            if hasattr(space, "blocks"):
+                return self.predict_chain((space.in_channels, r, r), space.blocks(arch, r))
+            if getattr(space, "segment_profile", False):
+                g = SegmentGraph(space.__dict__.setdefault("_segment_cache", {}))
+                space._lower(arch, g, r)
+                return self.predict_graph(g)
+        except IRError:
+            pass  # the space's own lower() reports why this arch cannot be built
+        return self.predict_graph(space.lower(arch, r))
+
+    # -- file form -------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """The table file's content (see :meth:`from_json`)."""
+        return {"schema": TABLE_SCHEMA, "kind": "archspace-latency-table", "device": self.device,
+                "fingerprint": self.fingerprint, "machine": self.machine, "meta": self.meta,
+                "overhead": {"a": self.overhead.a, "b": self.overhead.b, "c": self.overhead.c},
+                "fallback": {k: list(v) for k, v in sorted(self.fallback.items())},
+                "layers": dict(sorted(self.layers.items()))}
+
+    @classmethod
+    def from_json(cls, obj: Any, where: str) -> LatencyTable:
+        """A table from its file content; :class:`LatencyError` naming ``where`` and the bad
+        field if the content is not a table of this schema."""
+        def bad(what: str) -> LatencyError:
+            return LatencyError(f"latency table {where} is damaged: {what}; recalibrate with "
+                                "'archspace latency calibrate --device NAME'")
+
+        if not isinstance(obj, Mapping) or obj.get("kind") != "archspace-latency-table":
+            raise bad("not an archspace latency table")
+        if obj.get("schema") != TABLE_SCHEMA:
+            raise bad(f"schema {obj.get('schema')!r}, expected {TABLE_SCHEMA}")
+        device = obj.get("device")
+        if not isinstance(device, str) or not device:
+            raise bad("no device name")
+        layers = obj.get("layers")
+        if not isinstance(layers, Mapping) or not layers:
+            raise bad("no measured layers")
+        clean: dict[str, float] = {}
+        for k, v in layers.items():
+            if not isinstance(k, str) or not _finite_nonneg(v):
+                raise bad(f"layer {str(k)[:60]!r} has latency {str(v)[:20]!r}, expected a "
+                          "finite number >= 0")
+            clean[k] = float(v)
+        ov = obj.get("overhead")
+        if not isinstance(ov, Mapping) or not all(_finite(ov.get(k)) for k in "abc"):
+            raise bad("overhead must hold finite numbers a, b and c")
+        fb = obj.get("fallback")
+        if not isinstance(fb, Mapping):
+            raise bad("fallback must map op classes to four numbers")
+        fallback: dict[str, tuple[float, float, float, float]] = {}
+        for k, v in fb.items():
+            if (not isinstance(k, str) or not isinstance(v, list) or len(v) != 4
+                    or not all(_finite(x) for x in v)):
+                raise bad(f"fallback {str(k)[:40]!r} must be four finite numbers")
+            fallback[k] = (float(v[0]), float(v[1]), float(v[2]), float(v[3]))
+        fingerprint = obj.get("fingerprint")
+        machine = obj.get("machine", {})
+        meta = obj.get("meta", {})
+        if not isinstance(fingerprint, str) or not isinstance(machine, Mapping) \
+                or not isinstance(meta, Mapping):
+            raise bad("fingerprint must be a string, machine and meta objects")
+        return cls(device, clean, Overhead(float(ov["a"]), float(ov["b"]), float(ov["c"])),
+                   fallback, fingerprint, dict(machine), dict(meta))
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _finite_nonneg(v: Any) -> bool:
+    return _finite(v) and v >= 0

@@ -1,0 +1,320 @@
+"""Latency: layer signatures, the lookup-table predictor, calibration, and the CLI's latency
+paths (profile --device/--latency, latency constraints, bad input). No timed asserts: measured
+values are only checked to be positive numbers."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+
+from archspace.cli import cli
+from archspace.cost.latency_calibrate import CalibrationSettings, calibrate
+from archspace.cost.latency_measure import layer_graph, machine_fingerprint, time_call
+from archspace.cost.latency_store import devices, load_table, save_table
+from archspace.cost.latency_table import (
+    LatencyError,
+    LatencyTable,
+    Overhead,
+    fit_fallback,
+    fit_overhead,
+    layer_class,
+    node_signature,
+    signature_key,
+)
+from archspace.ir.graph import Graph
+from archspace.spaces import get_space
+from archspace.study.constraints import ConstraintError, parse_constraint, with_device
+from archspace.study.objectives import ObjectiveError, Objectives, parse_reward
+
+TINY = "nb201:C=4:N=1"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder holding one table ``tiny``, calibrated on nb201 C=4 N=1 with few repeats."""
+    root = tmp_path_factory.mktemp("latency-data")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ARCHSPACE_DATA_DIR", str(root))
+    try:
+        space = get_space("nb201", C=4, N=1)
+        table = calibrate("tiny", [space], CalibrationSettings(archs=3, networks=3, warmup=0,
+                                                                layer_repeats=1,
+                                                                network_repeats=1))
+        save_table(table)
+    finally:
+        mp.undo()
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _data_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARCHSPACE_DATA_DIR", str(data_dir))
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def bad(*args: str) -> str:
+    res = run(*args)
+    assert res.exit_code == 2, (res.output, res.exception)
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("archspace: error: "), res.stderr
+    assert "Traceback" not in res.output
+    return lines[0]
+
+
+# -- signatures --------------------------------------------------------------------------
+def _conv_graph(stride: int = 1, groups: int = 1) -> Graph:
+    g = Graph()
+    x = g.input((8, 16, 16))
+    g.conv(x, 8, 3, stride=stride, groups=groups)
+    return g
+
+
+def test_signature_holds_op_shapes_and_attributes() -> None:
+    g = _conv_graph()
+    sig = node_signature(g.nodes[1], g.nodes)
+    assert sig == ("conv", ((8, 16, 16),), (8, 16, 16), ((3, 3), 1, (1, 1), 1, 1, False))
+    assert signature_key(sig) == "conv|8x16x16|8x16x16|3x3,1,1x1,1,1,0"
+    s2 = node_signature(_conv_graph(stride=2).nodes[1], _conv_graph(stride=2).nodes)
+    assert s2 != sig and signature_key(s2) != signature_key(sig)
+    assert layer_class(sig) == "conv_kxk"
+    dw = _conv_graph(groups=8)
+    assert layer_class(node_signature(dw.nodes[1], dw.nodes)) == "conv_dw"
+
+
+def test_same_layer_in_two_networks_has_one_signature() -> None:
+    space = get_space("mobilenetv2", resolution=32)
+    a, b = space.lower(space.sample(1)), space.lower(space.sample(2))
+    sa = {node_signature(n, a.nodes) for n in a.nodes}
+    sb = {node_signature(n, b.nodes) for n in b.nodes}
+    assert sa & sb  # the fixed stem and head are shared
+
+
+def test_layer_graph_is_the_layer_alone() -> None:
+    g = Graph()
+    x = g.input((4, 8, 8))
+    y = g.relu(x)
+    z = g.add(x, y)
+    lg = layer_graph(z, g.nodes)
+    assert [n.op for n in lg.nodes] == ["input", "input", "add"]
+    assert node_signature(lg.nodes[-1], lg.nodes) == node_signature(z, g.nodes)
+
+
+# -- the predictor -----------------------------------------------------------------------
+def _table_for(graphs: list[Graph], ms: float = 0.5) -> LatencyTable:
+    layers = {signature_key(node_signature(n, g.nodes)): ms
+              for g in graphs for n in g.nodes if n.op != "input"}
+    return LatencyTable("t", layers)
+
+
+def test_prediction_is_the_sum_of_layers_with_the_overhead() -> None:
+    space = get_space("mobilenetv2", resolution=32)
+    g = space.lower(space.sample(0))
+    n = sum(node.op != "input" for node in g.nodes)
+    table = _table_for([g])
+    assert table.predict_graph(g) == pytest.approx(0.5 * n)
+    table.overhead = Overhead(2.0, 0.01, 1.0)
+    assert table.predict_graph(g) == pytest.approx(2.0 * 0.5 * n + 0.01 * n + 1.0)
+    assert table.misses == 0 and table.hits > 0
+
+
+@pytest.mark.parametrize("name,params", [("mobilenetv2", {"resolution": 32}),
+                                         ("nb201", {"C": 4, "N": 1}),
+                                         ("darts", {"C": 4, "layers": 2})])
+def test_fast_paths_equal_the_full_graph(name: str, params: dict[str, int]) -> None:
+    """Chain spaces block by block, segment spaces by template: the same number as summing
+    the whole IR."""
+    space = get_space(name, **params)
+    rng = random.Random(0)
+    archs = [space.sample(rng) for _ in range(5)]
+    table = _table_for([space.lower(a) for a in archs[:2]], 0.25)
+    table.fallback = {"conv_kxk": (0.1, 1e-6, 0.0, 0.0), "conv_1x1": (0.05, 1e-6, 0.0, 0.0)}
+    table.overhead = Overhead(1.1, 0.002, 0.3)
+    for a in archs:
+        full = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
+        assert table.predict(space, a) == pytest.approx(full.predict_graph(space.lower(a)))
+
+
+def test_missing_layer_uses_its_class_model() -> None:
+    rows = [("conv_1x1", (m, 0.0, 0.0), 0.01 + 2e-7 * m) for m in (1e4, 1e5, 1e6)]
+    fb = fit_fallback(rows)
+    assert fb["conv_1x1"][0] == pytest.approx(0.01)
+    assert fb["conv_1x1"][1] == pytest.approx(2e-7)
+    g = _conv_graph()
+    table = LatencyTable("t", {"unrelated": 1.0}, fallback={"conv_kxk": (0.02, 1e-7, 0.0, 0.0)})
+    macs = 8 * 8 * 9 * 16 * 16
+    assert table.predict_graph(g) == pytest.approx(0.02 + 1e-7 * macs)
+    assert table.misses == 1
+
+
+def test_overhead_fit_recovers_a_linear_overhead() -> None:
+    rng = np.random.default_rng(0)
+    sums = rng.uniform(1, 20, 12)
+    counts = rng.integers(50, 300, 12)
+    measured = 1.2 * sums + 0.01 * counts + 0.5
+    ov, form = fit_overhead(sums.tolist(), counts.tolist(), measured.tolist())
+    assert form == "linear"
+    assert (ov.a, ov.b, ov.c) == pytest.approx((1.2, 0.01, 0.5), rel=1e-6)
+    ov, form = fit_overhead([1.0, 2.0, 3.0], [10, 10, 10], [1.0, 2.0, 3.0])
+    assert form == "sum" and ov(2.0, 10) == pytest.approx(2.0)
+
+
+def test_time_call_reports_a_median_and_quartiles() -> None:
+    t = time_call(lambda: sum(range(100)), warmup=1, repeats=5, clock="thread")
+    assert t.repeats == 5 and 0 < t.q1_ms <= t.median_ms <= t.q3_ms
+
+
+# -- the stored table --------------------------------------------------------------------
+def test_calibrated_table_round_trips(data_dir: Path) -> None:
+    assert devices() == ["tiny"]
+    table = load_table("tiny")
+    assert table.layers and all(v >= 0 for v in table.layers.values())
+    assert table.fingerprint == machine_fingerprint()
+    assert {"torch_version", "threads", "clock", "overhead_form"} <= set(table.meta)
+    again = LatencyTable.from_json(json.loads(json.dumps(table.to_json())), "x")
+    assert again.layers == table.layers and again.overhead == table.overhead
+    space = get_space("nb201", C=4, N=1)
+    assert table.predict(space, space.sample(3)) > 0
+
+
+def _write(data_dir: Path, name: str, obj: object) -> None:
+    (data_dir / "latency" / f"{name}.json").write_text(
+        obj if isinstance(obj, str) else json.dumps(obj))
+
+
+@pytest.fixture
+def tiny_json(data_dir: Path) -> dict[str, object]:
+    return json.loads((data_dir / "latency" / "tiny.json").read_text())
+
+
+def test_damaged_tables_are_refused(data_dir: Path, tiny_json: dict[str, object]) -> None:
+    cases = {
+        "notjson": "{not json",
+        "wrongkind": {"kind": "something else"},
+        "schema": {**tiny_json, "device": "schema", "schema": 99},
+        "badlayer": {**tiny_json, "device": "badlayer", "layers": {"conv|x": "fast"}},
+        "nolayers": {**tiny_json, "device": "nolayers", "layers": {}},
+        "badoverhead": {**tiny_json, "device": "badoverhead", "overhead": {"a": 1}},
+    }
+    try:
+        for name, obj in cases.items():
+            _write(data_dir, name, obj)
+            with pytest.raises(LatencyError, match="damaged"):
+                load_table(name)
+            line = bad("profile", "nb201", "-p", "C=4", "-p", "N=1", "--sample", "1",
+                       "--device", name)
+            assert "damaged" in line and name in line
+    finally:
+        for name in cases:
+            (data_dir / "latency" / f"{name}.json").unlink()
+
+
+def test_table_of_another_device_or_machine_is_refused(data_dir: Path,
+                                                       tiny_json: dict[str, object]) -> None:
+    try:
+        _write(data_dir, "copy", tiny_json)  # a file named copy.json holding device 'tiny'
+        line = bad("profile", "nb201", "--sample", "1", "--device", "copy")
+        assert "calibrated for device 'tiny'" in line
+        _write(data_dir, "other", {**tiny_json, "device": "other", "fingerprint": "0" * 16})
+        line = bad("profile", "nb201", "--sample", "1", "--device", "other")
+        assert "another machine" in line and "recalibrate" in line
+    finally:
+        for name in ("copy", "other"):
+            (data_dir / "latency" / f"{name}.json").unlink()
+
+
+# -- the CLI -------------------------------------------------------------------------------
+def test_profile_with_device_adds_latency_ms() -> None:
+    res = run("profile", "nb201", "-p", "C=4", "-p", "N=1", "--sample", "2", "--seed", "0",
+              "--device", "tiny", "--json")
+    assert res.exit_code == 0, res.output
+    recs = [json.loads(line) for line in res.stdout.splitlines()]
+    assert len(recs) == 2 and all(r["latency_ms"] > 0 and r["latency_device"] == "tiny"
+                                  for r in recs)
+
+
+def test_profile_latency_measures_the_network() -> None:
+    res = run("profile", "nb201", "-p", "C=4", "-p", "N=1", "--sample", "1", "--seed", "0",
+              "--device", "tiny", "--latency", "--repeats", "2", "--no-onnx", "--json")
+    assert res.exit_code == 0, res.output
+    rec = json.loads(res.stdout)
+    m = rec["latency"]
+    assert rec["latency_ms"] == pytest.approx(m["torch"]["median_ms"], rel=1e-3)
+    assert rec["predicted_latency_ms"] > 0
+    assert m["threads"] == 1 and m["onnxruntime"] is None
+    assert m["torch"]["iqr_ms"] >= 0 and m["torch"]["noise_floor"] >= 0
+
+
+def test_calibrate_cli_writes_a_table(data_dir: Path) -> None:
+    try:
+        res = run("latency", "calibrate", "--device", "cli-made", "--space", TINY, "--archs", "2",
+                  "--networks", "2", "--repeats", "1", "--warmup", "0", "--json")
+        assert res.exit_code == 0, res.output
+        summary = json.loads(res.stdout)
+        assert summary["device"] == "cli-made" and summary["layers"] > 0
+        assert "cli-made" in run("latency", "devices").stdout
+        line = bad("latency", "calibrate", "--device", "cli-made", "--space", TINY)
+        assert "--force" in line
+    finally:
+        (data_dir / "latency" / "cli-made.json").unlink(missing_ok=True)
+
+
+def test_latency_constraints_parse() -> None:
+    c = parse_constraint("latency@tiny<=12ms")
+    assert (c.metric, c.device, c.limit, c.key) == ("latency", "tiny", 12.0, "latency_ms")
+    assert parse_constraint("latency@tiny<0.5s").limit == 500.0
+    assert with_device(["latency<=12ms,macs<=3M"], "tiny") == ("latency@tiny<=12ms", "macs<=3M")
+    with pytest.raises(ConstraintError, match="needs a device"):
+        parse_constraint("latency<=12ms")
+    with pytest.raises(ConstraintError, match="unknown unit 'kB' for latency"):
+        parse_constraint("latency@tiny<=12kB")
+    r = parse_reward("latency@tiny:10ms:-0.07")
+    assert (r.metric, r.device, r.target) == ("latency", "tiny", 10.0)
+    assert r(0.8, {"latency_ms": 20.0}) == pytest.approx(0.8 * 2 ** -0.07)
+    with pytest.raises(ObjectiveError, match="needs a device"):
+        Objectives.build("acc", ["accuracy", "latency"])
+
+
+def test_search_with_a_latency_constraint_records_latency(tmp_path: Path) -> None:
+    study = tmp_path / "s.db"
+    res = run("search", "--space", "nb201", "--estimator", "nasbench201", "--strategy", "random",
+              "--budget", "3", "--study", str(study), "--device", "tiny", "-c", "latency<=10s",
+              "-o", "accuracy", "-o", "latency", "--no-progress", "--json")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["best"]["cost"]["latency_ms"] > 0
+    assert summary["objectives"][1].startswith("-latency")
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("profile", "nb201", "--sample", "1", "--device", "nope"), "unknown device 'nope'"),
+    (("profile", "nb201", "--sample", "1", "--device", "../x"), "bad device name"),
+    (("search", "--space", "nb201", "--estimator", "nasbench201", "--strategy", "random",
+      "--budget", "2", "--study", "{tmp}/a.db", "-c", "latency<=12ms"), "needs a device"),
+    (("search", "--space", "nb201", "--estimator", "nasbench201", "--strategy", "random",
+      "--budget", "2", "--study", "{tmp}/a.db", "--device", "nope", "-c", "latency<=12ms"),
+     "unknown device 'nope'"),
+    (("search", "--space", "nb201", "--estimator", "nasbench201", "--strategy", "random",
+      "--budget", "2", "--study", "{tmp}/a.db", "-o", "accuracy", "-o", "latency"),
+     "needs a device"),
+    (("search", "--space", "nb201", "--estimator", "nasbench201", "--strategy", "random",
+      "--budget", "2", "--study", "{tmp}/a.db", "--reward", "latency:10ms:-0.07"),
+     "needs a device"),
+    (("analyze", "flops", "--space", "nb201", "--samples", "5", "--constraint",
+      "latency<=12ms", "-o", "{tmp}/out"), "needs a device"),
+    (("analyze", "flops", "--space", "nb201", "--samples", "5", "--device", "nope",
+      "-o", "{tmp}/out"), "unknown device"),
+])
+def test_bad_latency_input_is_one_line(args: tuple[str, ...], needle: str, tmp_path: Path) -> None:
+    line = bad(*(a.replace("{tmp}", str(tmp_path)) for a in args))
+    assert needle in line
+    if "unknown device" in needle:
+        assert "calibrated: tiny" in line
+    assert not (tmp_path / "a.db").exists()
