@@ -77,8 +77,9 @@ def test_network_layout(space: DARTSSpace) -> None:
     assert "cell4.pre0.reduce.concat" not in shapes
     skips = space.restrict({"reduce.*.op*": ["skip_connect"]}).sample(0)
     names = [n.name for n in space.lower(skips)]
-    assert "cell2.n0.reduce.concat" in names  # skip_connect with stride 2 is FactorizedReduce
-    assert not any(n.startswith("cell2.n0.identity") for n in names)
+    n0 = [n for n in names if n.startswith("cell2.n0.")]  # ops named cell2.n0.op<k>.<op>.*
+    assert "cell2.n0.op0.skip_connect.reduce.concat" in n0  # stride 2: FactorizedReduce
+    assert not any(n.endswith("identity") for n in n0)
 
 
 def test_none_and_skip_ops(space: DARTSSpace) -> None:

@@ -39,7 +39,7 @@ def test_zero_follows_the_supernet_rule_for_custom_widths() -> None:
     assert "zero" not in space.decision("s5.b0").choices
     a = space.make({d.name: "k3e3" for d in space.decisions})
     graph = space.lower(a, R)
-    assert sum(n.op == "add" for n in graph if n.name.startswith("b")) == 16
+    assert sum(n.op == "add" for n in graph if n.name.startswith("s")) == 16
 
 
 def test_width_scales_channels_and_head() -> None:

@@ -39,6 +39,8 @@ PROFILE_CACHE_SIZE = 100_000
 if TYPE_CHECKING:
     from torch import nn
 
+    from archspace.supernet import Supernet
+
 __all__ = ["ChainSpace", "Space", "as_rng"]
 
 Rng = random.Random | int | None
@@ -513,6 +515,13 @@ class Space:
 
         return build_module(self.lower(arch, resolution))
 
+    def supernet(self, resolution: int | None = None, **options: Any) -> Supernet:
+        """The weight-sharing supernet of this space (imports torch; see
+        :func:`archspace.supernet.build_supernet`, which takes the ``options``)."""
+        from archspace.supernet import build_supernet
+
+        return build_supernet(self, resolution, **options)
+
     def profile(self, arch: Arch, resolution: int | None = None, detail: bool = False,
                 act_bytes: int = 1, memory_model: str = "mcunet") -> Profile:
         """Analytic cost of ``arch``: params, MACs, peak SRAM and flash bytes; ``memory_model``
@@ -577,10 +586,20 @@ class ChainSpace(Space):
         edges = tuple(DiagramEdge(a.id, b.id) for a, b in itertools.pairwise(nodes))
         return Diagram("strip", self.label, nodes, edges)
 
+    def named_blocks(self, arch: Arch, resolution: int) -> list[tuple[str, Block]]:
+        """The chain as (scope name, block) pairs; the names become the IR nodes' prefixes.
+
+        By default block ``k`` is ``b<k>``. A space whose depth is searched names its blocks by
+        position (``s1.b0``: stage 1, block 0), so a block keeps its name whatever the depths of
+        earlier stages, which is what a weight-sharing supernet keys its weights by (see
+        :mod:`archspace.supernet`).
+        """
+        return [(f"b{k}", b) for k, b in enumerate(self.blocks(arch, resolution))]
+
     def _lower(self, arch: Arch, g: Graph, resolution: int) -> None:
         x = g.input((self.in_channels, resolution, resolution))
-        for k, block in enumerate(self.blocks(arch, resolution)):
-            with g.scope(f"b{k}"):
+        for scope, block in self.named_blocks(arch, resolution):
+            with g.scope(scope):
                 x = block.lower(g, x)
 
     def _profile(self, arch: Arch, resolution: int | None, act_bytes: int) -> Profile:

@@ -48,7 +48,7 @@ from archspace.space.params import CHANNELS, Limit, count_up_to, limits
 from archspace.spaces._chains import count_chains, sample_chain
 
 __all__ = ["VARIANTS", "AnyNetSpace", "StageSpec", "XBlock", "adjust_compatibility",
-           "anynetx_blocks", "stages_diagram"]
+           "anynetx_blocks", "anynetx_named_blocks", "stages_diagram"]
 
 VARIANTS = ("A", "B", "C", "D", "E")
 STEM_WIDTH = 32
@@ -99,11 +99,19 @@ def adjust_compatibility(width: int, ratio: int, group_width: int) -> tuple[int,
 
 def anynetx_blocks(stages: Sequence[tuple[int, int, int, int]], num_classes: int) -> list[Block]:
     """Stem, X blocks of each ``(depth, width, ratio, group width)`` stage, and head."""
-    out: list[Block] = [ConvBNAct(STEM_WIDTH, 3, 2, act="relu")]
-    for spec in adjusted_stages(stages):
+    return [b for _, b in anynetx_named_blocks(stages, num_classes)]
+
+
+def anynetx_named_blocks(stages: Sequence[tuple[int, int, int, int]],
+                         num_classes: int) -> list[tuple[str, Block]]:
+    """:func:`anynetx_blocks` named by position: ``stem``, ``s<i>.b<j>`` (stage i from 1,
+    block j from 0), ``head``."""
+    out: list[tuple[str, Block]] = [("stem", ConvBNAct(STEM_WIDTH, 3, 2, act="relu"))]
+    for s, spec in enumerate(adjusted_stages(stages), 1):
         for i in range(spec.depth):
-            out.append(XBlock(spec.width, 2 if i == 0 else 1, spec.bottleneck, spec.group_width))
-    out.append(ClassifierHead(num_classes))
+            out.append((f"s{s}.b{i}", XBlock(spec.width, 2 if i == 0 else 1, spec.bottleneck,
+                                            spec.group_width)))
+    out.append(("head", ClassifierHead(num_classes)))
     return out
 
 
@@ -230,6 +238,9 @@ class AnyNetSpace(ChainSpace):
 
     def blocks(self, arch: Arch, resolution: int) -> list[Block]:
         return anynetx_blocks(self.stage_specs(arch), self.num_classes)
+
+    def named_blocks(self, arch: Arch, resolution: int) -> list[tuple[str, Block]]:
+        return anynetx_named_blocks(self.stage_specs(arch), self.num_classes)
 
     def diagram(self, arch: Arch) -> Diagram:
         arch = self.validate(arch)

@@ -137,8 +137,8 @@ class DARTSSpace(Space):
                 states = [p0, p1]
                 for n in range(NODES):
                     with g.scope(f"n{n}"):
-                        terms = [darts_op(g, states[s], op, ch, 2 if reduction and s < 2 else 1)
-                                 for op, s in _node(arch, t, n)]
+                        terms = [_scoped_op(g, states[s], op, s, k, ch, reduction)
+                                 for k, (op, s) in enumerate(_node(arch, t, n))]
                         states.append(g.add(*terms))
                 s0, s1 = s1, g.concat(*states[2:])
             reduction_prev = reduction
@@ -156,6 +156,14 @@ class DARTSSpace(Space):
             edges += [DiagramEdge(str(n), "out") for n in range(NODES)]
             panels.append(Diagram("dag", f"{t} cell", cell_nodes(NODES), tuple(edges)))
         return Diagram("dag", self.label, (), (), tuple(panels))
+
+
+def _scoped_op(g: Graph, x: Node, op: str, s: int, k: int, ch: int, reduction: bool) -> Node:
+    """Op ``k`` of a node (0 on its lower input, 1 on the other) on state ``s``, named
+    ``op<k>.<op>``: each candidate op of each of a node's two op slots has its own node names
+    (and so its own weights in a supernet, whichever input the slot reads)."""
+    with g.scope(f"op{k}"), g.scope(op):
+        return darts_op(g, x, op, ch, 2 if reduction and s < 2 else 1)
 
 
 def _node(arch: Arch, t: str, n: int) -> list[tuple[str, int]]:

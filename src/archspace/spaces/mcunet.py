@@ -178,16 +178,22 @@ class MCUNetSpace(ChainSpace):
 
     # -- network ---------------------------------------------------------------------------
     def blocks(self, arch: Arch, resolution: int) -> list[Block]:
+        return [b for _, b in self.named_blocks(arch, resolution)]
+
+    def named_blocks(self, arch: Arch, resolution: int) -> list[tuple[str, Block]]:
+        """Stem ``b0``, ``b1``; stage blocks by position, ``s<i>.b<j>``; the last block ``s6``;
+        the head ``head0``, ``head1``: a block's name never depends on earlier depths."""
         vals = arch.values
-        out = list(self._stem)
+        out = [(f"b{k}", b) for k, b in enumerate(self._stem)]
         pos = 0
-        for table in self._table:
+        for i, table in enumerate(self._table, 1):
             depth = vals[pos]
             for j in range(depth):  # type: ignore[arg-type]
-                out.append(table[j][vals[pos + 1 + 2 * j], vals[pos + 2 + 2 * j]])  # type: ignore[index]
+                out.append((f"s{i}.b{j}",
+                            table[j][vals[pos + 1 + 2 * j], vals[pos + 2 + 2 * j]]))  # type: ignore[index]
             pos += 1 + 2 * len(table)
-        out.append(self._last[vals[pos], vals[pos + 1]])  # type: ignore[index]
-        out += self._tail
+        out.append((f"s{len(self._table) + 1}", self._last[vals[pos], vals[pos + 1]]))  # type: ignore[index]
+        out += [(f"head{k}", b) for k, b in enumerate(self._tail)]
         return out
 
     def diagram(self, arch: Arch) -> Diagram:

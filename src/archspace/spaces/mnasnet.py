@@ -141,8 +141,13 @@ class MnasNetSpace(ChainSpace):
             return {}
 
     def blocks(self, arch: Arch, resolution: int) -> list[Block]:
+        return [b for _, b in self.named_blocks(arch, resolution)]
+
+    def named_blocks(self, arch: Arch, resolution: int) -> list[tuple[str, Block]]:
+        """Stem ``b0``, layers by position in their stage (``s2.b1``), head ``head0``, ``head1``:
+        a layer's name never depends on the depths of earlier stages."""
         v = dict(arch.items())
-        out: list[Block] = [ConvBNAct(32, 3, 2, "relu")]
+        out: list[tuple[str, Block]] = [("b0", ConvBNAct(32, 3, 2, "relu"))]
         for i, (base, n, stride) in enumerate(zip(BASES[self.base], LAYERS, STRIDES, strict=True)):
             p = f"s{i + 1}."
             layers = n + int(v[p + "layers"])  # type: ignore[arg-type]
@@ -150,10 +155,11 @@ class MnasNetSpace(ChainSpace):
                 continue
             width = int(base * float(v[p + "filter"]))  # type: ignore[arg-type]
             for j in range(layers):
-                out.append(_layer(str(v[p + "op"]), width, int(v[p + "k"]),  # type: ignore[arg-type]
-                                  stride if j == 0 else 1, float(v[p + "se"]),  # type: ignore[arg-type]
-                                  v[p + "skip"] == "identity"))
-        out += [ConvBNAct(1280, 1, 1, "relu"), ClassifierHead(self.num_classes, 0.2)]
+                out.append((f"{p}b{j}", _layer(str(v[p + "op"]), width, int(v[p + "k"]),  # type: ignore[arg-type]
+                                               stride if j == 0 else 1, float(v[p + "se"]),  # type: ignore[arg-type]
+                                               v[p + "skip"] == "identity")))
+        out += [("head0", ConvBNAct(1280, 1, 1, "relu")),
+                ("head1", ClassifierHead(self.num_classes, 0.2))]
         return out
 
     def diagram(self, arch: Arch) -> Diagram:

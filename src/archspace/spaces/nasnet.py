@@ -284,8 +284,11 @@ class NASNetSpace(Space):
                 states[1] = relu_conv_bn(g, s1, ch, 1)
         for b, (i0, i1, op0, op1, comb) in enumerate(blocks):
             with g.scope(f"b{b}"):
-                terms = [nasnet_op(g, _live(states[s]), op, ch, 2 if reduction and s < 2 else 1)
-                         for s, op in ((i0, op0), (i1, op1))]
+                terms = []
+                for slot, (s, op) in enumerate(((i0, op0), (i1, op1))):
+                    with g.scope(f"x{slot}"), g.scope(op):  # each op of a slot its own names
+                        terms.append(nasnet_op(g, _live(states[s]), op, ch,
+                                               2 if reduction and s < 2 else 1))
                 if comb == "add":
                     states.append(g.add(*terms))
                 else:

@@ -318,7 +318,7 @@ def _cell(g: Graph, x: Node, ops: list[str]) -> Node:
     for i in range(1, 4):
         terms = []
         for j in range(i):
-            with g.scope(f"e{j}{i}"):
+            with g.scope(f"e{j}{i}"), g.scope(ops[k]):  # each op of an edge its own names
                 terms.append(_edge(g, nodes[j], ops[k]))
             k += 1
         nodes.append(terms[0] if len(terms) == 1 else g.add(*terms, name=f"node{i}"))

@@ -91,9 +91,15 @@ class ProxylessSpace(ChainSpace):
             return {}
 
     def blocks(self, arch: Arch, resolution: int) -> list[Block]:
-        mids = [b for t, v in zip(self._table, arch.values, strict=True)
+        return [b for _, b in self.named_blocks(arch, resolution)]
+
+    def named_blocks(self, arch: Arch, resolution: int) -> list[tuple[str, Block]]:
+        """Stem ``b0``, ``b1``; each searched block by its decision (``s1.b2``), so a ``zero``
+        block shifts no name; the head ``head0``, ``head1``."""
+        mids = [(n, b) for n, t, v in zip(self.names, self._table, arch.values, strict=True)
                 if (b := t[v]) is not None]  # type: ignore[index]
-        return [*self._stem, *mids, *self._tail]
+        return [*((f"b{k}", b) for k, b in enumerate(self._stem)), *mids,
+                *((f"head{k}", b) for k, b in enumerate(self._tail))]
 
     def diagram(self, arch: Arch) -> Diagram:
         return chain_diagram(self, arch)

@@ -38,7 +38,7 @@ from archspace.ir.blocks import Block
 from archspace.space import Arch, ChainSpace, Decision, Diagram
 from archspace.space.decision import Value
 from archspace.space.params import CHANNELS, Limit, count_up_to, limits
-from archspace.spaces.anynet import adjusted_stages, anynetx_blocks, stages_diagram
+from archspace.spaces.anynet import adjusted_stages, anynetx_blocks, anynetx_named_blocks, stages_diagram
 
 __all__ = ["PUBLISHED", "RegNetSpace", "generate_regnet"]
 
@@ -166,6 +166,9 @@ class RegNetSpace(ChainSpace):
 
     def blocks(self, arch: Arch, resolution: int) -> list[Block]:
         return anynetx_blocks(self.stage_specs(arch), self.num_classes)
+
+    def named_blocks(self, arch: Arch, resolution: int) -> list[tuple[str, Block]]:
+        return anynetx_named_blocks(self.stage_specs(arch), self.num_classes)
 
     def diagram(self, arch: Arch) -> Diagram:
         arch = self.validate(arch)
