@@ -9,6 +9,10 @@
   archspace (:func:`load_model`).
 * ``onnx``: ``model.onnx`` (input ``input``, output ``output``, a dynamic batch dimension),
   written by the ``torch.export``-based exporter (the ``archspace[onnx]`` extra).
+* ``onnx-int8``: ``model.int8.onnx``, that graph quantised to int8 by ONNX Runtime, calibrated
+  on training images of the study's dataset; its accuracy beside the float graph's and its
+  weight bytes beside the cost model's flash go into ``arch.json`` (``int8``), see
+  :mod:`archspace.export_int8`.
 
 Weights. When the study's estimator trains (``train``), the arch is trained again with the
 study's options and seed, which reproduces the recorded run (the estimator is deterministic on
@@ -46,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 from archspace import __version__
 from archspace._atomic import check_output, staged_output
 from archspace.errors import ArchspaceError
+from archspace.export_int8 import DEFAULT_CALIBRATION, INT8_FILE
 from archspace.space import Arch, Space
 from archspace.spaces import Trust, check_trusted, space_target
 
@@ -61,7 +66,7 @@ __all__ = ["FORMATS", "ExportCheckError", "ExportError", "ExportResult", "export
            "load_model", "parse_formats"]
 
 #: The formats :func:`export_study` writes (``json`` is always written).
-FORMATS = ("json", "pt", "onnx")
+FORMATS = ("json", "pt", "onnx", "onnx-int8")
 DEFAULT_FORMATS = ("json", "pt")
 ARCH_FILE, WEIGHTS_FILE, LOADER_FILE, ONNX_FILE = "arch.json", "model.pt", "load.py", "model.onnx"
 #: Tolerances of the reload checks: the same kernels for ``model.pt``, ONNX Runtime's for ONNX.
@@ -69,7 +74,7 @@ PT_TOL = {"rtol": 1e-5, "atol": 1e-6}
 ONNX_TOL = {"rtol": 1e-3, "atol": 1e-4}
 CHECK_SEED, CHECK_BATCH = 0, 2
 #: Every file an export writes, in the order they are moved into the folder (arch.json last).
-OWNED = (WEIGHTS_FILE, LOADER_FILE, ONNX_FILE, ARCH_FILE)
+OWNED = (WEIGHTS_FILE, LOADER_FILE, ONNX_FILE, INT8_FILE, ARCH_FILE)
 
 LOADER = '''"""Rebuild the exported network: `python load.py` runs it on a zero input.
 
@@ -139,10 +144,10 @@ def parse_formats(values: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(f for f in FORMATS if f in wanted or f == "json")
 
 
-def _require_onnx() -> None:
+def _require_onnx(fmt: str) -> None:
     missing = [m for m in ("onnx", "onnxscript", "onnxruntime") if importlib.util.find_spec(m) is None]
     if missing:
-        raise ExportError(f"format onnx needs {', '.join(missing)}: pip install \"archspace[onnx]\"")
+        raise ExportError(f"format {fmt} needs {', '.join(missing)}: pip install \"archspace[onnx]\"")
 
 
 # -- the study --------------------------------------------------------------------------------
@@ -294,11 +299,40 @@ def _save_onnx(model: nn.Module, out: Path, x: Tensor, want: Tensor) -> str:
     return _compare(f"{ONNX_FILE} (onnxruntime)", got, want, ONNX_TOL)
 
 
+def _save_int8(model: nn.Module, out: Path, x: Tensor, want: Tensor, have_onnx: bool,
+               estimator: Estimator, space: Space, arch: Arch, net_space: Space,
+               resolution: int, calibration: int, info: dict[str, Any],
+               notes: list[str]) -> str:
+    """``model.int8.onnx`` from the float graph (``out``'s ``model.onnx`` if written, else a
+    temporary one), its results in ``info["int8"]`` (:func:`archspace.export_int8.quantize_int8`)."""
+    import tempfile
+
+    from archspace.datasets import prepared
+    from archspace.estimators.train import TrainEstimator
+    from archspace.export_int8 import quantize_int8
+
+    if not isinstance(estimator, TrainEstimator):  # checked before: the study has a dataset
+        raise ExportError("format onnx-int8 needs a study whose estimator reads a dataset")
+    data = prepared(estimator.native_dataset(), resolution, net_space.in_channels, "cpu")
+    flash = {"tinyengine": float(estimator.cost(space, arch, "tinyengine").flash_bytes),
+             "mcunet": float(info["network"]["cost"]["flash_bytes"])}
+    with tempfile.TemporaryDirectory(prefix="archspace-onnx-") as tmp:
+        where = out if have_onnx else Path(tmp)
+        if not have_onnx:
+            _save_onnx(model, where, x, want)
+        result = quantize_int8(where / ONNX_FILE, out / INT8_FILE, data, calibration, x, want,
+                               flash)
+    info["int8"] = result.info
+    notes.extend(result.notes)
+    return result.check
+
+
 # -- export and load --------------------------------------------------------------------------
 def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                  formats: Iterable[str] | None = None, trial: int | None = None,
                  train: bool = True, factories: Factories | None = None,
-                 log: Callable[[str], None] | None = None, trust: Trust = False) -> ExportResult:
+                 log: Callable[[str], None] | None = None, trust: Trust = False,
+                 calibration_images: int = DEFAULT_CALIBRATION) -> ExportResult:
     """Export trial ``trial`` (default: the best complete one) of the study in ``path`` to
     ``out_dir`` in ``formats`` (see the module doc). ``train=False`` skips re-training and
     exports the initialised network. ``log`` receives progress lines (e.g. before training).
@@ -306,6 +340,7 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     replaced or removed, so the folder never pairs ``arch.json`` with another trial's weights;
     nothing is written unless the whole export succeeds. A user space the study names is
     imported only with ``trust`` (``True``, or its ``module:Class`` named again).
+    ``calibration_images`` is the number of training images ``onnx-int8`` calibrates on.
 
     Raises :class:`ExportError` on bad input and :class:`ExportCheckError` when a written
     model does not load back to the same network."""
@@ -313,8 +348,11 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     from archspace.study.storage import StudyStorage
 
     fmts = parse_formats(formats)
-    if "onnx" in fmts:
-        _require_onnx()
+    for fmt in ("onnx", "onnx-int8"):
+        if fmt in fmts:
+            _require_onnx(fmt)
+    if "onnx-int8" in fmts and calibration_images < 1:
+        raise ExportError(f"calibration_images={calibration_images}; allowed: an integer >= 1")
     out = Path(out_dir)
     check_output(out, OWNED, "export folder")
     study = Path(path)
@@ -328,6 +366,11 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                                         source=f"study {os.fspath(path)}")
     arch = space.arch_from_json(rec.arch_json)
     net_space, resolution, dataset = _network_space(space, estimator)
+    if "onnx-int8" in fmts and dataset is None:
+        raise ExportError(f"format onnx-int8 calibrates on training images of the study's "
+                          f"dataset; study {os.fspath(study)} (estimator {config.estimator}) "
+                          "has none; allowed: a study whose estimator reads a dataset (train, "
+                          "the zero-cost proxies)")
     shape = (net_space.in_channels, resolution, resolution)
     info: dict[str, Any] = {
         "archspace_version": __version__,
@@ -370,7 +413,7 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     notes: list[str] = []
     checks: list[str] = []
     model = None
-    if "pt" in fmts or "onnx" in fmts:
+    if {"pt", "onnx", "onnx-int8"} & set(fmts):
         import torch
 
         kept = _kept_weights(study, rec.number, estimator, space, net_space, arch, resolution,
@@ -414,7 +457,6 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
             raise ExportCheckError("the network outputs non-finite values on the check input")
     files = [ARCH_FILE]
     with staged_output(out, OWNED, "export folder") as stage:  # an earlier export's stale files go
-        (stage / ARCH_FILE).write_text(json.dumps(_json_ready(info), indent=2) + "\n")
         if model is not None and "pt" in fmts:
             custom = net_space if factories is not None else None  # else through the catalog
             checks.append(_save_pt(model, stage, x, want, custom))
@@ -422,6 +464,12 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
         if model is not None and "onnx" in fmts:
             checks.append(_save_onnx(model, stage, x, want))
             files.append(ONNX_FILE)
+        if model is not None and "onnx-int8" in fmts:
+            checks.append(_save_int8(model, stage, x, want, "onnx" in fmts, estimator, space,
+                                     arch, net_space, resolution, calibration_images, info,
+                                     notes))
+            files.append(INT8_FILE)
+        (stage / ARCH_FILE).write_text(json.dumps(_json_ready(info), indent=2) + "\n")
     for note in notes:
         warnings.warn(note, RuntimeWarning, stacklevel=2)
     return ExportResult(out, tuple(files), rec.number, network["weights"], info, tuple(checks),

@@ -1,8 +1,10 @@
 """``archspace export``: write a study's best (or a chosen) trial as files others can use.
 
 ``arch.json`` describes the arch and how it was found; ``--format pt`` adds the PyTorch weights
-and a loader, ``--format onnx`` an ONNX graph (see :mod:`archspace.export`). Every model
-written is loaded back and compared with the network; a failed check exits with status 1.
+and a loader, ``--format onnx`` an ONNX graph, ``--format onnx-int8`` that graph quantised to
+int8 on training images of the study's dataset (see :mod:`archspace.export` and
+:mod:`archspace.export_int8`). Every model written is loaded back and compared with the network
+(the int8 one by its accuracy beside the float one's); a failed check exits with status 1.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import click
 from archspace.cli._app import error_line
 from archspace.cli._common import Bounded, trust_options, trust_value
 from archspace.export import FORMATS, ExportCheckError, export_study
+from archspace.export_int8 import DEFAULT_CALIBRATION
 from archspace.limits import MAX_BUDGET
 
 __all__ = ["export"]
@@ -34,11 +37,14 @@ __all__ = ["export"]
 @click.option("--train/--no-train", default=True, show_default=True,
               help="Re-train the arch when the study's estimator trains (else export the "
                    "seeded initial weights).")
+@click.option("--calibration-images", "calibration", type=Bounded(1, 1_000_000), metavar="N",
+              default=DEFAULT_CALIBRATION, show_default=True,
+              help="Training images onnx-int8 calibrates its activation ranges on.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")
 @trust_options
 def export(study_path: str, best: bool, trial: int | None, out_dir: str,
-           formats: tuple[str, ...], train: bool, as_json: bool, space_name: str | None,
-           trust_code: bool) -> None:
+           formats: tuple[str, ...], train: bool, calibration: int, as_json: bool,
+           space_name: str | None, trust_code: bool) -> None:
     """Export the best trial (or --trial N) of the study in FILE.db to DIR.
 
     A study of a user space (module:Class) needs --space or --trust-code: its module is code."""
@@ -49,7 +55,8 @@ def export(study_path: str, best: bool, trial: int | None, out_dir: str,
         try:
             result = export_study(study_path, out_dir, formats, trial=trial, train=train,
                                   log=lambda line: click.echo(line, err=True),
-                                  trust=trust_value(space_name, trust_code))
+                                  trust=trust_value(space_name, trust_code),
+                                  calibration_images=calibration)
         except ExportCheckError as e:
             click.echo(error_line(f"export check failed: {e}"), err=True)
             raise click.exceptions.Exit(1) from None
@@ -59,7 +66,9 @@ def export(study_path: str, best: bool, trial: int | None, out_dir: str,
         click.echo(json.dumps({"out_dir": str(result.out_dir), "files": list(result.files),
                                "trial": result.trial, "weights": result.weights,
                                "checks": list(result.checks), "warnings": list(result.warnings),
-                               "arch": result.info["arch"]}, indent=2))
+                               "arch": result.info["arch"],
+                               **({"int8": result.info["int8"]} if "int8" in result.info else {})},
+                              indent=2))
         return
     weights = f", weights {result.weights}" if result.weights else ""
     click.echo(f"exported trial {result.trial} of {study_path} to {result.out_dir}{weights}")
@@ -67,3 +76,6 @@ def export(study_path: str, best: bool, trial: int | None, out_dir: str,
     click.echo(f"  files  {' '.join(result.files)}")
     for check in result.checks:
         click.echo(f"  check  {check}")
+    if "int8" in result.info:
+        q = result.info["int8"]
+        click.echo(f"  int8   {q['flash_gap']}")
