@@ -26,18 +26,18 @@ import os
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse
-import json
-import sys
-import time
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
-import numpy as np
+import numpy as np  # noqa: E402
 
-from archspace.estimators.prior import ProxyPrior, parse_prior
-from archspace.space import Arch, Space
+from archspace.estimators.prior import ProxyPrior, parse_prior  # noqa: E402
+from archspace.space import Arch, Space  # noqa: E402
 
 SEARCH, REPORT = "cifar10_valid_12ep", "cifar10_test_200ep"
 BUDGETS = (10, 25, 50, 100)

@@ -213,3 +213,80 @@ def test_prior_weight_picks_the_neighbour_the_proxy_ranks_highest(nb201) -> None
     plain = get_strategy("guided", nb201, seed=2, init=2, prior="params", prior_pool=5,
                          prior_weight=0.0)
     assert plain.ask() == a and plain.ask() == b  # the weight changes moves, not the warm-up
+
+
+# -- the warm-up for other strategies (strategies/prior_pool.py) ------------------------------
+def test_random_search_with_a_prior_evaluates_the_pool_best_first(nb201) -> None:  # type: ignore[no-untyped-def]
+    plain = _asks(get_strategy("random", nb201, seed=2), 12)
+    warm = get_strategy("random", nb201, seed=2, prior="params", prior_pool=30)
+    first = _asks(warm, 12)
+    assert first != plain
+    prior = warm.prior  # type: ignore[attr-defined]
+    assert prior.evaluations == 30
+    ranked = sorted((nb201.profile(a).params for a in prior.memo), reverse=True)
+    assert [nb201.profile(a).params for a in first] == ranked[:12]
+    more = _asks(warm, 30)  # the pool runs out: a second pool of 30 is drawn and scored
+    assert prior.evaluations == 60 and len(set(first + more)) == 42
+
+
+def test_random_search_without_prior_scores_nothing(nb201) -> None:  # type: ignore[no-untyped-def]
+    strategy = get_strategy("random", nb201, seed=2)
+    _asks(strategy, 3)
+    assert strategy.prior is None  # type: ignore[attr-defined]
+
+
+def test_evolution_with_a_prior_seeds_its_population(nb201) -> None:  # type: ignore[no-untyped-def]
+    evo = get_strategy("evolution", nb201, seed=4, population=8, sample=3, prior="params",
+                       prior_pool=25)
+    first = _asks(evo, 8)
+    prior = evo.prior  # type: ignore[attr-defined]
+    ranked = sorted((nb201.profile(a).params for a in prior.memo), reverse=True)
+    assert [nb201.profile(a).params for a in first] == ranked[:8] and prior.evaluations == 25
+    child = _asks(evo, 1)[0]  # after the population: a mutation, no new pool
+    assert prior.evaluations == 25
+    assert any(sum(x != y for x, y in zip(nb201.to_indices(child), nb201.to_indices(a),
+                                          strict=True)) == 1 for a in first)
+
+
+def test_evolution_prior_mutations_proposes_the_proxys_best_child(nb201) -> None:  # type: ignore[no-untyped-def]
+    evo = get_strategy("evolution", nb201, seed=6, population=5, sample=2, prior="params",
+                       prior_pool=5, prior_mutations=4)
+    _asks(evo, 5)
+    prior = evo.prior  # type: ignore[attr-defined]
+    for _ in range(3):
+        before = set(prior.memo)
+        child = _asks(evo, 1)[0]
+        scored = [a for a in prior.memo if a not in before]
+        assert child in scored and 2 <= len(scored) <= 4
+        assert nb201.profile(child).params == max(nb201.profile(a).params for a in scored)
+
+
+@pytest.mark.parametrize("name", ["random", "evolution"])
+def test_prior_pool_state_round_trip(nb201, name: str) -> None:  # type: ignore[no-untyped-def]
+    options = {"prior": "params", "prior_pool": 15}
+    a = get_strategy(name, nb201, seed=5, **options)
+    _asks(a, 4)
+    state = json.loads(json.dumps(a.state_dict()))
+    assert len(state["warm"]) == 11
+    b = get_strategy(name, nb201, seed=5, **options)
+    b.load_state_dict(state)
+    assert _asks(a, 25) == _asks(b, 25)
+
+
+@pytest.mark.parametrize("name", ["random", "evolution"])
+def test_bad_prior_for_any_strategy_names_the_strategy(nb201, name: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(StrategyError, match=f"'synflw' of strategy '{name}'.*synflow, naswot"):
+        get_strategy(name, nb201, prior="synflw")
+
+
+@pytest.mark.parametrize("strategy", ["random", "evolution"])
+def test_cli_search_records_the_prior_of_any_strategy(tmp_path: Path, strategy: str) -> None:
+    res = CliRunner().invoke(cli, ["search", "--space", "nb201", "--estimator", "nasbench201",
+                                   "--strategy", strategy, "-s", "prior=params",
+                                   "-s", "prior_pool=20", "--budget", "6", "--no-progress",
+                                   "--study", str(tmp_path / "s.db"), "--json"],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["trials"] == 6 and summary["prior"]["evaluations"] == 20
+    assert summary["prior"]["prior"] == "params"

@@ -28,38 +28,24 @@ their CPU seconds, apart from its trials.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import replace
+from typing import Any, ClassVar
 
 import numpy as np
 
-from archspace.estimators.base import EstimatorError
-from archspace.estimators.prior import parse_prior, prior_requirement
 from archspace.limits import MAX_BUDGET
 from archspace.space import Arch, Space
 from archspace.strategies.climbing import Climber, ClimbingStrategy
-from archspace.strategies.options import Option, StrategyError
-from archspace.strategies.pieces import decode, encode
+from archspace.strategies.options import Option
+from archspace.strategies.prior_pool import PRIOR_OPTIONS, PriorPool
 from archspace.strategies.surrogate import HammingGP, clip_below
-
-if TYPE_CHECKING:
-    from archspace.estimators.prior import ProxyPrior
 
 __all__ = ["GuidedSearch"]
 
-
-def _valid_prior(text: str) -> bool:
-    try:
-        parse_prior(text)
-    except EstimatorError:
-        return False
-    return True
+_PRIOR, _POOL, _DATASET = PRIOR_OPTIONS
 
 
-#: What option ``prior`` allows, in words.
-PRIOR_REQUIREMENT = prior_requirement()
-
-
-class GuidedSearch(ClimbingStrategy):
+class GuidedSearch(PriorPool, ClimbingStrategy):
     """Local search whose neighbour order comes from a GP surrogate (see the module docstring)."""
 
     name = "guided"
@@ -76,17 +62,14 @@ class GuidedSearch(ClimbingStrategy):
                minimum=0.0, maximum=1.0),
         Option("distinct", True, bool, "propose one arch per class of functionally equivalent "
                "archs (spaces that define them, e.g. nb201)"),
-        Option("prior", "none", str, "zero-cost proxy ranking the archs that start climbs "
-               "(e.g. synflow, synflow+naswot; none: random starts)", check=_valid_prior,
-               requirement=PRIOR_REQUIREMENT),
-        Option("prior_pool", 100, int, "archs drawn and scored by the prior per warm-up pool",
-               minimum=1),
+        replace(_PRIOR, help="zero-cost proxy ranking the archs that start climbs (e.g. "
+                "synflow, synflow+naswot; none: random starts)"),
+        _POOL,
         Option("prior_weight", 0.0, float, "weight of the prior's rank beside the surrogate's "
                "when choosing a neighbour (0: the prior only picks the archs that start "
                "climbs; above 0 every candidate neighbour is scored by the proxy too)",
                minimum=0.0, maximum=1.0),
-        Option("prior_dataset", None, str, "dataset the prior scores (default: the "
-               "estimator's, else digits at the space's resolution)"),
+        _DATASET,
     )
 
     def __init__(self, space: Space, seed: int = 0, init: int = 10, restart: int = 5,
@@ -94,61 +77,14 @@ class GuidedSearch(ClimbingStrategy):
                  prior: str = "none", prior_pool: int = 100, prior_weight: float = 0.0,
                  prior_dataset: str | None = None) -> None:
         super().__init__(space, seed, init, restart, "first", patience, distinct)
-        try:
-            self.prior_names = parse_prior(prior)
-        except EstimatorError as e:
-            raise StrategyError(f"strategy 'guided': {e}") from None
+        self.init_prior(prior, prior_pool, prior_dataset)
         self.clip = clip
-        self.prior_pool, self.prior_dataset = prior_pool, prior_dataset
         self.prior_weight = prior_weight
         self._model: HammingGP | None = None
         self._model_at = -1
-        self._prior: ProxyPrior | None = None
-        self._warm: list[Arch] = []  # the current warm-up pool, best first
-
-    # -- the zero-cost prior -------------------------------------------------------------------
-    def use_prior(self, prior: ProxyPrior) -> None:
-        """Score with ``prior`` (a study passes one fitted to its estimator's data)."""
-        self._prior = prior
-
-    @property
-    def prior(self) -> ProxyPrior | None:
-        """The prior's scorer (built on first use when none was given); None without prior."""
-        if not self.prior_names:
-            return None
-        if self._prior is None:
-            from archspace.estimators.prior import ProxyPrior
-
-            self._prior = ProxyPrior.for_estimator(self.prior_names, self.space, None,
-                                                   self.prior_dataset)
-        return self._prior
 
     def _sample(self, cid: int) -> Arch:
-        prior = self.prior
-        if prior is None:
-            return super()._sample(cid)
-        for _ in range(2):
-            while self._warm:
-                arch = self._warm.pop(0)
-                if not self.ledger.skip(arch):
-                    return arch
-            self._warm = self._warm_pool(prior)
-        return super()._sample(cid)
-
-    def _warm_pool(self, prior: ProxyPrior) -> list[Arch]:
-        """``prior_pool`` distinct unseen archs, best proxy score first (draw order on ties)."""
-        pool: list[Arch] = []
-        keys: set[Arch] = set()
-        for _ in range(3 * self.prior_pool):
-            if len(pool) == self.prior_pool:
-                break
-            arch = self.sampler.sample(self.rng)
-            key = self.ledger.key(arch)
-            if key not in keys and not self.ledger.skip(arch):
-                keys.add(key)
-                pool.append(arch)
-        scores = prior.scores(pool)
-        return [pool[i] for i in sorted(range(len(pool)), key=lambda i: -scores[i])]
+        return self.warm_sample()
 
     def _features(self, arch: Arch) -> tuple[int, ...]:
         """The surrogate's input: choice indices of the arch (or of its class representative)."""
@@ -181,9 +117,9 @@ class GuidedSearch(ClimbingStrategy):
         return candidates[int(np.argmax(blend))]
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "warm": [encode(self.space, a) for a in self._warm]}
+        return {**super().state_dict(), **self.warm_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict({k: v for k, v in state.items() if k != "warm"})
-        self._warm = [decode(self.space, a) for a in state.get("warm", [])]
+        self.load_warm_state(state)
         self._model, self._model_at = None, -1
