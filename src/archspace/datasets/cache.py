@@ -28,8 +28,8 @@ import numpy as np
 
 from archspace.datasets.raw import Images
 
-__all__ = ["LOADER_VERSION", "CacheEntry", "cache_dir", "cache_entries", "cached", "file_digest",
-           "listing_digest", "lookup"]
+__all__ = ["LOADER_VERSION", "CacheEntry", "cache_dir", "cache_entries", "cached", "cached_arrays",
+           "file_digest", "listing_digest", "lookup"]
 
 #: Bump when a loader's output changes for the same input (old entries are then ignored).
 LOADER_VERSION = 1
@@ -77,15 +77,27 @@ def _read(entry: Path) -> Images | None:
         return None
 
 
+def _read_arrays(entry: Path) -> dict[str, np.ndarray] | None:
+    try:
+        meta = json.loads((entry / "meta.json").read_text())
+        return {n: np.load(entry / f"{n}.npy", allow_pickle=False) for n in meta["arrays"]}
+    except (OSError, ValueError, KeyError, TypeError):  # missing or damaged: decode again
+        return None
+
+
 def _write(entry: Path, key: dict[str, Any], images: Images, source: str | None = None) -> None:
+    _write_arrays(entry, key, images.arrays(), images.classes, source)
+
+
+def _write_arrays(entry: Path, key: dict[str, Any], arrays: dict[str, np.ndarray],
+                  classes: tuple[str, ...], source: str | None) -> None:
     entry.parent.mkdir(parents=True, exist_ok=True)
     stage = entry.parent / f".tmp-{entry.name}-{secrets.token_hex(4)}"
     stage.mkdir()
     try:
-        arrays = images.arrays()
         for name, a in arrays.items():
             np.save(stage / f"{name}.npy", np.ascontiguousarray(a), allow_pickle=False)
-        meta = {"key": key, "classes": list(images.classes), "arrays": list(arrays),
+        meta = {"key": key, "classes": list(classes), "arrays": list(arrays),
                 "loader_version": LOADER_VERSION, "source": source}
         (stage / "meta.json").write_text(json.dumps(meta, indent=1))
         if entry.exists():  # a damaged entry (a whole one would have been read)
@@ -116,6 +128,24 @@ def cached(key: dict[str, Any], decode: Callable[[], Images], source: str | None
         warnings.warn(f"archspace: cannot cache decoded dataset in {entry.parent}: "
                       f"{e.strerror or e}", stacklevel=2)
     return images
+
+
+def cached_arrays(key: dict[str, Any], decode: Callable[[], dict[str, np.ndarray]],
+                  source: str | None = None) -> dict[str, np.ndarray]:
+    """Named arrays cached under ``key``, as :func:`cached` caches images: for data that is not
+    a labelled image set (super-resolution's HR and LR patches: ``x`` and ``x_test`` the
+    training and held-out HR patches, so :func:`cache_entries` counts them)."""
+    entry = _entry(key)
+    hit = _read_arrays(entry)
+    if hit is not None:
+        return hit
+    arrays = decode()
+    try:
+        _write_arrays(entry, key, arrays, (), source)
+    except OSError as e:
+        warnings.warn(f"archspace: cannot cache decoded dataset in {entry.parent}: "
+                      f"{e.strerror or e}", stacklevel=2)
+    return arrays
 
 
 @dataclass(frozen=True)

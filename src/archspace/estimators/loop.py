@@ -82,7 +82,8 @@ def _check(loss_sum: Tensor, step: int) -> None:
 def fit(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, batch_size: int,
         epochs: float | None, max_seconds: float | None, generator: torch.Generator, *,
         horizon: float | None = None, resume: Resume | None = None,
-        augment: Augment | None = None) -> FitResult:
+        augment: Augment | None = None,
+        loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy) -> FitResult:
     """Train ``model`` on ``(x, y)`` with a per-step cosine schedule from each param group's
     initial lr to zero over ``horizon`` epochs (default ``epochs``), until ``epochs`` (fractions
     allowed; counted from the very start) and/or ``max_seconds``, whichever ends first; with a
@@ -95,7 +96,8 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, batc
 
     Batches are drawn without replacement by a permutation per epoch from ``generator``; the last
     partial batch is dropped (batch norm cannot train on one image). ``augment(batch,
-    generator)`` transforms each training batch. Raises :class:`TrainingDiverged` when the loss
+    generator)`` transforms each training batch; ``loss_fn(output, target)`` is the loss
+    (cross-entropy; the ``superres`` estimator's is L1). Raises :class:`TrainingDiverged` when the loss
     is not finite.
     """
     if epochs is None and max_seconds is None:
@@ -129,7 +131,7 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, batc
         xb = x.index_select(0, idx)
         if augment is not None:
             xb = augment(xb, generator)
-        loss = F.cross_entropy(model(xb), y.index_select(0, idx))
+        loss = loss_fn(model(xb), y.index_select(0, idx))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
