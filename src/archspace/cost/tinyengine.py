@@ -9,8 +9,8 @@ follows it term by term:
   ``DEPTHWISE_CONV_2D``, ``ADD``, ``AVERAGE_POOL_2D``/``MEAN``, ``FULLY_CONNECTED`` (parsed as a
   1x1 ``CONV_2D``, ``converters/tflite_parser/fc.py``); batch norm, activations and padding are
   folded into the convolution, reshapes skipped. Here: IR ``conv`` and ``linear`` nodes are
-  convolutions, ``add``/pooling/``mul``/``concat``/``upsample``/``zero`` are layers with a new
-  output tensor, and every other node aliases its input.
+  convolutions, ``add``/pooling/``mul``/``concat``/``upsample``/``pixel_shuffle``/``zero`` are
+  layers with a new output tensor, and every other node aliases its input.
 * **Tensors** are int8, ``ceil(n / 4) * 4`` bytes (``operators/basic_utils.py``, ``tensor.len``).
   A tensor lives from the layer that first touches it to one past its last consumer
   (``GeneralMemoryScheduler.allocateMemory``); a tensor first touched by layer 0 and never used

@@ -21,6 +21,7 @@ __all__ = [
 ESTIMATORS: dict[str, str] = {
     "nasbench201": "archspace.estimators.tabular:NB201Estimator",
     "train": "archspace.estimators.train:TrainEstimator",
+    "superres": "archspace.estimators.superres:SuperResEstimator",
     "naswot": "archspace.estimators.zero_cost:NASWOTEstimator",
     "synflow": "archspace.estimators.zero_cost:SynFlowEstimator",
     "snip": "archspace.estimators.zero_cost:SnipEstimator",

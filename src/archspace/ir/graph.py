@@ -13,15 +13,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["ACTIVATIONS", "OPS", "Graph", "IRError", "Node"]
+__all__ = ["ACTIVATIONS", "OPS", "UPSAMPLE_MODES", "Graph", "IRError", "Node"]
 
 Shape = tuple[int, ...]
 
 #: Every primitive op; the cost model and the torch builder each handle all of them.
 OPS = (
     "input", "conv", "bn", "act", "maxpool", "avgpool", "gap", "add", "mul", "concat",
-    "upsample", "linear", "flatten", "zero", "identity", "crop", "dropout",
+    "upsample", "linear", "flatten", "zero", "identity", "crop", "dropout", "pixel_shuffle",
 )
+#: Interpolation modes of ``upsample`` (``bicubic`` as ``torch.nn.functional.interpolate``).
+UPSAMPLE_MODES = ("nearest", "bilinear", "bicubic")
 ACTIVATIONS = ("relu", "relu6", "hswish", "hsigmoid", "sigmoid", "swish", "tanh")
 
 
@@ -133,8 +135,10 @@ class Graph:
 
     def conv(self, x: Node, out_ch: int, kernel: int | Sequence[int], stride: int = 1,
              padding: int | Sequence[int] | None = None, dilation: int = 1, groups: int = 1,
-             bias: bool = False, name: str | None = None) -> Node:
-        """2-D convolution; padding defaults to 'same' for odd kernels."""
+             bias: bool = False, name: str | None = None, zero_init: bool = False) -> Node:
+        """2-D convolution; padding defaults to 'same' for odd kernels. ``zero_init`` asks the
+        builder to start its weights (and bias) at zero, so that a residual branch ending in it
+        starts as the identity (Goyal et al. 2017, "Accurate, Large Minibatch SGD")."""
         c, h, w = x.shape
         kh, kw = _pair(kernel)
         ph, pw = _pair(padding) if padding is not None else (dilation * (kh - 1) // 2,
@@ -144,7 +148,7 @@ class Graph:
         shape = (out_ch, _out_len(h, kh, stride, ph, dilation), _out_len(w, kw, stride, pw, dilation))
         return self._add("conv", (x,), shape, name, in_ch=c, out_ch=out_ch, kernel=(kh, kw),
                          stride=stride, padding=(ph, pw), dilation=dilation, groups=groups,
-                         bias=bias)
+                         bias=bias, **({"zero_init": True} if zero_init else {}))
 
     def dwconv(self, x: Node, kernel: int | Sequence[int], stride: int = 1,
                dilation: int = 1, bias: bool = False, name: str | None = None) -> Node:
@@ -208,11 +212,22 @@ class Graph:
 
     def upsample(self, x: Node, size: Sequence[int], mode: str = "nearest",
                  name: str | None = None) -> Node:
-        """Resize to spatial ``size`` (nearest or bilinear)."""
-        if mode not in ("nearest", "bilinear"):
-            raise IRError(f"upsample mode {mode!r}")
+        """Resize to spatial ``size`` (nearest, bilinear or bicubic, corners not aligned)."""
+        if mode not in UPSAMPLE_MODES:
+            raise IRError(f"upsample mode {mode!r}; allowed: {', '.join(UPSAMPLE_MODES)}")
         h, w = _pair(size)
         return self._add("upsample", (x,), (x.shape[0], h, w), name, mode=mode)
+
+    def pixel_shuffle(self, x: Node, factor: int, name: str | None = None) -> Node:
+        """Sub-pixel rearrangement (depth to space, Shi et al., "Real-Time Single Image and
+        Video Super-Resolution Using an Efficient Sub-Pixel Convolutional Neural Network", CVPR
+        2016): ``(C * r * r, H, W)`` to ``(C, H * r, W * r)``, as ``torch.nn.PixelShuffle``."""
+        c, h, w = x.shape
+        if factor < 1 or c % (factor * factor):
+            raise IRError(f"pixel_shuffle by {factor} of {c} channels (needs a multiple of "
+                          f"{factor * factor})")
+        return self._add("pixel_shuffle", (x,), (c // (factor * factor), h * factor, w * factor),
+                         name, factor=factor)
 
     def flatten(self, x: Node, name: str | None = None) -> Node:
         """Flatten to (F,)."""

@@ -22,8 +22,13 @@ _ACTS: dict[str, Callable[[Tensor], Tensor]] = {
 def _module(node: Node) -> nn.Module | None:
     a = node.attrs
     if node.op == "conv":
-        return nn.Conv2d(a["in_ch"], a["out_ch"], a["kernel"], a["stride"], a["padding"],
+        conv = nn.Conv2d(a["in_ch"], a["out_ch"], a["kernel"], a["stride"], a["padding"],
                          a["dilation"], a["groups"], a["bias"])
+        if a.get("zero_init"):
+            nn.init.zeros_(conv.weight)
+            if conv.bias is not None:
+                nn.init.zeros_(conv.bias)
+        return conv
     if node.op == "bn":
         return nn.BatchNorm2d(node.shape[0], affine=a["affine"])
     if node.op == "linear":
@@ -63,9 +68,11 @@ def _apply(node: Node, mod: nn.Module | None, xs: list[Tensor], training: bool) 
         return F.adaptive_avg_pool2d(xs[0], 1)
     if op == "upsample":
         size = node.shape[1:]
-        if a["mode"] == "bilinear":
-            return F.interpolate(xs[0], size=size, mode="bilinear", align_corners=False)
+        if a["mode"] in ("bilinear", "bicubic"):
+            return F.interpolate(xs[0], size=size, mode=a["mode"], align_corners=False)
         return F.interpolate(xs[0], size=size, mode="nearest")
+    if op == "pixel_shuffle":
+        return F.pixel_shuffle(xs[0], a["factor"])
     if op == "flatten":
         return torch.flatten(xs[0], 1)
     if op == "zero":

@@ -49,6 +49,7 @@ CATALOG: dict[str, SpaceEntry] = {e.name: e for e in (
     SpaceEntry("mcunet", "archspace.spaces.mcunet:MCUNetSpace"),
     SpaceEntry("autodeeplab", "archspace.spaces.autodeeplab:AutoDeepLabSpace"),
     SpaceEntry("nasfpn", "archspace.spaces.nasfpn:NASFPNSpace"),
+    SpaceEntry("trilevel", "archspace.spaces.trilevel:TrilevelSpace"),
     SpaceEntry("macro", "archspace.spaces.macro:MacroSpace"),
     SpaceEntry("anynet", "archspace.spaces.anynet:AnyNetSpace"),
     SpaceEntry("regnet", "archspace.spaces.regnet:RegNetSpace"),
