@@ -30,6 +30,7 @@ ESTIMATORS: dict[str, str] = {
     "params": "archspace.estimators.zero_cost:ParamsEstimator",
     "macs": "archspace.estimators.zero_cost:MACsEstimator",
     "zerocost": "archspace.estimators.zero_cost_suite:ZeroCostSuite",
+    "oneshot": "archspace.estimators.oneshot:OneshotEstimator",
 }
 
 
