@@ -332,7 +332,8 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                  formats: Iterable[str] | None = None, trial: int | None = None,
                  train: bool = True, factories: Factories | None = None,
                  log: Callable[[str], None] | None = None, trust: Trust = False,
-                 calibration_images: int = DEFAULT_CALIBRATION) -> ExportResult:
+                 calibration_images: int = DEFAULT_CALIBRATION,
+                 finetune_epochs: float = 0.0) -> ExportResult:
     """Export trial ``trial`` (default: the best complete one) of the study in ``path`` to
     ``out_dir`` in ``formats`` (see the module doc). ``train=False`` skips re-training and
     exports the initialised network. ``log`` receives progress lines (e.g. before training).
@@ -340,7 +341,9 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     replaced or removed, so the folder never pairs ``arch.json`` with another trial's weights;
     nothing is written unless the whole export succeeds. A user space the study names is
     imported only with ``trust`` (``True``, or its ``module:Class`` named again).
-    ``calibration_images`` is the number of training images ``onnx-int8`` calibrates on.
+    ``calibration_images`` is the number of training images ``onnx-int8`` calibrates on. A study
+    scored with weights inherited from a supernet (the ``oneshot`` estimator) exports them,
+    fine-tuned for ``finetune_epochs`` when that is above 0.
 
     Raises :class:`ExportError` on bad input and :class:`ExportCheckError` when a written
     model does not load back to the same network."""
@@ -353,6 +356,8 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
             _require_onnx(fmt)
     if "onnx-int8" in fmts and calibration_images < 1:
         raise ExportError(f"calibration_images={calibration_images}; allowed: an integer >= 1")
+    if finetune_epochs < 0:
+        raise ExportError(f"finetune_epochs={finetune_epochs:g}; allowed: a number >= 0")
     out = Path(out_dir)
     check_output(out, OWNED, "export folder")
     study = Path(path)
@@ -444,6 +449,13 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                 notes.append(f"re-trained {key} {metrics.get(key)} differs from the recorded "
                              f"{recorded} (training did not reproduce: a time budget, a GPU or "
                              "another torch version?); the exported weights are the re-trained ones")
+        elif train and callable(getattr(estimator, "inherited", None)):
+            if log is not None:
+                log(f"extracting trial {rec.number} from the supernet"
+                    + (f", fine-tuning {finetune_epochs:g} epochs" if finetune_epochs else ""))
+            model, network["metrics"], network["weights_note"] = \
+                estimator.inherited(space, arch, config.seed, finetune_epochs)  # type: ignore[attr-defined]
+            network["weights"] = "fine-tuned" if finetune_epochs else "inherited"
         else:
             model = _initialised(net_space, arch, resolution, config.seed)
             network["weights"] = "initialised"

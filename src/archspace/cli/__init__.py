@@ -24,12 +24,13 @@ from archspace.cli.search import search
 from archspace.cli.size import size
 from archspace.cli.spaces import spaces
 from archspace.cli.strategies import strategies
+from archspace.cli.supernet import supernet
 
 __all__ = ["COMMANDS", "ArchspaceGroup", "cli", "main"]
 
 COMMANDS: tuple[click.Command, ...] = (spaces, size, sample, profile, draw, search, resume,
                                        estimators, datasets, analyze, strategies, export,
-                                       report, latency)
+                                       report, latency, supernet)
 
 cli = make_cli(COMMANDS)
 

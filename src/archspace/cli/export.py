@@ -15,10 +15,10 @@ import warnings
 import click
 
 from archspace.cli._app import error_line
-from archspace.cli._common import Bounded, trust_options, trust_value
+from archspace.cli._common import Bounded, BoundedFloat, trust_options, trust_value
 from archspace.export import FORMATS, ExportCheckError, export_study
 from archspace.export_int8 import DEFAULT_CALIBRATION
-from archspace.limits import MAX_BUDGET
+from archspace.limits import MAX_BUDGET, MAX_EPOCHS
 
 __all__ = ["export"]
 
@@ -40,10 +40,14 @@ __all__ = ["export"]
 @click.option("--calibration-images", "calibration", type=Bounded(1, 1_000_000), metavar="N",
               default=DEFAULT_CALIBRATION, show_default=True,
               help="Training images onnx-int8 calibrates its activation ranges on.")
+@click.option("--finetune-epochs", type=BoundedFloat(0, MAX_EPOCHS), default=0.0,
+              metavar="N", help="Fine-tune weights inherited from a supernet (estimator "
+              "oneshot) for N epochs before exporting them (default 0: as inherited).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")
 @trust_options
 def export(study_path: str, best: bool, trial: int | None, out_dir: str,
-           formats: tuple[str, ...], train: bool, calibration: int, as_json: bool,
+           formats: tuple[str, ...], train: bool, calibration: int, finetune_epochs: float,
+           as_json: bool,
            space_name: str | None, trust_code: bool) -> None:
     """Export the best trial (or --trial N) of the study in FILE.db to DIR.
 
@@ -56,7 +60,8 @@ def export(study_path: str, best: bool, trial: int | None, out_dir: str,
             result = export_study(study_path, out_dir, formats, trial=trial, train=train,
                                   log=lambda line: click.echo(line, err=True),
                                   trust=trust_value(space_name, trust_code),
-                                  calibration_images=calibration)
+                                  calibration_images=calibration,
+                                  finetune_epochs=finetune_epochs)
         except ExportCheckError as e:
             click.echo(error_line(f"export check failed: {e}"), err=True)
             raise click.exceptions.Exit(1) from None

@@ -33,6 +33,7 @@ ESTIMATORS: dict[str, str] = {
     "zerocost": "archspace.estimators.zero_cost_suite:ZeroCostSuite",
     "segment": "archspace.estimators.segment:SegmentEstimator",
     "detect": "archspace.estimators.detect:DetectEstimator",
+    "oneshot": "archspace.estimators.oneshot:OneshotEstimator",
 }
 
 

@@ -11,9 +11,10 @@ from archspace.supernet.core import (
     SupernetError,
     SupernetUnsupported,
     build_supernet,
+    check_supported,
     layer_specs,
     scan_archs,
 )
 
 __all__ = ["PARAM_OPS", "Supernet", "SupernetError", "SupernetUnsupported", "build_supernet",
-           "layer_specs", "scan_archs"]
+           "check_supported", "layer_specs", "scan_archs"]

@@ -41,7 +41,7 @@ from archspace.nn.builder import GraphModule, _apply, build_module
 from archspace.space import Arch, Space
 
 __all__ = ["PARAM_OPS", "Supernet", "SupernetError", "SupernetUnsupported", "build_supernet",
-           "layer_specs", "scan_archs"]
+           "check_supported", "layer_specs", "scan_archs"]
 
 #: IR ops that hold weights; every other op of :data:`archspace.ir.OPS` is weight-free.
 PARAM_OPS = ("conv", "bn", "linear")
@@ -114,6 +114,12 @@ def _check_ops(space: Space, g: Graph) -> None:
     if len(g.inputs) != 1:
         raise SupernetUnsupported(f"space {space.label} has no supernet: its networks take "
                                   f"{len(g.inputs)} inputs; a supernet runs one-input networks")
+
+
+def check_supported(space: Space, resolution: int | None = None) -> None:
+    """Raise :class:`SupernetUnsupported` (naming what is missing) unless ``space`` lowers its
+    archs to one-input IR graphs of known ops: what a supernet needs. Cheap: one arch."""
+    _check_ops(space, _lower(space, space.sample(0), space.check_resolution(resolution)))
 
 
 def _largest(space: Space) -> Arch | None:
