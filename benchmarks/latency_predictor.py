@@ -81,23 +81,28 @@ def _stats(pred: np.ndarray, meas: np.ndarray) -> dict[str, float]:
             "spearman": float(spearmanr(pred, meas).statistic), "n": len(meas)}
 
 
-def _speed(spaces: list[Space], table_json: dict[str, Any], n: int) -> dict[str, Any]:
+def _speed(spaces: list[Space], table_json: dict[str, Any], n: int, runs: int) -> dict[str, Any]:
+    """Archs/s cold (a new table, a fresh copy of the space) and warm, the median of ``runs``."""
     out: dict[str, Any] = {}
-    for space in spaces:
-        rng = random.Random(f"latency-speed-{space.label}")
-        archs = [space.sample(rng) for _ in range(n)]
-        r = space.default_resolution
-        table = LatencyTable.from_json(table_json, "bench")
-        t0 = time.process_time()
-        for a in archs:
-            table.predict(space, a, r)
-        cold = time.process_time() - t0
-        t0 = time.process_time()
-        for a in archs:
-            table.predict(space, a, r)
-        warm = time.process_time() - t0
-        out[space.label] = {"archs": n, "cold_archs_per_s": round(n / max(cold, 1e-9)),
-                            "warm_archs_per_s": round(n / max(warm, 1e-9))}
+    for name, kw in SPACES:
+        colds, warms = [], []
+        for _ in range(runs):
+            space = get_space(name, **kw)
+            rng = random.Random(f"latency-speed-{space.label}")
+            archs = [space.sample(rng) for _ in range(n)]
+            r = space.default_resolution
+            table = LatencyTable.from_json(table_json, "bench")
+            t0 = time.process_time()
+            for a in archs:
+                table.predict(space, a, r)
+            colds.append(n / max(time.process_time() - t0, 1e-9))
+            t0 = time.process_time()
+            for a in archs:
+                table.predict(space, a, r)
+            warms.append(n / max(time.process_time() - t0, 1e-9))
+        out[space.label] = {"archs": n, "runs": runs,
+                            "cold_archs_per_s": round(float(np.median(colds))),
+                            "warm_archs_per_s": round(float(np.median(warms)))}
     return out
 
 
@@ -110,6 +115,7 @@ def main() -> None:
     ap.add_argument("--cal-networks", type=int, default=12)
     ap.add_argument("--cal-repeats", type=int, default=15)
     ap.add_argument("--speed-archs", type=int, default=3000)
+    ap.add_argument("--speed-runs", type=int, default=3)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = ap.parse_args()
     import torch
@@ -169,7 +175,7 @@ def main() -> None:
               "lookup_hits": table.hits, "lookup_misses": table.misses,
               "all": {"predicted": _stats(p, a_), "noise_floor": _stats(b_, a_)},
               "per_space": per_space,
-              "speed": _speed(spaces, table.to_json(), args.speed_archs),
+              "speed": _speed(spaces, table.to_json(), args.speed_archs, args.speed_runs),
               "load_average": os.getloadavg(), "wall_seconds": round(time.time() - t0, 1)}
     stem.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: result[k] for k in ("all", "speed", "lookup_misses", "load_average")},

@@ -159,7 +159,7 @@ def test_refuses_to_overwrite_a_study(tmp_path: Path) -> None:
     (["-e", "novalue"], "malformed estimator option"),
     (["-s", "novalue"], "malformed strategy option"),
     (["-c", "macs<=60MB"], "unknown unit 'MB' for macs"),
-    (["-c", "latency<5"], "unknown metric 'latency'"),
+    (["-c", "latency<5"], "latency needs a device"),
     (["--objective", "acc:up"], "malformed objective"),
     (["--reward", "macs:300M"], "malformed reward"),
     (["--space", "mobilenetv2"], "scores only the nb201 space"),

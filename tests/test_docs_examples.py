@@ -249,7 +249,8 @@ def shell_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
                PYTHONPATH=os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p),
                MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-               COLUMNS="100")
+               COLUMNS="100",
+               ARCHSPACE_DATA_DIR=str(tmp_path_factory.mktemp("data")))  # latency tables
     return env
 
 

@@ -54,7 +54,7 @@ def test_an_objective_the_estimator_does_not_produce_is_refused(tmp_path: Path) 
     line = _refused(tmp_path, *NB201, "-o", "val_acc")
     assert "objective 'val_acc' is not a metric of estimator nasbench201" in line
     assert "allowed: accuracy (its search metric 'cifar10_valid_12ep'), cifar10_valid_12ep" in line
-    assert "or a cost (macs, params, peak_sram, flash)" in line
+    assert "or a cost (macs, params, peak_sram, flash, latency)" in line
     line = _refused(tmp_path, *MCU, "-o", "accuracy", "-o", "val_los:min")
     assert "'val_los' is not a metric of estimator train" in line and "val_loss" in line
     _api_refused(tmp_path, "objective 'loss' is not a metric of estimator train", space="mcunet",
@@ -154,5 +154,5 @@ def test_a_missing_dataset_is_refused(tmp_path: Path) -> None:
 def test_a_constraint_on_a_metric_that_does_not_exist_is_refused(tmp_path: Path) -> None:
     line = _refused(tmp_path, *NB201, "-c", "val_accuracy>=90")
     assert "unknown metric 'val_accuracy'; allowed: macs, params, peak_sram, flash" in line
-    _api_refused(tmp_path, "unknown metric 'latency'; allowed: macs", space="nb201",
+    _api_refused(tmp_path, "latency needs a device's latency table", space="nb201",
                  estimator="nasbench201", constraints=["latency<=3"])

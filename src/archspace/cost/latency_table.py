@@ -231,6 +231,7 @@ class LatencyTable:
         self._chain: dict[tuple[Any, tuple[int, ...]], tuple[float, int, tuple[int, ...]]] = {}
         self._templates: dict[int, tuple[Template, float, int]] = {}
         self._token = next(_TOKENS)
+        self._segment_cache: dict[tuple[Any, ...], Template | None] = {}
         self.hits = 0
         self.misses = 0
 
@@ -299,17 +300,18 @@ class LatencyTable:
 
     def predict_chain(self, input_shape: tuple[int, ...], blocks: Iterable[Any]) -> float:
         """Predicted latency (ms) of a chain of :class:`~archspace.ir.blocks.Block` applied to
-        ``input_shape``; each distinct (block, input shape) is lowered once."""
+        ``input_shape``; each distinct (block, input shape) is lowered once, into a
+        :class:`~archspace.ir.segments.SegmentGraph` (its segment ops' templates shared)."""
         cache = self._chain
         shape = input_shape
         total, count = 0.0, 0
         for block in blocks:
             key = (block, shape)
             hit = cache.get(key)
-            if hit is None:
-                g = Graph()
+            if hit is None:  # segment ops (a cell's edges) are lowered once per signature
+                g = SegmentGraph(self._segment_cache)
                 out = block.lower(g, g.input(shape))
-                ms, k = self._nodes_ms(g.nodes)
+                ms, k = self._segments_ms(g)
                 hit = cache[key] = (ms, k, out.shape)
             total += hit[0]
             count += hit[1]
