@@ -18,7 +18,7 @@ import numpy as np
 
 from archspace.errors import ArchspaceError
 
-__all__ = ["coco_api", "coco_ap", "ground_truth"]
+__all__ = ["coco_ap", "coco_api", "ground_truth"]
 
 Boxes = Any  # an (k, 4) array of COCO [x, y, w, h] boxes
 
@@ -45,7 +45,8 @@ def ground_truth(boxes: Sequence[Boxes], labels: Sequence[Any], num_classes: int
                  sizes: Sequence[tuple[int, int]]) -> dict[str, Any]:
     """A COCO instances dict: image ``i`` (id ``i + 1``) of ``sizes[i]`` = (height, width)
     with ``boxes[i]`` of classes ``labels[i]`` (0-based; category ids are 1-based)."""
-    images, anns = [], []
+    images: list[dict[str, Any]] = []
+    anns: list[dict[str, Any]] = []
     for i, ((h, w), bs, ls) in enumerate(zip(sizes, boxes, labels, strict=True)):
         images.append({"id": i + 1, "width": int(w), "height": int(h)})
         for b, lab in zip(np.asarray(bs, dtype=float).reshape(-1, 4), np.asarray(ls).reshape(-1),

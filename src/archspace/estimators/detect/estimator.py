@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from archspace.estimators.base import EstimatorError
 from archspace.estimators.options import Option
-from archspace.estimators.train import COSTS, TrainEstimator, TrainedRun, deterministic_mode
+from archspace.estimators.train import COSTS, TrainedRun, TrainEstimator, deterministic_mode
 from archspace.limits import MAX_BATCH, MAX_EPOCHS, MAX_RESOLUTION, MAX_SECONDS
 from archspace.space import Arch, Space
 
@@ -146,6 +146,10 @@ class DetectEstimator(TrainEstimator):
         if self._boxes is None:
             self._boxes = self._load()
         return self._boxes
+
+    def box_dataset(self) -> BoxData:
+        """The images with their boxes, both splits, at the data's own side."""
+        return self._native()
 
     def shared_inputs(self) -> dict[str, Any]:
         return {"boxes": self._native()}
