@@ -64,11 +64,13 @@ def run(args: argparse.Namespace) -> None:
     budgets = [args.epochs, args.epochs * args.factor]
     jobs = [(i, e) for i in range(args.start, args.start + args.archs) for e in budgets
             if (i, float(e)) not in done]
-    if args.shard is not None:
+    if args.shard is not None:  # whole archs per shard, so every shard finishes pairs
         k, n = (int(v) for v in args.shard.split("/"))
-        jobs = jobs[k::n]
+        jobs = [(i, e) for i, e in jobs if i % n == k]
     ests = {e: _estimator(e, options) for e in budgets}
     for i, e in jobs:
+        if (i, float(e)) in _done(args.out):
+            continue
         arch = space.named("nasfpn") if i == 0 else space.sample(i)
         t0 = time.process_time()
         m = ests[e].evaluate(space, arch, 0)
@@ -139,7 +141,7 @@ def main() -> None:
     r.add_argument("--factor", type=float, default=4.0)
     r.add_argument("--option", "-e", action="append", default=[],
                    help="detect estimator option KEY=VALUE (repeatable)")
-    r.add_argument("--shard", default=None, help="K/N: run every N-th job from K")
+    r.add_argument("--shard", default=None, help="K/N: run the archs i with i %% N == K")
     r.add_argument("--out", type=Path, default=OUT)
     q = sub.add_parser("report")
     q.add_argument("--out", type=Path, default=OUT)
