@@ -18,7 +18,7 @@ from pathlib import Path
 from archspace._atomic import check_output, staged_output
 from archspace.errors import ArchspaceError
 from archspace.report.data import ReportData, gather
-from archspace.report.detections import plot_detections
+from archspace.report.dense import TASK_FIGURES
 from archspace.report.figures import (
     NothingToPlot,
     plot_best_arch,
@@ -31,7 +31,7 @@ from archspace.report.rungs import plot_rungs
 from archspace.spaces import Trust
 from archspace.study.components import Factories
 
-__all__ = ["FIGURES", "FILES", "SCHEDULED_FIGURES", "TASK_FIGURES", "write_report"]
+__all__ = ["FIGURES", "FILES", "SCHEDULED_FIGURES", "write_report"]
 
 #: (file, heading, drawing function) of each figure, in page order.
 FIGURES: tuple[tuple[str, str, Callable[[ReportData, Path], Path]], ...] = (
@@ -44,14 +44,11 @@ FIGURES: tuple[tuple[str, str, Callable[[ReportData, Path], Path]], ...] = (
 SCHEDULED_FIGURES: tuple[tuple[str, str, Callable[[ReportData, Path], Path]], ...] = (
     ("rungs.png", "Rungs: score against resource, per arch", plot_rungs),
 )
-#: The figures of a study by estimator name: the task's predictions beside the ground truth.
-TASK_FIGURES: dict[str, tuple[tuple[str, str, Callable[[ReportData, Path], Path]], ...]] = {
-    "detect": (("detections.png", "Predicted boxes beside ground truth", plot_detections),),
-}
-#: Every file a report writes (``rungs.png`` only for a scheduled study, a task's figures only
-#: for its estimator's studies).
-FILES = ("index.html", "summary.json", *(f for f, _, _ in FIGURES + SCHEDULED_FIGURES),
-         *(f for figs in TASK_FIGURES.values() for f, _, _ in figs))
+_TASK = tuple(f for figs in TASK_FIGURES.values() for f in figs)
+#: Every file a report writes (``rungs.png`` only for a scheduled study, a task's figures
+#: (:data:`~archspace.report.dense.TASK_FIGURES`) only for a study with its estimator).
+FILES = ("index.html", "summary.json",
+         *dict.fromkeys(f for f, _, _ in FIGURES + SCHEDULED_FIGURES + _TASK))
 _MOVE_ORDER = (*FILES[2:], "summary.json", "index.html")  # the page last
 
 
@@ -69,7 +66,7 @@ def write_report(study_path: str | os.PathLike[str], out_dir: str | os.PathLike[
     figures = []
     with staged_output(out, _MOVE_ORDER, "report folder") as stage:
         scheduled = SCHEDULED_FIGURES if data.scheduler is not None else ()
-        task = TASK_FIGURES.get(data.config.estimator, ())
+        task = TASK_FIGURES.get(getattr(data.estimator, "name", ""), ())
         for name, title, draw in FIGURES + scheduled + task:
             try:
                 draw(data, stage / name)
