@@ -34,7 +34,8 @@ def test_scenes_are_seeded_and_cached() -> None:
     c = make_digit_scenes(3, 32, seed=2)
     assert np.array_equal(a.images, b.images) and np.array_equal(a.masks, b.masks)  # type: ignore
     assert not np.array_equal(a.images, c.images)
-    assert any(e.loader == "digit-scenes" and e.train == 3 for e in cache_entries())
+    assert any(e.loader == "digit-scenes" and e.train == 3 and e.shapes["x"] == (3, 3, 32, 32)
+               for e in cache_entries())
     fresh = make_digit_scenes(3, 32, seed=1, cache=False)
     assert np.array_equal(fresh.images, a.images)
     assert all(np.array_equal(x, y) for x, y in zip(fresh.boxes, a.boxes, strict=True))  # type: ignore

@@ -11,9 +11,18 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archspace.nn.detection import (batched_nms, box_iou, decode_ltrb, encode_ltrb,
-                                    generalized_box_iou, giou_loss, nms, sigmoid_focal_loss,
-                                    xywh_to_xyxy, xyxy_to_xywh)
+from archspace.nn.detection import (
+    batched_nms,
+    box_iou,
+    decode_ltrb,
+    encode_ltrb,
+    generalized_box_iou,
+    giou_loss,
+    nms,
+    sigmoid_focal_loss,
+    xywh_to_xyxy,
+    xyxy_to_xywh,
+)
 from archspace.nn.detection.fcos import FCOSLayout, FCOSTargets
 from archspace.spaces.nasfpn import detection_levels
 

@@ -136,6 +136,47 @@ def test_cli_refuses_a_box_outside_the_image(tmp_path: Path,
     assert out.startswith("archspace: error:") and "box outside" in out
 
 
+def _coco(root: Path, box: list[float] | None) -> Path:
+    """A COCO folder: 4 training and 2 validation 40x40 images with one box each (or none)."""
+    from PIL import Image
+
+    for split, n in (("train", 4), ("val", 2)):
+        (root / f"{split}2017").mkdir(parents=True)
+        images, anns = [], []
+        for i in range(n):
+            pixels = np.zeros((40, 40, 3), np.uint8)
+            pixels[8 + i:24 + i, 10:30] = 255
+            Image.fromarray(pixels).save(root / f"{split}2017" / f"{i}.png")
+            images.append({"id": i + 1, "file_name": f"{i}.png", "width": 40, "height": 40})
+            if box is not None:
+                anns.append({"id": i + 1, "image_id": i + 1, "category_id": 7, "iscrowd": 0,
+                             "bbox": [box[0], box[1] + i, box[2], box[3]], "area": box[2] * box[3]})
+        (root / "annotations").mkdir(exist_ok=True)
+        (root / "annotations" / f"instances_{split}2017.json").write_text(json.dumps(
+            {"images": images, "annotations": anns, "categories": [{"id": 7, "name": "square"}]}))
+    return root
+
+
+@pytest.mark.parametrize(("box", "code", "message"), [
+    ([10.0, 8.0, 20.0, 16.0], 0, ""),
+    ([30.0, 8.0, 20.0, 16.0], 2, "outside the 40x40 image"),
+    (None, 2, "has no boxes in any image"),
+])
+def test_cli_coco_folder(tmp_path: Path, box: list[float] | None, code: int,
+                         message: str) -> None:
+    root = _coco(tmp_path / "coco", box)
+    res = _run("search", "--space", "nasfpn", *TINY, "--estimator", "detect", "-e",
+               f"dataset=coco:{root}", "-e", "image_size=40", "-e", "epochs=1", "-e",
+               "batch_size=2", "-e", "device=cpu", "--strategy", "random", "--budget", "1",
+               "--study", str(tmp_path / "c.db"), "--no-progress", "--json")
+    out = res.output  # type: ignore[attr-defined]
+    assert res.exit_code == code, out  # type: ignore[attr-defined]
+    if code == 0:
+        assert json.loads(res.stdout)["best"]["metrics"]["train_samples"] == 4  # type: ignore[attr-defined]
+    else:
+        assert out.startswith("archspace: error:") and message in out and out.count("\n") == 1
+
+
 def test_estimator_refuses_a_space_without_head() -> None:
     with pytest.raises(EstimatorError, match="no detection head"):
         get_estimator("detect").check_space(get_space("mobilenetv2"))

@@ -27,7 +27,7 @@ CITYSCAPES_CLASSES = ("road", "sidewalk", "building", "wall", "fence", "pole", "
 #: The official label id -> train id table (ids not listed are ignored).
 ID_TO_TRAIN_ID = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10,
                   24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
-_VERSION = 1
+_VERSION = 2  # 2: images cached as (N, 3, H, W)
 
 
 def label_lut() -> np.ndarray:

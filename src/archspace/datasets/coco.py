@@ -25,7 +25,7 @@ from archspace.datasets.dense_io import read_image, scale_boxes
 
 __all__ = ["category_ids", "coco_api", "find_annotations", "load_coco"]
 
-_VERSION = 1
+_VERSION = 2  # 2: images cached as (N, 3, H, W)
 
 
 def coco_api() -> Any:

@@ -117,9 +117,9 @@ class DenseDataset:
 
     # -- the cache's flat form -------------------------------------------------------------
     def arrays(self) -> dict[str, np.ndarray]:
-        """Named numeric arrays (``x`` the images; ``masks``; ``boxes``, ``box_labels``,
-        ``box_counts`` flattened)."""
-        out = {"x": self.images}
+        """Named numeric arrays (``x`` the images as the cache lists them, ``(N, 3, H, W)``;
+        ``masks``; ``boxes``, ``box_labels``, ``box_counts`` flattened)."""
+        out = {"x": self.images.transpose(0, 3, 1, 2)}
         if self.masks is not None:
             out["masks"] = self.masks
         if self.boxes is not None and self.box_labels is not None:
@@ -140,5 +140,6 @@ class DenseDataset:
             starts = ends - arrays["box_counts"]
             boxes = tuple(arrays["boxes"][a:b] for a, b in zip(starts, ends, strict=True))
             labels = tuple(arrays["box_labels"][a:b] for a, b in zip(starts, ends, strict=True))
-        return cls(arrays["x"], len(class_names), class_names, arrays.get("masks"), boxes,
+        images = np.ascontiguousarray(arrays["x"].transpose(0, 2, 3, 1))
+        return cls(images, len(class_names), class_names, arrays.get("masks"), boxes,
                    labels, ignore_index, name)

@@ -33,7 +33,7 @@ SPLITS = ("train", "val")
 #: Digit image ``i`` is a validation digit when ``i % VAL_EVERY == 0``.
 VAL_EVERY = 5
 CLASS_NAMES = ("background", *(str(d) for d in range(10)))
-_VERSION = 1
+_VERSION = 2  # 2: images cached as (N, 3, H, W)
 _MIN_SIZE, _MAX_SIZE = 16, 1024
 _FG, _BORDER = 0.5, 0.15
 

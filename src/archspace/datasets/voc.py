@@ -26,7 +26,7 @@ __all__ = ["VOC_CLASSES", "find_voc_root", "load_voc"]
 VOC_CLASSES = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car",
                "cat", "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person",
                "pottedplant", "sheep", "sofa", "train", "tvmonitor")
-_VERSION = 1
+_VERSION = 2  # 2: images cached as (N, 3, H, W)
 
 
 def find_voc_root(path: Path) -> Path:

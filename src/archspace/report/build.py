@@ -31,7 +31,7 @@ from archspace.report.rungs import plot_rungs
 from archspace.spaces import Trust
 from archspace.study.components import Factories
 
-__all__ = ["FIGURES", "FILES", "SCHEDULED_FIGURES", "TASK_FIGURES", "write_report"]
+__all__ = ["FIGURES", "FILES", "SCHEDULED_FIGURES", "write_report"]
 
 #: (file, heading, drawing function) of each figure, in page order.
 FIGURES: tuple[tuple[str, str, Callable[[ReportData, Path], Path]], ...] = (

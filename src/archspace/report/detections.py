@@ -50,7 +50,7 @@ def plot_detections(data: ReportData, path: str | Path) -> Path:
         fitted, r = est.adapted(data.space)
         model = fitted.build(arch, r)
         model.load_state_dict(ckpt["model"])
-        boxes = est.native_dataset().resized(r)
+        boxes = est.box_dataset().resized(r)
     except (ArchspaceError, RuntimeError, KeyError) as e:
         raise NothingToPlot(f"the best trial's network could not be rebuilt here ({e})") from None
     n = min(IMAGES, int(boxes.x_val.shape[0]))

@@ -18,7 +18,7 @@ import numpy as np
 
 from archspace.errors import ArchspaceError
 
-__all__ = ["coco_api", "coco_ap", "ground_truth"]
+__all__ = ["coco_ap", "coco_api", "constant_ap", "ground_truth"]
 
 Boxes = Any  # an (k, 4) array of COCO [x, y, w, h] boxes
 
@@ -45,7 +45,8 @@ def ground_truth(boxes: Sequence[Boxes], labels: Sequence[Any], num_classes: int
                  sizes: Sequence[tuple[int, int]]) -> dict[str, Any]:
     """A COCO instances dict: image ``i`` (id ``i + 1``) of ``sizes[i]`` = (height, width)
     with ``boxes[i]`` of classes ``labels[i]`` (0-based; category ids are 1-based)."""
-    images, anns = [], []
+    images: list[dict[str, Any]] = []
+    anns: list[dict[str, Any]] = []
     for i, ((h, w), bs, ls) in enumerate(zip(sizes, boxes, labels, strict=True)):
         images.append({"id": i + 1, "width": int(w), "height": int(h)})
         for b, lab in zip(np.asarray(bs, dtype=float).reshape(-1, 4), np.asarray(ls).reshape(-1),
@@ -81,3 +82,17 @@ def coco_ap(gt: dict[str, Any], boxes: Sequence[Boxes], scores: Sequence[Any],
         ev.summarize()
     stats = [max(float(v), 0.0) * 100 for v in ev.stats[:3]]  # -1: no ground truth to match
     return {"ap": stats[0], "ap50": stats[1], "ap75": stats[2]}
+
+
+def constant_ap(gt: dict[str, Any], train_boxes: Any, num_classes: int,
+                boxes: int = 10, seed: int = 0) -> dict[str, float]:
+    """AP of a constant predictor: the same ``boxes`` training boxes (COCO ``[x, y, w, h]``,
+    a seeded sample of ``train_boxes``), each with every class and score 1, on every image of
+    ``gt``: what knowing only the boxes' statistics scores."""
+    train = np.asarray(train_boxes, dtype=float).reshape(-1, 4)
+    rng = np.random.default_rng(seed)
+    pick = train[rng.permutation(len(train))[:boxes]]
+    per = np.repeat(pick, num_classes, 0)
+    labels = np.tile(np.arange(num_classes), len(pick))
+    n = len(gt["images"])
+    return coco_ap(gt, [per] * n, [np.ones(len(per))] * n, [labels] * n)

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from archspace.datasets.core import DatasetError
 from archspace.estimators.detect.coco_eval import ground_truth
 from archspace.nn.detection.boxes import xywh_to_xyxy
 
@@ -89,6 +90,10 @@ def box_data(train: DenseDataset, val: DenseDataset, name: str) -> BoxData:
     positive size, of a class of the dataset)."""
     train.check_boxes()
     val.check_boxes()
+    for split in (train, val):
+        if not any(len(b) for b in split.boxes or ()):
+            raise DatasetError(f"dataset {split.name} has no boxes in any image; detection "
+                               "needs boxes (digit-scenes, voc:PATH, coco:PATH)")
     x_tr = torch.from_numpy(np.ascontiguousarray(train.images)).permute(0, 3, 1, 2).float() / 255
     x_va = torch.from_numpy(np.ascontiguousarray(val.images)).permute(0, 3, 1, 2).float() / 255
     mean = x_tr.mean((0, 2, 3))

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from archspace.estimators.base import EstimatorError
 from archspace.estimators.options import Option
-from archspace.estimators.train import COSTS, TrainEstimator, TrainedRun, deterministic_mode
+from archspace.estimators.train import COSTS, TrainedRun, TrainEstimator, deterministic_mode
 from archspace.limits import MAX_BATCH, MAX_EPOCHS, MAX_RESOLUTION, MAX_SECONDS
 from archspace.space import Arch, Space
 
@@ -129,8 +129,8 @@ class DetectEstimator(TrainEstimator):
     paper = "Ghiasi et al. 2019, NAS-FPN (CVPR); Tian et al. 2019, FCOS (ICCV)"
     options = OPTIONS
     metric = "ap"
-    metrics: ClassVar[tuple[str, ...]] = ("ap50", "ap75", "train_loss", "train_seconds",
-                                          "epochs", "steps", "resolution", "threads", *COSTS)
+    metrics: ClassVar[tuple[str, ...]] = ("ap50", "ap75", "ap_constant", "train_loss",
+                                          "train_seconds", "epochs", "steps", "resolution", "threads", *COSTS)
     resource: ClassVar[str | None] = "epochs"
 
     def __init__(self, **options: Any) -> None:
@@ -146,6 +146,10 @@ class DetectEstimator(TrainEstimator):
         if self._boxes is None:
             self._boxes = self._load()
         return self._boxes
+
+    def box_dataset(self) -> BoxData:
+        """The images with their boxes, both splits, at the data's own side."""
+        return self._native()
 
     def shared_inputs(self) -> dict[str, Any]:
         return {"boxes": self._native()}
@@ -205,15 +209,23 @@ class DetectEstimator(TrainEstimator):
         return FCOSLayout(levels, fitted.num_classes, r, edges)
 
     def _prepared(self, fitted: Space, r: int, device: str) -> tuple[Any, ...]:
-        """(layout, training images, packed targets, validation images, COCO ground truth)."""
+        """(layout, training images, packed targets, validation images, COCO ground truth,
+        the constant predictor's AP)."""
+        import torch
+
         key = (r, device)
         hit = self._prepared_cache.get(key)
         if hit is None:
             data = self._native().resized(r)
             layout = self._layout(fitted, r, data)
             targets = layout.targets(list(data.boxes_train), list(data.labels_train)).packed()
-            hit = (layout, data.x_train.to(device), targets.to(device), data.x_val.to(device),
-                   data.val_ground_truth())
+            from archspace.estimators.detect.coco_eval import constant_ap
+
+            gt = data.val_ground_truth()
+            train_xywh = torch.cat([torch.cat((b[:, :2], b[:, 2:] - b[:, :2]), 1)
+                                    for b in data.boxes_train]).numpy()
+            hit = (layout, data.x_train.to(device), targets.to(device), data.x_val.to(device), gt,
+                   constant_ap(gt, train_xywh, data.num_classes)["ap"])
             self._prepared_cache = {key: hit}
         return hit
 
@@ -243,7 +255,7 @@ class DetectEstimator(TrainEstimator):
         if start is not None and epochs is not None and epochs < start["epoch"]:
             raise EstimatorError(f"resource {epochs:g} epochs is below the {start['epoch']:g} "
                                  "the warm start was trained for; allowed: at least that")
-        layout, x, y, x_val, gt = self._prepared(fitted, r, device)
+        layout, x, y, x_val, gt, ap_constant = self._prepared(fitted, r, device)
         graph = fitted.lower(arch, r)
         with deterministic_mode(device):
             torch.manual_seed(seed)
@@ -267,8 +279,9 @@ class DetectEstimator(TrainEstimator):
                       horizon=horizon, resume=resume, loss_fn=loss_fn)
             scores = score_detector(model, layout, x_val, gt)
         cost = self.cost(space, arch)
-        metrics = {**scores, "train_loss": res.train_loss, "train_seconds": res.seconds,
-                   "epochs": res.epochs, "steps": float(res.steps), "resolution": float(r),
+        metrics = {**scores, "ap_constant": ap_constant, "train_loss": res.train_loss,
+                   "train_seconds": res.seconds, "epochs": res.epochs, "steps": float(res.steps),
+                   "resolution": float(r),
                    "train_samples": float(x.shape[0]),
                    "resumed_from": float(start["epoch"]) if start is not None else 0.0,
                    "threads": float(torch.get_num_threads()),

@@ -1,0 +1,222 @@
+"""Is a dense task's cheap proxy worth anything? Rank fidelity of budget B against 4B.
+
+Cheap proxies rank architectures, they don't reproduce published numbers (EcoNAS, Zhou et al.,
+CVPR 2020; UnNAS, Liu et al., ECCV 2020). For each dense task, ``--archs`` seeded archs of the
+task's space are trained at the estimator's budget B (``--epochs``) and at 4B, with the same
+seed and data. Reported per task: Kendall's tau between the two rankings (goal >= 0.6), the
+spread of the scores against the task's trivial baseline (segmentation: the mIoU of predicting
+the background everywhere), and the CPU minutes per trial (``time.process_time``, one thread).
+
+Each trial appends one JSON line to ``--out`` (default
+``benchmarks/results/dense_fidelity.jsonl``); trials already there are skipped, so a run cut off
+loses nothing and a rerun continues. ``report`` reads the lines back and prints a markdown
+table (and writes ``.json`` beside the lines)::
+
+    nice -n 15 python benchmarks/dense_fidelity.py run --task segment --archs 20
+    nice -n 15 python benchmarks/dense_fidelity.py run --task detect --archs 20 --epochs 3
+    python benchmarks/dense_fidelity.py report
+
+A task is one entry of :data:`TASKS`: a function of the parsed arguments returning a
+:class:`Task` (its space, an estimator factory taking the budget multiplier, its metric and the
+metric of its trivial baseline). The detection and super-resolution tasks add theirs there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # numpy and torch are imported later, in the functions
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "benchmarks" / "results" / "dense_fidelity.jsonl"
+MULTIPLIERS = (1, 4)
+
+
+@dataclass(frozen=True)
+class Task:
+    """What the benchmark needs of a dense task."""
+
+    space: Any
+    #: budget multiplier -> the estimator at that budget
+    estimator: Callable[[int], Any]
+    metric: str
+    #: the metric holding the trivial baseline's score (None: the task reports none)
+    trivial: str | None
+    #: a short description of the setting, stored with every line
+    setting: str
+
+
+def segment_task(args: argparse.Namespace) -> Task:
+    """Auto-DeepLab (small lattice) + ASPP on digit scenes, scored by mIoU."""
+    from archspace.estimators import get_estimator
+    from archspace.spaces.autodeeplab import AutoDeepLabSpace
+
+    space = AutoDeepLabSpace(layers=args.layers, filter_multiplier=args.filters,
+                             aspp_channels=args.aspp)
+    opts = {"image_size": args.size, "scenes": args.scenes, "val_scenes": args.val_scenes,
+            "batch_size": args.batch_size, "lr": args.lr, "device": "cpu", "keep": "none"}
+
+    def make(mult: int) -> Any:
+        return get_estimator("segment", epochs=args.epochs * mult, **opts)
+
+    setting = (f"autodeeplab(layers={args.layers},F={args.filters},aspp={args.aspp}) "
+               f"digit-scenes {args.size}px {args.scenes}/{args.val_scenes} scenes "
+               f"B={args.epochs:g} epochs bs={args.batch_size} lr={args.lr:g}")
+    return Task(space, make, "miou", "miou_background", setting)
+
+
+def detect_task(args: argparse.Namespace) -> Task:
+    """NAS-FPN (``channels=32``) with its fcos head on digit scenes, scored by COCO box AP; the
+    trivial baseline is a constant predictor's AP (the same ten training boxes, each with every
+    class, on every image). The estimator's own defaults (512/128 scenes at 128 px, batch 16,
+    Adam 0.002) unless ``--det-option KEY=VALUE`` says otherwise; ``--epochs`` is B."""
+    from archspace.estimators import get_estimator
+    from archspace.spaces.nasfpn import NASFPNSpace
+
+    space = NASFPNSpace(channels=32)
+    opts: dict[str, Any] = {"device": "cpu", "keep": "none",
+                            **dict(kv.split("=", 1) for kv in args.det_option)}
+
+    def make(mult: int) -> Any:
+        return get_estimator("detect", epochs=args.epochs * mult, **opts)
+
+    extra = " ".join(f"{k}={v}" for k, v in sorted(opts.items()) if k not in ("device", "keep"))
+    setting = f"nasfpn(channels=32) digit-scenes B={args.epochs:g} epochs {extra}".strip()
+    return Task(space, make, "ap", "ap_constant", setting)
+
+
+#: task name -> its setup (add a task by adding a function here).
+TASKS: dict[str, Callable[[argparse.Namespace], Task]] = {
+    "segment": segment_task,
+    "detect": detect_task,
+}
+
+
+def _done(out: Path) -> set[tuple[str, str, int, int]]:
+    if not out.is_file():
+        return set()
+    keys = set()
+    for line in out.read_text().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            keys.add((r["task"], r["setting"], r["arch_seed"], r["mult"]))
+    return keys
+
+
+def run(args: argparse.Namespace) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    task = TASKS[args.task](args)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = _done(out)
+    for mult in MULTIPLIERS:
+        est = task.estimator(mult)
+        for i in range(args.archs):
+            if (args.task, task.setting, i, mult) in done:
+                continue
+            arch = task.space.sample(i)
+            t0 = time.process_time()
+            m = est.evaluate(task.space, arch, 0)
+            cpu = time.process_time() - t0
+            rec = {"task": args.task, "setting": task.setting, "arch_seed": i, "mult": mult,
+                   "arch": task.space.format_arch(arch), "score": m[task.metric],
+                   "trivial": m.get(task.trivial) if task.trivial else None,
+                   "cpu_seconds": cpu, "macs": m.get("macs"), "metrics": m}
+            with out.open("a") as f:
+                f.write(json.dumps(rec) + "\n")
+            print(f"{args.task} x{mult} arch {i}: {task.metric}={m[task.metric]:.2f} "
+                  f"({cpu:.0f} s CPU)", file=sys.stderr, flush=True)
+
+
+def summarise(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (task, setting): Kendall between the B and 4B rankings, score spread, CPU/trial."""
+    import numpy as np
+    from scipy.stats import kendalltau
+
+    groups: dict[tuple[str, str], dict[int, dict[int, dict[str, Any]]]] = {}
+    for r in records:
+        groups.setdefault((r["task"], r["setting"]), {}).setdefault(r["mult"], {})[
+            r["arch_seed"]] = r
+    rows = []
+    for (task, setting), by_mult in groups.items():
+        lo, hi = by_mult.get(1, {}), by_mult.get(4, {})
+        both = sorted(set(lo) & set(hi))
+        tau = (float(kendalltau([lo[i]["score"] for i in both],
+                                [hi[i]["score"] for i in both]).statistic)
+               if len(both) >= 3 else math.nan)
+        row: dict[str, Any] = {"task": task, "setting": setting, "archs": len(both),
+                               "kendall_B_4B": tau}
+        for mult, rs in ((1, lo), (4, hi)):
+            scores = np.array([r["score"] for r in rs.values()])
+            triv = [r["trivial"] for r in rs.values() if r["trivial"] is not None]
+            if scores.size:
+                row[f"x{mult}"] = {
+                    "n": int(scores.size), "min": float(scores.min()),
+                    "median": float(np.median(scores)), "max": float(scores.max()),
+                    "trivial": float(np.mean(triv)) if triv else None,
+                    "above_trivial": int(sum(r["score"] > (r["trivial"] or -math.inf)
+                                             for r in rs.values())),
+                    "cpu_minutes_per_trial": float(np.mean(
+                        [r["cpu_seconds"] for r in rs.values()]) / 60)}
+        rows.append(row)
+    return rows
+
+
+def report(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    records = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    rows = summarise(records)
+    out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
+    print("| task | setting | archs | Kendall B vs 4B | B: min / median / max (trivial) | "
+          "4B: min / median / max | CPU min/trial B, 4B |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        def cell(k: str, r: dict[str, Any] = r) -> str:
+            s = r.get(k)
+            if not s:
+                return "-"
+            triv = f" ({s['trivial']:.2f})" if s["trivial"] is not None else ""
+            return f"{s['min']:.2f} / {s['median']:.2f} / {s['max']:.2f}{triv}"
+
+        cpu = " , ".join(f"{r[k]['cpu_minutes_per_trial']:.2f}" for k in ("x1", "x4") if k in r)
+        print(f"| {r['task']} | {r['setting']} | {r['archs']} | {r['kendall_B_4B']:.2f} | "
+              f"{cell('x1')} | {cell('x4')} | {cpu} |")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="train the archs at B and 4B (incremental)")
+    r.add_argument("--task", choices=sorted(TASKS), default="segment")
+    r.add_argument("--archs", type=int, default=20)
+    r.add_argument("--epochs", type=float, default=5.0, help="budget B in epochs")
+    r.add_argument("--size", type=int, default=64)
+    r.add_argument("--scenes", type=int, default=256)
+    r.add_argument("--val-scenes", type=int, default=64)
+    r.add_argument("--batch-size", type=int, default=8)
+    r.add_argument("--lr", type=float, default=3e-3)
+    r.add_argument("--layers", type=int, default=6)
+    r.add_argument("--filters", type=int, default=4)
+    r.add_argument("--aspp", type=int, default=32)
+    r.add_argument("--det-option", action="append", default=[],
+                   help="detect: an estimator option KEY=VALUE (repeatable)")
+    for q in (r, sub.add_parser("report", help="summarise the lines")):
+        q.add_argument("--out", default=str(DEFAULT_OUT))
+    args = p.parse_args(argv)
+    (run if args.cmd == "run" else report)(args)
+
+
+if __name__ == "__main__":
+    main()
