@@ -12,7 +12,8 @@ Each trial appends one JSON line to ``--out`` (default
 loses nothing and a rerun continues. ``report`` reads the lines back and prints a markdown
 table (and writes ``.json`` beside the lines)::
 
-    nice -n 15 python benchmarks/dense_fidelity.py run --task segment --archs 20
+    nice -n 15 python benchmarks/dense_fidelity.py run --task segment --archs 20 --size 48 \
+        --scenes 96 --val-scenes 32 --layers 4 --aspp 16 --epochs 4
     nice -n 15 python benchmarks/dense_fidelity.py run --task detect --archs 20 --epochs 3
     python benchmarks/dense_fidelity.py report
 
@@ -121,9 +122,9 @@ def run(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     done = _done(out)
-    for mult in MULTIPLIERS:
-        est = task.estimator(mult)
-        for i in range(args.archs):
+    ests = {mult: task.estimator(mult) for mult in MULTIPLIERS}
+    for i in range(args.archs):  # arch by arch, so a run cut off leaves complete pairs
+        for mult, est in ests.items():
             if (args.task, task.setting, i, mult) in done:
                 continue
             arch = task.space.sample(i)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archspace.datasets.cache import cache_entries
 from archspace.datasets.core import DatasetError
@@ -69,3 +71,14 @@ def test_dense_dataset_checks() -> None:
         boxed.check_boxes()
     flat = DenseDataset.from_arrays(boxed.arrays(), boxed.class_names)
     assert np.array_equal(flat.boxes[0], boxed.boxes[0])  # type: ignore[index]
+
+
+@settings(max_examples=8, deadline=None)
+@given(size=st.integers(16, 72), seed=st.integers(0, 2**31), split=st.sampled_from(["train", "val"]))
+def test_any_scene_has_valid_masks_and_boxes_inside_it(size: int, seed: int, split: str) -> None:
+    d = make_digit_scenes(1, size, seed, split, cache=False)
+    d.check_masks()
+    d.check_boxes()
+    assert d.masks is not None and d.boxes is not None and d.box_labels is not None
+    labelled = set(np.unique(d.masks).tolist()) - {0, 255}
+    assert labelled == set(d.box_labels[0].tolist())

@@ -1,0 +1,53 @@
+"""benchmarks/dense_fidelity.py: the summary of its lines, and one tiny run end to end."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("dense_fidelity",
+                                                  ROOT / "benchmarks" / "dense_fidelity.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _rec(seed: int, mult: int, score: float) -> dict[str, object]:
+    return {"task": "segment", "setting": "s", "arch_seed": seed, "mult": mult, "score": score,
+            "trivial": 2.0, "cpu_seconds": 60.0 * mult}
+
+
+def test_summary_ranks_and_spreads(bench: ModuleType) -> None:
+    recs = [_rec(i, 1, float(i)) for i in range(4)] + [_rec(i, 4, 10.0 + i) for i in range(4)]
+    recs[7]["score"] = 0.0  # the best at B is the worst at 4B
+    (row,) = bench.summarise(recs)
+    assert row["archs"] == 4 and row["kendall_B_4B"] == pytest.approx(0.0)
+    assert row["x1"]["above_trivial"] == 1 and row["x1"]["median"] == pytest.approx(1.5)
+    assert row["x4"]["cpu_minutes_per_trial"] == pytest.approx(4.0)
+
+
+def test_a_tiny_run_appends_lines_and_resumes(bench: ModuleType, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "d.jsonl"
+    args = ["run", "--archs", "2", "--epochs", "0.25", "--size", "32", "--scenes", "8",
+            "--val-scenes", "4", "--layers", "2", "--filters", "2", "--aspp", "8",
+            "--out", str(out)]
+    bench.main(args)
+    lines = out.read_text().splitlines()
+    assert len(lines) == 4 and {json.loads(x)["mult"] for x in lines} == {1, 4}
+    bench.main(args)  # everything is done: nothing is added
+    assert len(out.read_text().splitlines()) == 4
+    bench.main(["report", "--out", str(out)])
+    assert "| segment |" in capsys.readouterr().out
