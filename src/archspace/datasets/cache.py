@@ -77,10 +77,11 @@ def _read(entry: Path) -> Images | None:
         return None
 
 
-def _read_arrays(entry: Path) -> dict[str, np.ndarray] | None:
+def _read_arrays(entry: Path) -> tuple[dict[str, np.ndarray], tuple[str, ...]] | None:
     try:
         meta = json.loads((entry / "meta.json").read_text())
-        return {n: np.load(entry / f"{n}.npy", allow_pickle=False) for n in meta["arrays"]}
+        arrays = {n: np.load(entry / f"{n}.npy", allow_pickle=False) for n in meta["arrays"]}
+        return arrays, tuple(str(c) for c in meta["classes"])
     except (OSError, ValueError, KeyError, TypeError):  # missing or damaged: decode again
         return None
 
@@ -90,7 +91,7 @@ def _write(entry: Path, key: dict[str, Any], images: Images, source: str | None 
 
 
 def _write_arrays(entry: Path, key: dict[str, Any], arrays: dict[str, np.ndarray],
-                  classes: tuple[str, ...], source: str | None) -> None:
+                  classes: tuple[str, ...], source: str | None = None) -> None:
     entry.parent.mkdir(parents=True, exist_ok=True)
     stage = entry.parent / f".tmp-{entry.name}-{secrets.token_hex(4)}"
     stage.mkdir()
@@ -130,22 +131,24 @@ def cached(key: dict[str, Any], decode: Callable[[], Images], source: str | None
     return images
 
 
-def cached_arrays(key: dict[str, Any], decode: Callable[[], dict[str, np.ndarray]],
-                  source: str | None = None) -> dict[str, np.ndarray]:
-    """Named arrays cached under ``key``, as :func:`cached` caches images: for data that is not
-    a labelled image set (super-resolution's HR and LR patches: ``x`` and ``x_test`` the
-    training and held-out HR patches, so :func:`cache_entries` counts them)."""
+def cached_arrays(key: dict[str, Any],
+                  decode: Callable[[], tuple[dict[str, np.ndarray], tuple[str, ...]]],
+                  source: str | None = None) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
+    """Named arrays and class names cached under ``key``, or ``decode()``'s, stored for next
+    time: :func:`cached` for data that isn't one labelled image batch (dense tasks' masks and
+    boxes). The arrays should include ``x`` (the images) so :func:`cache_entries` can list
+    the entry; they are read back with ``allow_pickle=False`` (numeric arrays only)."""
     entry = _entry(key)
     hit = _read_arrays(entry)
     if hit is not None:
         return hit
-    arrays = decode()
+    arrays, classes = decode()
     try:
-        _write_arrays(entry, key, arrays, (), source)
+        _write_arrays(entry, key, arrays, classes, source)
     except OSError as e:
         warnings.warn(f"archspace: cannot cache decoded dataset in {entry.parent}: "
                       f"{e.strerror or e}", stacklevel=2)
-    return arrays
+    return arrays, classes
 
 
 @dataclass(frozen=True)

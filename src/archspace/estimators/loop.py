@@ -20,13 +20,17 @@ from torch import Tensor, nn
 
 from archspace.estimators.base import EstimatorError, TrainingDiverged
 
-__all__ = ["CHECK_EVERY", "Augment", "FitResult", "Resume", "evaluate_model", "fit",
+__all__ = ["CHECK_EVERY", "Augment", "FitResult", "Loss", "PairAugment", "Resume", "evaluate_model", "fit",
            "make_optimizer"]
 
 #: Steps between checks that the running loss is finite.
 CHECK_EVERY = 20
 #: A training-batch transform drawing its randomness from the given generator.
 Augment = Callable[[Tensor, torch.Generator], Tensor]
+#: A transform of a batch of inputs and their targets together (a flip of image and mask).
+PairAugment = Callable[[Tensor, Tensor, torch.Generator], tuple[Tensor, Tensor]]
+#: The training loss of a batch: (model output, targets) -> scalar.
+Loss = Callable[[Tensor, Tensor], Tensor]
 
 
 @dataclass(frozen=True)
@@ -82,8 +86,8 @@ def _check(loss_sum: Tensor, step: int) -> None:
 def fit(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, batch_size: int,
         epochs: float | None, max_seconds: float | None, generator: torch.Generator, *,
         horizon: float | None = None, resume: Resume | None = None,
-        augment: Augment | None = None,
-        loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy) -> FitResult:
+        augment: Augment | None = None, loss_fn: Loss | None = None,
+        augment_pair: PairAugment | None = None) -> FitResult:
     """Train ``model`` on ``(x, y)`` with a per-step cosine schedule from each param group's
     initial lr to zero over ``horizon`` epochs (default ``epochs``), until ``epochs`` (fractions
     allowed; counted from the very start) and/or ``max_seconds``, whichever ends first; with a
@@ -96,10 +100,13 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, batc
 
     Batches are drawn without replacement by a permutation per epoch from ``generator``; the last
     partial batch is dropped (batch norm cannot train on one image). ``augment(batch,
-    generator)`` transforms each training batch; ``loss_fn(output, target)`` is the loss
-    (cross-entropy; the ``superres`` estimator's is L1). Raises :class:`TrainingDiverged` when the loss
-    is not finite.
+    generator)`` transforms each training batch. Raises :class:`TrainingDiverged` when the loss
+    is not finite. ``loss_fn(output, targets)`` is the loss (default cross-entropy; a dense
+    task's per-pixel loss, say); ``y`` may hold any per-image targets indexable on dim 0, and
+    ``augment_pair(batch, targets, generator)`` transforms both (after ``augment``).
     """
+    if loss_fn is None:
+        loss_fn = F.cross_entropy
     if epochs is None and max_seconds is None:
         raise EstimatorError("a training budget is needed: set epochs and/or max_seconds")
     n = int(x.shape[0])
@@ -129,9 +136,12 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, batc
             g["lr"] = _cosine(lr, progress)
         idx = perm[b * bs:(b + 1) * bs]
         xb = x.index_select(0, idx)
+        yb = y.index_select(0, idx)
         if augment is not None:
             xb = augment(xb, generator)
-        loss = loss_fn(model(xb), y.index_select(0, idx))
+        if augment_pair is not None:
+            xb, yb = augment_pair(xb, yb, generator)
+        loss = loss_fn(model(xb), yb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

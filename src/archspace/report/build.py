@@ -18,6 +18,7 @@ from pathlib import Path
 from archspace._atomic import check_output, staged_output
 from archspace.errors import ArchspaceError
 from archspace.report.data import ReportData, gather
+from archspace.report.dense import TASK_FIGURES
 from archspace.report.figures import (
     NothingToPlot,
     plot_best_arch,
@@ -43,8 +44,11 @@ FIGURES: tuple[tuple[str, str, Callable[[ReportData, Path], Path]], ...] = (
 SCHEDULED_FIGURES: tuple[tuple[str, str, Callable[[ReportData, Path], Path]], ...] = (
     ("rungs.png", "Rungs: score against resource, per arch", plot_rungs),
 )
-#: Every file a report writes (``rungs.png`` only for a scheduled study).
-FILES = ("index.html", "summary.json", *(f for f, _, _ in FIGURES + SCHEDULED_FIGURES))
+_TASK = tuple(f for figs in TASK_FIGURES.values() for f in figs)
+#: Every file a report writes (``rungs.png`` only for a scheduled study, a task's figures
+#: (:data:`~archspace.report.dense.TASK_FIGURES`) only for a study with its estimator).
+FILES = ("index.html", "summary.json",
+         *dict.fromkeys(f for f, _, _ in FIGURES + SCHEDULED_FIGURES + _TASK))
 _MOVE_ORDER = (*FILES[2:], "summary.json", "index.html")  # the page last
 
 
@@ -62,7 +66,8 @@ def write_report(study_path: str | os.PathLike[str], out_dir: str | os.PathLike[
     figures = []
     with staged_output(out, _MOVE_ORDER, "report folder") as stage:
         scheduled = SCHEDULED_FIGURES if data.scheduler is not None else ()
-        for name, title, draw in FIGURES + scheduled:
+        task = TASK_FIGURES.get(getattr(data.estimator, "name", ""), ())
+        for name, title, draw in FIGURES + scheduled + task:
             try:
                 draw(data, stage / name)
                 figures.append(Figure(name, title))
