@@ -19,8 +19,8 @@ SHOWN = 3
 
 
 def plot_sr_crops(data: ReportData, path: str | Path) -> Path:
-    """Rows of the most textured validation patches: the LR input (pixels enlarged), bicubic upsampling, the best
-    trial's network and the HR ground truth, each with its PSNR on the Y channel."""
+    """Rows of the most textured validation patches: the LR input (pixels enlarged), bicubic
+    upsampling, the best trial's network and the HR ground truth, each with its PSNR on Y."""
     from archspace.estimators.sr_metrics import bicubic, sr_scores
     from archspace.estimators.superres import super_resolve
     from archspace.report.figures import _figure, _save
