@@ -14,7 +14,8 @@ Sources (``dataset=...`` of the ``superres`` estimator):
   split by image, a seeded ``val_fraction`` share of them validating.
 
 HR patches of ``lr_patch * scale`` pixels are cropped at seeded positions (multiples of the
-scale, so that official LR images line up), spread evenly over the images; the LR patch is the
+scale, so that official LR images line up), spread evenly over the images, flat crops redrawn
+(:data:`FLAT_STD`); the LR patch is the
 HR patch downsampled by Pillow's antialiased bicubic filter (as MATLAB's ``imresize``, the SR
 literature's degradation) and quantised to 8 bits. An image smaller than a patch is an error
 naming it. The patches are cached on disk per source content (:mod:`.cache`).
@@ -50,7 +51,11 @@ SR_DATASETS: dict[str, str] = {
 _SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 #: Share of each photo's width (from the left) that training patches come from.
 TRAIN_REGION = 0.75
-_VERSION = 1
+_VERSION = 2
+#: A crop whose pixels' standard deviation (0..255) is below this is flat (sky, a wall):
+#: another place is drawn, up to :data:`FLAT_TRIES` times, as SR training pipelines skip them.
+FLAT_STD = 8.0
+FLAT_TRIES = 10
 
 #: One HR image: a name for messages, a reader of its RGB pixels, and of its official LR
 #: image when the source has one.
@@ -238,10 +243,13 @@ def _crops(images: Sequence[_Image], count: int, lr_patch: int, scale: int, seed
                                f"{official.shape[0]}, not the HR size / {scale} "
                                f"({w // scale}x{h // scale})")
         for _ in range(n):
-            ly = rng.randrange((h - hr_side) // scale + 1)
-            lx = rng.randrange(lo, hi + 1)
-            y, x = ly * scale, lx * scale
-            hr = pixels[y:y + hr_side, x:x + hr_side]
+            for _try in range(FLAT_TRIES):
+                ly = rng.randrange((h - hr_side) // scale + 1)
+                lx = rng.randrange(lo, hi + 1)
+                y, x = ly * scale, lx * scale
+                hr = pixels[y:y + hr_side, x:x + hr_side]
+                if float(hr.std()) >= FLAT_STD:
+                    break
             if official is not None:
                 lr = official[ly:ly + lr_patch, lx:lx + lr_patch]
             else:

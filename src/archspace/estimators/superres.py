@@ -2,7 +2,8 @@
 
 The proxy task of the SR NAS papers (Trilevel NAS, Wu et al., CVPR 2021; FALSR, Chu et al.,
 ICPR 2020), shrunk to CPU minutes: the network maps LR patches to HR patches, trained with an L1
-loss (EDSR's, Lim et al., CVPRW 2017) by Adam on a cosine schedule, for a budget of epochs and/or
+loss (EDSR's, Lim et al., CVPRW 2017) by Adam on a cosine schedule, pairs flipped and
+transposed at random (EDSR's augmentation), for a budget of epochs and/or
 seconds. It is scored on held-out patches by PSNR and SSIM on the Y channel with ``scale``
 pixels shaved (:mod:`~archspace.estimators.sr_metrics`): ``psnr_y`` (searched), ``ssim_y``,
 the bicubic baseline's ``bicubic_psnr_y`` / ``bicubic_ssim_y`` on the same patches, and
@@ -32,6 +33,7 @@ from archspace.limits import MAX_BATCH, MAX_EPOCHS, MAX_RESOLUTION, MAX_SECONDS
 from archspace.space import Arch, Space
 
 if TYPE_CHECKING:
+    import torch
     from torch import Tensor, nn
 
     from archspace.cost import Profile
@@ -257,7 +259,8 @@ class SuperResEstimator(TrainEstimator):
                 resume = Resume(int(start["step"]), start.get("perm"), start.get("epoch_loss"),
                                 int(start.get("epoch_steps") or 0))
             res = fit(model, x, y, opt, c["batch_size"], epochs, c["max_seconds"], gen,
-                      horizon=horizon, resume=resume, loss_fn=F.l1_loss)
+                      horizon=horizon, resume=resume, loss_fn=F.l1_loss,
+                      augment_pair=flip_pairs)
             sr = super_resolve(model, data.lr_val.to(device)).cpu()
         psnr, ssim = self.scores(sr, data.hr_val, s)
         b_psnr, b_ssim = self.bicubic_scores(s)
@@ -288,6 +291,26 @@ class SuperResEstimator(TrainEstimator):
             raise TrainingDiverged("the trained network outputs non-finite values; allowed: a "
                                    "lower lr, or another arch")
         return sr_scores(sr, hr, scale)
+
+
+def flip_pairs(lr: Tensor, hr: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """The SR literature's training augmentation (EDSR): each LR/HR pair flipped horizontally,
+    vertically and transposed, each with probability 1/2, the same way for both."""
+    import torch
+
+    n = int(lr.shape[0])
+    for dims in ((3,), (2,)):
+        flip = torch.rand(n, generator=generator) < 0.5
+        if bool(flip.any()):
+            idx = flip.nonzero().squeeze(1).to(lr.device)
+            lr = lr.index_copy(0, idx, lr.index_select(0, idx).flip(dims))
+            hr = hr.index_copy(0, idx, hr.index_select(0, idx).flip(dims))
+    swap = torch.rand(n, generator=generator) < 0.5
+    if bool(swap.any()):
+        idx = swap.nonzero().squeeze(1).to(lr.device)
+        lr = lr.index_copy(0, idx, lr.index_select(0, idx).transpose(2, 3))
+        hr = hr.index_copy(0, idx, hr.index_select(0, idx).transpose(2, 3))
+    return lr, hr
 
 
 def super_resolve(model: nn.Module, lr: Tensor, batch_size: int = 64) -> Tensor:

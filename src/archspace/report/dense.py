@@ -99,8 +99,16 @@ def plot_masks(data: ReportData, path: str | Path) -> Path:
     return _save(fig, Path(path))
 
 
+def _sr_crops(data: ReportData, path: str | Path) -> Path:
+    from archspace.report.superres import plot_sr_crops
+
+    return plot_sr_crops(data, path)
+
+
 #: estimator name -> (file, heading, drawing function) of its task's figures.
 TASK_FIGURES: dict[str, tuple[tuple[str, str, Callable[[ReportData, Path], Path]], ...]] = {
     "segment": (("masks.png", "Predicted masks beside ground truth", plot_masks),),
     "detect": (("detections.png", "Predicted boxes beside ground truth", plot_detections),),
+    "superres": (("sr_crops.png", "Super-resolved crops beside bicubic and ground truth",
+                  _sr_crops),),
 }
