@@ -31,12 +31,14 @@ TABLE = StudyConfig(space="nb201", space_params={}, estimator="nasbench201",
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], str]:
+    """The study, its export's ``arch.json`` and the command's output (one export: the
+    ONNX exporter is what costs)."""
     d = tmp_path_factory.mktemp("int8")
     run_study(d / "s.db", TRAIN)
     r = CliRunner().invoke(cli, ["export", str(d / "s.db"), "-o", str(d / "out"), "--format",
-                                 "onnx-int8", "--calibration-images", "100", "--json"])
+                                 "onnx,onnx-int8", "--calibration-images", "100"])
     assert r.exit_code == 0, r.output
-    return d, json.loads(r.output[r.output.index("{"):]), r.output
+    return d, json.loads((d / "out" / "arch.json").read_text()), r.output
 
 
 def test_int8_model_reloads_and_matches_the_float_one(exported: tuple[Path, dict[str, Any], str]
@@ -49,26 +51,29 @@ def test_int8_model_reloads_and_matches_the_float_one(exported: tuple[Path, dict
     from archspace.estimators.checkpoint import load_checkpoint
     from archspace.export_int8 import initializer_bytes
 
-    d, summary, _ = exported
+    d, info, _ = exported
     out = d / "out"
-    assert summary["files"] == ["arch.json", "model.int8.onnx"]
-    assert sorted(p.name for p in out.iterdir()) == ["arch.json", "model.int8.onnx"]
-    assert summary["checks"][0].startswith("model.int8.onnx (onnxruntime) reloaded: int8 top-1")
-    info = json.loads((out / "arch.json").read_text())
+    assert sorted(p.name for p in out.iterdir()) == ["arch.json", "model.int8.onnx", "model.onnx"]
     q = info["int8"]
-    assert q == summary["int8"]
     assert q["calibration"]["images"] == 100 and q["calibration"]["dataset"] == "digits"
 
     model = onnx.load(str(out / "model.int8.onnx"))
     ops = {n.op_type for n in model.graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops  # really quantised
-    session = ort.InferenceSession(str(out / "model.int8.onnx"), providers=["CPUExecutionProvider"])
     data = load_dataset("digits", 8, 3, "cpu", None, False, 0.2)
     x = data.x_val.numpy()
-    got = session.run(None, {"input": x})[0]
-    assert got.shape == (len(x), 10)
-    acc = 100.0 * float((got.argmax(1) == data.y_val.numpy()).mean())
-    assert acc == pytest.approx(q["accuracy"]["int8"])
+    for key, level in (("int8", ort.GraphOptimizationLevel.ORT_DISABLE_ALL),
+                       ("int8_fused_kernels", ort.GraphOptimizationLevel.ORT_ENABLE_ALL)):
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = level
+        session = ort.InferenceSession(str(out / "model.int8.onnx"), opts,
+                                       providers=["CPUExecutionProvider"])
+        out_k = session.run(None, {"input": x})[0]
+        assert out_k.shape == (len(x), 10)
+        acc = 100.0 * float((out_k.argmax(1) == data.y_val.numpy()).mean())
+        assert acc == pytest.approx(q["accuracy"][key])
+        if key == "int8":
+            got = out_k
     assert q["accuracy"]["images"] == len(x)
 
     # the float network: the trained weights the study kept, as torch runs them
@@ -106,16 +111,54 @@ def test_int8_model_reloads_and_matches_the_float_one(exported: tuple[Path, dict
     assert f"{4 * nbytes.unbiased_channels} B TinyEngine counts anyway" in q["flash_gap"]
 
 
-def test_text_output_reports_the_int8_result(exported: tuple[Path, dict[str, Any], str],
-                                             tmp_path: Path) -> None:
-    d, _, _ = exported
+def test_text_output_reports_the_int8_result(exported: tuple[Path, dict[str, Any], str]) -> None:
+    """With ``onnx`` too, the float graph written is the one quantised."""
+    import onnx
+
+    d, info, output = exported
+    assert "files  arch.json model.onnx model.int8.onnx" in output
+    assert "check  model.onnx (onnxruntime) reloaded: outputs match" in output
+    assert "check  model.int8.onnx (onnxruntime) reloaded: int8 top-1" in output
+    assert "x tinyengine flash" in output and "int8   weights" in output
+    q = info["int8"]
+    float_graph = onnx.load(str(d / "out" / "model.onnx"))
+    assert "DequantizeLinear" not in {n.op_type for n in float_graph.graph.node}
+    assert q["accuracy"]["float"] == pytest.approx(_val_accuracy(d / "out" / "model.onnx"))
+
+
+def test_json_summary_holds_the_int8_result(exported: tuple[Path, dict[str, Any], str],
+                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                            ) -> None:
+    import importlib
+
+    from archspace.export import ExportResult
+
+    cli_export = importlib.import_module("archspace.cli.export")  # the package's name is the command
+
+    d, info, _ = exported
+    seen: dict[str, Any] = {}
+
+    def fake(*args: Any, **kwargs: Any) -> ExportResult:  # the real export ran in the fixture
+        seen.update(kwargs)
+        return ExportResult(d / "out", ("arch.json", "model.int8.onnx"), info["trial"],
+                            "trained", info, ("a check",))
+
+    monkeypatch.setattr(cli_export, "export_study", fake)
     r = CliRunner().invoke(cli, ["export", str(d / "s.db"), "-o", str(tmp_path / "o"),
-                                 "--format", "onnx-int8", "--calibration-images", "20"])
+                                 "-f", "onnx-int8", "--calibration-images", "7", "--json"])
     assert r.exit_code == 0, r.output
-    assert "check  model.int8.onnx (onnxruntime) reloaded: int8 top-1" in r.output
-    assert "x tinyengine flash" in r.output and "int8   weights" in r.output
-    q = json.loads((tmp_path / "o" / "arch.json").read_text())["int8"]
-    assert q["calibration"]["images"] == 20
+    assert json.loads(r.output)["int8"] == info["int8"] and seen["calibration_images"] == 7
+
+
+def _val_accuracy(path: Path) -> float:
+    import onnxruntime as ort
+
+    from archspace.datasets import load_dataset
+
+    data = load_dataset("digits", 8, 3, "cpu", None, False, 0.2)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input": data.x_val.numpy()})[0]
+    return 100.0 * float((got.argmax(1) == data.y_val.numpy()).mean())
 
 
 def _error(args: list[str]) -> str:

@@ -469,6 +469,7 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
             raise ExportCheckError("the network outputs non-finite values on the check input")
     files = [ARCH_FILE]
     with staged_output(out, OWNED, "export folder") as stage:  # an earlier export's stale files go
+        (stage / ARCH_FILE).write_text(json.dumps(_json_ready(info), indent=2) + "\n")
         if model is not None and "pt" in fmts:
             custom = net_space if factories is not None else None  # else through the catalog
             checks.append(_save_pt(model, stage, x, want, custom))
@@ -480,8 +481,8 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
             checks.append(_save_int8(model, stage, x, want, "onnx" in fmts, estimator, space,
                                      arch, net_space, resolution, calibration_images, info,
                                      notes))
-            files.append(INT8_FILE)
-        (stage / ARCH_FILE).write_text(json.dumps(_json_ready(info), indent=2) + "\n")
+            files.append(INT8_FILE)  # arch.json again, with the int8 results
+            (stage / ARCH_FILE).write_text(json.dumps(_json_ready(info), indent=2) + "\n")
     for note in notes:
         warnings.warn(note, RuntimeWarning, stacklevel=2)
     return ExportResult(out, tuple(files), rec.number, network["weights"], info, tuple(checks),

@@ -24,10 +24,18 @@ prepared exactly as the estimator trained on it (resolution, channels, standardi
 The check re-loads the written file in ``onnx.checker`` and ONNX Runtime, runs it on the check
 input (the output shape must be the network's, its values finite) and on the validation split,
 reporting its top-1 accuracy beside the float ONNX graph's and the share of images where the two
-agree. :func:`initializer_bytes` sizes the file's initializers by role; the ``weights`` it
-counts (int8 weights, int32 biases, one scale per output channel) is what TinyEngine's flash
-model counts (:mod:`archspace.cost.tinyengine`: int8 weights plus an int32 bias and scale per
-output channel), so the two are compared; :func:`flash_gap` says where they differ.
+agree. The int8 accuracy is that of the QDQ graph as written (graph optimisation off: every op
+dequantises its int8 inputs, computes and quantises its output), the arithmetic of an integer
+engine with exact 32-bit accumulation. ONNX Runtime's own fused int8 kernels are run too
+(``int8_fused_kernels``): on x86 CPUs without VNNI they add pairs of uint8 x int8 products in
+16 bits, which saturates with full-range per-channel weights and can cost points the model
+itself does not lose (onnxruntime's documentation recommends ``reduce_range``, 7-bit weights,
+there; TinyEngine and CMSIS-NN accumulate in 32 bits).
+
+:func:`initializer_bytes` sizes the file's initializers by role; the ``weights`` it counts
+(int8 weights, int32 biases, one scale per output channel) is what TinyEngine's flash model
+counts (:mod:`archspace.cost.tinyengine`: int8 weights plus an int32 bias and scale per output
+channel), so the two are compared; :func:`flash_gap` says where they differ.
 """
 
 from __future__ import annotations
@@ -246,11 +254,15 @@ def flash_gap(nbytes: Int8Bytes, flash: int) -> str:
     return head + (": " + "; ".join(parts) if parts else ": the same bytes")
 
 
-def _session(path: Path) -> ort.InferenceSession:
+def _session(path: Path, fused: bool = True) -> ort.InferenceSession:
+    """An ONNX Runtime session on ``path``; ``fused=False`` runs the QDQ graph as written
+    (no graph optimisation: each op dequantises, computes in float and quantises again)."""
     import onnxruntime as ort
     import torch
 
     opts = ort.SessionOptions()
+    if not fused:
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     opts.intra_op_num_threads = max(1, torch.get_num_threads())
     opts.inter_op_num_threads = 1
     return ort.InferenceSession(os.fspath(path), opts, providers=["CPUExecutionProvider"])
@@ -295,11 +307,15 @@ def quantize_int8(float_path: Path, out_path: Path, data: Dataset, calibration: 
                                f"{tuple(want.shape)}")
     x_val, y_val = data.x_val.cpu().numpy(), data.y_val.cpu().numpy()
     p_float = _predict(_session(float_path), x_val)
-    p_int8 = _predict(session, x_val)
+    p_int8 = _predict(_session(out_path, fused=False), x_val)
+    p_kernels = _predict(session, x_val)
     n = len(y_val)
-    acc_f = 100.0 * float((p_float == y_val).mean()) if n else float("nan")
-    acc_q = 100.0 * float((p_int8 == y_val).mean()) if n else float("nan")
-    agree = 100.0 * float((p_float == p_int8).mean()) if n else float("nan")
+
+    def share(a: np.ndarray, b: np.ndarray) -> float:
+        return 100.0 * float((a == b).mean()) if n else float("nan")
+
+    acc_f, acc_q, acc_k = share(p_float, y_val), share(p_int8, y_val), share(p_kernels, y_val)
+    agree = share(p_float, p_int8)
     nbytes = initializer_bytes(onnx.load(os.fspath(out_path)))
     te = int(flash["tinyengine"])
     ratio = nbytes.weights / te if te else float("nan")
@@ -312,7 +328,9 @@ def quantize_int8(float_path: Path, out_path: Path, data: Dataset, calibration: 
         "calibration": {"dataset": data.name, "split": "train", "images": len(images),
                         "selection": "class-balanced, fixed seed"},
         "accuracy": {"float": acc_f, "int8": acc_q, "agreement": agree, "images": n,
-                     "split": "validation (the estimator's)"},
+                     "split": "validation (the estimator's)",
+                     "int8_fused_kernels": acc_k,
+                     "agreement_fused_kernels": share(p_float, p_kernels)},
         "bytes": nbytes.as_json(),
         "flash_estimate": {k: int(v) for k, v in flash.items()},
         "weights_vs_flash": ratio,
@@ -323,8 +341,15 @@ def quantize_int8(float_path: Path, out_path: Path, data: Dataset, calibration: 
         notes.append(f"int8 accuracy {acc_q:.2f}% is {acc_f - acc_q:.2f} points below the float "
                      f"model's {acc_f:.2f}% (calibrated on {len(images)} images; more with "
                      "--calibration-images?)")
+    if n and acc_k < acc_q - DROP_WARNING:
+        notes.append(f"onnxruntime's fused int8 kernels on this CPU reach {acc_k:.2f}%, "
+                     f"{acc_q - acc_k:.2f} points below the int8 model's {acc_q:.2f}%: on x86 "
+                     "without VNNI they sum pairs of uint8 x int8 products in 16 bits, which "
+                     "saturates with full-range per-channel weights (onnxruntime's reduce_range "
+                     "avoids it; integer engines such as TinyEngine do not saturate)")
+    kernels = "" if abs(acc_k - acc_q) < 0.05 else f", fused kernels here {acc_k:.2f}%"
     check = (f"{out_path.name} (onnxruntime) reloaded: int8 top-1 {acc_q:.2f}% vs float "
-             f"{acc_f:.2f}% on {n} validation images ({agree:.1f}% agree); weights "
+             f"{acc_f:.2f}% on {n} validation images ({agree:.1f}% agree{kernels}); weights "
              f"{nbytes.weights} B = {ratio:.3f} x tinyengine flash {te} B")
     return Int8Result(check, info, tuple(notes))
 

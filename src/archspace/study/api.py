@@ -737,15 +737,20 @@ class StudyHandle:
         return write_report(self.path, out_dir, top=top, factories=self._factories())
 
     def export(self, out_dir: str | os.PathLike[str], formats: Sequence[str] | str | None = None,
-               *, trial: int | None = None, train: bool = True) -> ExportResult:
+               *, trial: int | None = None, train: bool = True,
+               calibration_images: int | None = None) -> ExportResult:
         """Export the best trial (or ``trial``) as ``archspace export`` does: ``arch.json``
-        always, plus ``formats`` (``json``, ``pt``, ``onnx``; default json,pt)."""
+        always, plus ``formats`` (``json``, ``pt``, ``onnx``, ``onnx-int8``; default json,pt);
+        ``calibration_images`` as ``--calibration-images``."""
         from archspace.export import export_study
+        from archspace.export_int8 import DEFAULT_CALIBRATION
 
         if isinstance(formats, str):
             formats = [formats]
         return export_study(self.path, out_dir, formats, trial=trial, train=train,
-                            factories=self._factories())
+                            factories=self._factories(),
+                            calibration_images=DEFAULT_CALIBRATION if calibration_images is None
+                            else calibration_images)
 
     def resume(self, budget: int | None = None, **kwargs: Any) -> StudyHandle:
         """:func:`resume` this study with the space and estimator this handle holds (and the
