@@ -34,7 +34,7 @@ from archspace.study.constraints import with_device, with_memory_model
 from archspace.study.summary import summarize
 from archspace.study.threads import capped_threads
 
-__all__ = ["finish", "option_pairs", "progress_bar", "run_to_end", "search"]
+__all__ = ["finish", "option_pairs", "progress_bar", "run_to_end", "search", "search_line"]
 
 
 def option_pairs(pairs: Sequence[str], what: str) -> dict[str, str]:
@@ -117,6 +117,8 @@ def _print_summary(s: dict[str, Any]) -> None:
     if prior:
         click.echo(f"prior: {prior['prior']}, {prior['evaluations']} proxy evaluations in "
                    f"{prior['cpu_seconds']:.2f} CPU-s (not trials)")
+    for rec in s.get("searches") or ():
+        click.echo(search_line(rec))
     best = s["best"]
     if best is None:
         click.echo("no trial completed")
@@ -139,6 +141,27 @@ def _bind_latency(text: str, device: str) -> str:
     """``latency`` or ``latency:...`` (an objective, a reward) bound to ``device``."""
     head, sep, rest = text.strip().partition(":")
     return f"latency@{device}{sep}{rest}" if head == "latency" else text
+
+
+def search_line(rec: dict[str, Any]) -> str:
+    """One differentiable search (:mod:`archspace.study.search_record`) as a line: method,
+    restart, derived cell, collapse verdict, and the NAS-Bench-201 test accuracy on nb201."""
+    from archspace.differentiable import Collapse
+
+    c = rec.get("collapse") or {}
+    try:
+        verdict = Collapse(int(c["skip_edges"]), int(c["edges"]), c.get("skip_mass"),
+                           bool(c["collapsed"])).describe()
+    except (KeyError, TypeError, ValueError):
+        verdict = "collapse unknown"
+    line = (f"{rec.get('method')} search {rec.get('restart')} ({rec.get('steps')} steps, "
+            f"{_num(rec.get('cpu_seconds'))} CPU-s on {rec.get('dataset')}): {rec.get('arch')}; "
+            f"{verdict}")
+    bench = rec.get("benchmark")
+    if isinstance(bench, dict) and "cifar10_test_200ep" in bench:
+        line += (f"; nb201 cifar10 test accuracy of derived cell "
+                 f"{_num(bench['cifar10_test_200ep'])} (id {bench.get('nb201_id')})")
+    return line
 
 
 def _num(v: Any) -> str:

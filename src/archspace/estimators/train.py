@@ -359,6 +359,11 @@ class TrainEstimator(Estimator):
         locations): a checkpoint continues only under the same ones."""
         return {k: v for k, v in sorted(self.config.items()) if k not in NOT_TRAINING}
 
+    def training_images(self, data: Dataset) -> tuple[Tensor, Tensor]:
+        """The training images and labels of ``data`` this estimator trains on (the
+        ``train_samples`` subset when set): what a differentiable strategy splits in two."""
+        return self._train_split(data)
+
     def _train_split(self, data: Dataset) -> tuple[Tensor, Tensor]:
         n = self.config.get("train_samples")
         if n is None:

@@ -295,6 +295,34 @@ def _rungs(data: ReportData) -> str:
             f"<div class='wide'><table>{head}{body}</table></div>")
 
 
+def _searches(data: ReportData) -> str:
+    """A differentiable strategy's searches: derived cell, collapse verdict, NAS-Bench-201."""
+    records = data.summary.get("searches") or []
+    if not records:
+        return ""
+    head = ("<tr><th>search</th><th>derived cell</th><th>skip edges</th>"
+            "<th>skip weight mass</th><th>collapse</th><th>nb201 cifar10 test (%)</th>"
+            "<th>steps</th><th>CPU-s</th></tr>")
+    rows = []
+    for r in records:
+        c = r.get("collapse") or {}
+        bench = r.get("benchmark") or {}
+        collapsed = bool(c.get("collapsed"))
+        rows.append(
+            f"<tr><td>{escape(str(r.get('method')))} #{escape(str(r.get('restart')))}</td>"
+            f"<td>{arch_html(str(r.get('arch')), 120)}</td>"
+            f"<td>{escape(str(c.get('skip_edges')))}/{escape(str(c.get('edges')))}</td>"
+            f"<td>{escape(str(c.get('skip_mass')))}</td>"
+            f"<td>{'<b>COLLAPSED</b> (skip connections dominate)' if collapsed else 'no'}</td>"
+            f"<td>{escape(str(bench.get('cifar10_test_200ep', '-')))}</td>"
+            f"<td>{escape(str(r.get('steps')))}</td>"
+            f"<td>{escape(str(r.get('cpu_seconds')))}</td></tr>")
+    n = sum(bool((r.get("collapse") or {}).get("collapsed")) for r in records)
+    return (f"<h2>Differentiable search</h2><p>{len(records)} searches, {n} collapsed "
+            "(at least half the normal cell's edges, or of its weight mass, on skip "
+            f"connections).</p><table>{head}{''.join(rows)}</table>")
+
+
 def render(data: ReportData, figures: Sequence[Figure]) -> str:
     """The whole page."""
     name = escape(data.path.name)
@@ -321,6 +349,7 @@ def render(data: ReportData, figures: Sequence[Figure]) -> str:
 <h2>Top {len(data.top)} trials by score</h2>
 {_top(data)}
 {_rungs(data)}
+{_searches(data)}
 {_problems(data)}
 </body>
 </html>

@@ -37,7 +37,7 @@ from archspace.space import Arch, ChainSpace, Decision, Diagram, DiagramEdge, Di
 from archspace.space.params import CHANNELS, count_up_to, limits
 from archspace.tabular import CELL_FORMAT, NB201_OPS, load_nb201, ops_to_str, parse_cell
 
-__all__ = ["EDGES", "NB201Space", "cell_signature"]
+__all__ = ["EDGES", "NB201Cell", "NB201Space", "cell_signature", "edge_op"]
 
 #: (node, input) of the six edges, in the order of the benchmark string.
 EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
@@ -132,7 +132,7 @@ class NB201Space(ChainSpace):
     def _chain(self, arch: Arch) -> list[tuple[str, Block]]:
         """The network as (scope, block) pairs: every cell is one block, so the chain profiler
         profiles each distinct cell once."""
-        cell = _Cell(tuple(str(v) for v in arch.values))
+        cell = NB201Cell(tuple(str(v) for v in arch.values))
         chain: list[tuple[str, Block]] = [("stem", _Stem(self.C))]
         for stage in range(3):
             if stage:
@@ -271,7 +271,7 @@ class _Stem(Block):
 
 
 @dataclass(frozen=True)
-class _Cell(Block):
+class NB201Cell(Block):
     """One cell: the six edge ops in string order."""
 
     ops: tuple[str, ...]
@@ -300,7 +300,8 @@ class _Head(Block):
         return g.linear(g.flatten(g.gap(g.relu(g.bn(x)))), self.num_classes, name="classifier")
 
 
-def _edge(g: Graph, x: Node, op: str) -> Node:
+def edge_op(g: Graph, x: Node, op: str) -> Node:
+    """One edge's op of the NAS-Bench-201 cell (``op`` one of the benchmark's five)."""
     if op == "none":
         return g.zero(x)
     if op == "skip_connect":
@@ -319,7 +320,7 @@ def _cell(g: Graph, x: Node, ops: list[str]) -> Node:
         terms = []
         for j in range(i):
             with g.scope(f"e{j}{i}"), g.scope(ops[k]):  # each op of an edge its own names
-                terms.append(_edge(g, nodes[j], ops[k]))
+                terms.append(edge_op(g, nodes[j], ops[k]))
             k += 1
         nodes.append(terms[0] if len(terms) == 1 else g.add(*terms, name=f"node{i}"))
     return nodes[3]

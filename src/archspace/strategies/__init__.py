@@ -27,6 +27,8 @@ STRATEGIES: dict[str, str] = {
     "reinforce": "archspace.strategies.reinforce:Reinforce",
     "tpe": "archspace.strategies.optuna_samplers:TPE",
     "nsga2": "archspace.strategies.optuna_samplers:NSGA2",
+    "darts": "archspace.strategies.differentiable:DARTS",
+    "gdas": "archspace.strategies.differentiable:GDAS",
 }
 
 #: The strategy to use when none is named: the best one on NAS-Bench-201 (docs/benchmarks.md).

@@ -95,4 +95,6 @@ def build_components(factories: Factories, space: str, space_params: Mapping[str
         prior = ProxyPrior.for_estimator(names, sp, est, getattr(strat, "prior_dataset", None))
         prior.check()
         strat.use_prior(prior)  # type: ignore[attr-defined]
+    if getattr(strat, "needs_estimator", False):  # a differentiable search trains on its data
+        strat.use_estimator(est)  # type: ignore[attr-defined]
     return Components(sp, est, strat)

@@ -47,6 +47,7 @@ from archspace.study.objectives import numeric_metrics
 from archspace.study.preflight import check_before_evaluating, objectives_of
 from archspace.study.prior_record import PriorRecorder
 from archspace.study.schedulers import SCHEDULE_KEY
+from archspace.study.search_record import SearchRecorder
 from archspace.study.storage import StudyConfig, StudyStorage, TrialRecord
 
 __all__ = ["Study", "StudyResult", "run_study"]
@@ -92,6 +93,7 @@ class Study:
         if self.constraints:
             self.strategy.constrain(self.feasible)
         self.prior_record = PriorRecorder(storage, self.strategy)
+        self.search_record = SearchRecorder(storage, self.strategy)
 
     # -- construction ------------------------------------------------------------------------
     @classmethod

@@ -8,7 +8,10 @@ Keys: ``study`` (file), ``space``, ``estimator``, ``metric``, ``strategy``, ``se
 trials, multi-objective studies only, else an empty list), ``oracle`` (the best value of each
 final metric over the whole benchmark, for tabular estimators; else empty) and ``prior`` (the
 zero-cost prior's account, :mod:`archspace.study.prior_record`: its proxy evaluations and CPU
-seconds, which are not trials; null without a prior).
+seconds, which are not trials; null without a prior) and ``searches`` (a differentiable
+strategy's searches, :mod:`archspace.study.search_record`, one per restart: the derived cell,
+the collapse verdict, the NAS-Bench-201 row on nb201, steps and CPU seconds; the per-edge
+weights stay in the file; null for other strategies).
 
 :func:`summarize` reads a live :class:`Study` or any object with the same few attributes
 (:class:`StudyView`), such as the read-only view ``archspace report`` builds from a file.
@@ -23,9 +26,10 @@ from archspace.space import Space
 from archspace.study.objectives import Objectives
 from archspace.study.prior_record import META_KEY as PRIOR_KEY
 from archspace.study.runner import StudyResult
+from archspace.study.search_record import META_KEY as SEARCH_KEY
 from archspace.study.storage import StudyConfig, StudyStorage, TrialRecord
 
-__all__ = ["StudyView", "oracle", "summarize", "trial_summary"]
+__all__ = ["StudyView", "oracle", "searches", "summarize", "trial_summary"]
 
 
 class StudyView(Protocol):
@@ -72,6 +76,16 @@ def trial_summary(study: StudyView, trial: TrialRecord, final: bool = False) -> 
     return out
 
 
+def searches(storage: StudyStorage) -> list[dict[str, Any]] | None:
+    """A differentiable strategy's recorded searches without their per-edge weights and arch
+    JSON (None when the study has none)."""
+    records = storage.meta(SEARCH_KEY)
+    if not isinstance(records, list):
+        return None
+    return [{k: v for k, v in r.items() if k not in ("weights", "arch_json")}
+            for r in records if isinstance(r, dict)]
+
+
 def summarize(study: StudyView, result: StudyResult) -> dict[str, Any]:
     """The study and its result as JSON-ready data (keys in the module docstring)."""
     cfg = study.config
@@ -90,4 +104,5 @@ def summarize(study: StudyView, result: StudyResult) -> dict[str, Any]:
                    if study.objectives.multi else []),
         "oracle": oracle(study.estimator),
         "prior": study.storage.meta(PRIOR_KEY),
+        "searches": searches(study.storage),
     }
