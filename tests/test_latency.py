@@ -318,3 +318,14 @@ def test_bad_latency_input_is_one_line(args: tuple[str, ...], needle: str, tmp_p
     if "unknown device" in needle:
         assert "calibrated: tiny" in line
     assert not (tmp_path / "a.db").exists()
+
+
+def test_analyze_flops_with_a_device_reports_latency(tmp_path: Path) -> None:
+    res = run("analyze", "flops", "--space", "nb201", "-p", "N=1", "--grid", "C=4,8",
+              "--samples", "10", "--min-count", "1", "--device", "tiny", "--constraint",
+              "latency<=10s", "-o", str(tmp_path / "out"), "--json")
+    assert res.exit_code == 0, res.output
+    study = json.loads(res.stdout)
+    assert study["device"] == "tiny" and study["constraints"] == ["latency@tiny<=10s"]
+    for row in study["spaces"]:
+        assert row["n_ok"] == 10 and 0 < row["median_latency_ms"] <= row["p90_latency_ms"]
