@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archspace.cli import cli
 from archspace.cost.latency_calibrate import CalibrationSettings, calibrate
@@ -318,3 +320,33 @@ def test_bad_latency_input_is_one_line(args: tuple[str, ...], needle: str, tmp_p
     if "unknown device" in needle:
         assert "calibrated: tiny" in line
     assert not (tmp_path / "a.db").exists()
+
+
+def test_analyze_flops_with_a_device_reports_latency(tmp_path: Path) -> None:
+    res = run("analyze", "flops", "--space", "nb201", "-p", "N=1", "--grid", "C=4,8",
+              "--samples", "10", "--min-count", "1", "--device", "tiny", "--constraint",
+              "latency<=10s", "-o", str(tmp_path / "out"), "--json")
+    assert res.exit_code == 0, res.output
+    study = json.loads(res.stdout)
+    assert study["device"] == "tiny" and study["constraints"] == ["latency@tiny<=10s"]
+    for row in study["spaces"]:
+        assert row["n_ok"] == 10 and 0 < row["median_latency_ms"] <= row["p90_latency_ms"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(field=st.sampled_from(["schema", "kind", "device", "layers", "overhead", "fallback",
+                              "fingerprint", "machine", "meta"]),
+       value=st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                          lambda inner: st.lists(inner, max_size=3)
+                          | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+                          max_leaves=6))
+def test_any_damaged_field_is_a_latency_error_or_a_table(field: str, value: object) -> None:
+    table = LatencyTable("t", {"conv|1x2x2|1x2x2|1x1,1,0x0,1,1,0": 0.1},
+                         fallback={"conv_1x1": (0.0, 1e-6, 0.0, 0.0)}, fingerprint="f")
+    obj = {**table.to_json(), field: value}
+    try:
+        loaded = LatencyTable.from_json(obj, "x")
+    except LatencyError as e:
+        assert "damaged" in str(e) and "\n" not in str(e)
+    else:
+        assert loaded.layers and loaded.device

@@ -149,7 +149,9 @@ def _print_latency(records: list[dict[str, Any]]) -> None:
         parts = []
         for name, key in (("PyTorch", "torch"), ("ONNX Runtime", "onnxruntime")):
             t = m.get(key)
-            if t:
+            if t and "error" in t:
+                parts.append(f"{name}: {t['error']}")
+            elif t:
                 parts.append(f"{name} {t['median_ms']:.3f} ms (IQR {t['iqr_ms']:.3f}, noise floor "
                              f"{100 * t['noise_floor']:.1f}%)")
         if "predicted_latency_ms" in rec:

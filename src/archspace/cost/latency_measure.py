@@ -200,7 +200,8 @@ def _onnx_runner(graph: Graph, threads: int, seed: int = 0) -> Callable[[], Any]
 def measure_graph(graph: Graph, threads: int = 1, warmup: int = 10, repeats: int = 50,
                   onnx: bool | None = None, clock: str = "wall") -> dict[str, Any]:
     """Latency of ``graph`` built as a network at batch 1: PyTorch eager (inference mode) and,
-    when installed (or ``onnx=True``), ONNX Runtime, each measured twice independently. Returns
+    when installed (or ``onnx=True``), ONNX Runtime (``{"error": ...}`` if the network does not
+    export), each measured twice independently. Returns
     JSON-ready ``{"torch": {...}, "onnxruntime": {...} | None, "threads": ...}``, each with the
     first measurement's median/IQR and ``noise_floor`` (see :func:`noise_floor`); ``clock``
     is one of :data:`CLOCKS`."""
@@ -216,10 +217,15 @@ def measure_graph(graph: Graph, threads: int = 1, warmup: int = 10, repeats: int
         use_onnx = have_onnxruntime() if onnx is None else onnx
         out["onnxruntime"] = None
         if use_onnx:
-            ort_run = _onnx_runner(graph, threads)
-            a = time_call(ort_run, warmup, repeats, clock=clock)
-            b = time_call(ort_run, warmup, repeats, clock=clock)
-            out["onnxruntime"] = {**a.to_dict(), "noise_floor": noise_floor(a, b)}
+            try:
+                ort_run = _onnx_runner(graph, threads)
+            except Exception as e:  # the exporter's errors are many and long: say which, go on
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+                out["onnxruntime"] = {"error": f"ONNX export or load failed: {first}"}
+            else:
+                a = time_call(ort_run, warmup, repeats, clock=clock)
+                b = time_call(ort_run, warmup, repeats, clock=clock)
+                out["onnxruntime"] = {**a.to_dict(), "noise_floor": noise_floor(a, b)}
     return out
 
 
