@@ -39,7 +39,8 @@ __all__ = ["export"]
                    "seeded initial weights).")
 @click.option("--calibration-images", "calibration", type=Bounded(1, 1_000_000), metavar="N",
               default=DEFAULT_CALIBRATION, show_default=True,
-              help="Training images onnx-int8 calibrates its activation ranges on.")
+              help="Training images onnx-int8 calibrates its activation ranges on "
+                   "(class-balanced; at most the training split).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")
 @trust_options
 def export(study_path: str, best: bool, trial: int | None, out_dir: str,
