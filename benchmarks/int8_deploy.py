@@ -56,8 +56,8 @@ CASES: dict[str, dict[str, Any]] = {
         "estimator": "train", "options": {"dataset": "digits", "epochs": 5}},
     "mcunet-w0.35-r32-cifar10": {
         "space": "mcunet", "params": {"width": 0.35, "resolution": 32}, "arch": None,
-        "estimator": "train", "options": {"dataset": f"imagefolder:{CIFAR}", "epochs": 4,
-                                          "train_samples": 10000}},
+        "estimator": "train", "options": {"dataset": f"imagefolder:{CIFAR}", "epochs": 2,
+                                          "train_samples": 5000}},
     "mcunet-in3-digits-brief": {  # bytes above all: 0.1 epoch at 176x176 trains little
         "space": "mcunet", "params": {"width": 0.5, "resolution": 176, "mix_layer": False},
         "arch": "named:mcunet-in3", "estimator": "train",
