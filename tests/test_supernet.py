@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archspace import get_space
 from archspace.errors import ArchError
@@ -177,3 +179,28 @@ def test_sandwich_and_distillation_train_the_extremes(tmp_path: Path) -> None:
     moved = [k for k in state if k.startswith("layers.s1_b3") and k.endswith("weight")
              and not torch.equal(state[k], init[k])]
     assert moved  # the fourth block of stage 1 exists only in the largest arch: trained
+
+
+@settings(max_examples=25, deadline=None)
+@given(cut=st.integers(0, 10_000), flip=st.integers(0, 10_000), byte=st.integers(0, 255))
+def test_a_damaged_supernet_file_is_one_error(cut: int, flip: int, byte: int) -> None:
+    import tempfile
+
+    from archspace.supernet import SupernetFileError, load_supernet, read_supernet_file
+    from archspace.supernet.checkpoint import write_supernet_file
+
+    space = get_space("nb201", C=2, N=1)
+    sn = build_supernet(space, 8, samples=0)
+    with tempfile.TemporaryDirectory() as d:
+        good = Path(d) / "sn.pt"
+        write_supernet_file(good, {"space": "nb201", "params": dict(space.params),
+                                   "resolution": 8, "num_classes": 10,
+                                   "supernet": sn.describe(), "state": sn.state_dict()})
+        raw = bytearray(good.read_bytes())
+        raw[flip % len(raw)] = byte
+        bad = Path(d) / "bad.pt"
+        bad.write_bytes(bytes(raw[: max(1, cut % (len(raw) + 1))]))
+        try:
+            load_supernet(read_supernet_file(bad), space)
+        except SupernetFileError as e:
+            assert "\n" not in str(e)
