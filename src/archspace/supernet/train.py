@@ -171,7 +171,7 @@ def train_supernet(space: Space, output: str | os.PathLike[str], options: Mappin
         if start.get("complete"):
             if log is not None:
                 log(f"{out} is trained already ({start.get('epoch')} epochs); --fresh retrains")
-            return {k: v for k, v in start.items() if k not in ("state", "optimizer", "generator")}
+            return {k: v for k, v in start.items() if k not in ("state", "optimizer", "generator", "rng")}
     device = trainer.device
     torch.manual_seed(seed)
     sn = build_supernet(fitted, r, kernel_transform=bool(c["kernel_transform"]))  # or refuse
@@ -195,6 +195,8 @@ def train_supernet(space: Space, output: str | os.PathLike[str], options: Mappin
                 sn.load_state_dict(start["state"])
                 opt.load_state_dict(start["optimizer"])
                 gen.set_state(start["generator"])
+                if isinstance(start.get("rng"), torch.Tensor):  # dropout draws from it
+                    torch.set_rng_state(start["rng"])
             except (KeyError, TypeError, ValueError, RuntimeError) as e:
                 raise SupernetFileError(f"supernet file {out} cannot be continued ({e}); "
                                         "allowed: --fresh to start over") from None
@@ -256,14 +258,14 @@ def train_supernet(space: Space, output: str | os.PathLike[str], options: Mappin
                            "complete": step >= total,
                            "state": {k: v.detach().cpu() for k, v in sn.state_dict().items()},
                            "optimizer": _to_cpu(opt.state_dict()),
-                           "generator": gen.get_state()}
+                           "generator": gen.get_state(), "rng": torch.get_rng_state()}
                 if step >= total:
                     payload["metrics"] = _report(sn, x, data.x_val, data.y_val,
                                                  int(c["bn_batches"]), bs, seed)
                 write_supernet_file(out, payload)
                 if log is not None and step < total:
                     log(f"epoch {step // per_epoch}: loss {history[-1]:.4f} (saved {out})")
-    return {k: v for k, v in payload.items() if k not in ("state", "optimizer", "generator")}
+    return {k: v for k, v in payload.items() if k not in ("state", "optimizer", "generator", "rng")}
 
 
 def _report(sn: Supernet, x: Tensor, x_val: Tensor, y_val: Tensor, bn_batches: int,
