@@ -22,6 +22,7 @@ from archspace.datasets.superres import load_superres
 from archspace.estimators import EstimatorError, get_estimator
 from archspace.estimators.sr_metrics import MAX_PSNR, bicubic, rgb_to_y, sr_scores
 from archspace.estimators.superres import flip_pairs
+from archspace.report.data import gather, trained_network
 
 TINY = {"lr_patch": 8, "train_patches": 16, "val_patches": 4, "epochs": 0.5, "batch_size": 8,
         "device": "cpu"}
@@ -174,11 +175,13 @@ def test_cli_search_resume_report_export(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert (tmp_path / "rep" / "sr_crops.png").read_bytes().startswith(b"\x89PNG")
     assert "sr_crops.png" in (tmp_path / "rep" / "index.html").read_text()
+    assert "x2 super-resolution, 8x8 input" in trained_network(gather(db)).description
     r = runner.invoke(cli, ["export", str(db), "-o", str(tmp_path / "ex")])
     assert r.exit_code == 0, r.output
     info = json.loads((tmp_path / "ex" / "arch.json").read_text())
     assert info["network"]["weights"] == "trained"
     assert info["network"]["output_shape"] == [3, 16, 16]
+    assert "no standardisation" in info["network"]["input"] and "preprocessing" not in info["network"]
 
 
 @pytest.mark.parametrize(("args", "words"), [
