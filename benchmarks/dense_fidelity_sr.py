@@ -54,8 +54,9 @@ def _done(out: Path) -> dict[tuple[int, float, int], dict[str, Any]]:
 def superres_rows(archs: int, epochs: float, noise: int, out: Path,
                   options: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
                   shard: tuple[int, int] = (0, 1)) -> Iterator[dict[str, Any]]:
-    """Train each (arch, budget, seed) not yet in ``out`` (every ``shard[1]``-th job from
-    ``shard[0]``: shards run as separate processes), appending its row; yields every row."""
+    """Train each (arch, budget, seed) not yet in ``out`` (of the archs numbered ``shard[0]``
+    modulo ``shard[1]``: shards run as separate processes), appending its row; yields every
+    row of the shard."""
     import torch
 
     from archspace import get_space
@@ -69,7 +70,7 @@ def superres_rows(archs: int, epochs: float, noise: int, out: Path,
     jobs = [(a, e, 0) for a in range(archs) for e in (epochs, 4 * epochs)]
     jobs += [(a, epochs, s) for a in range(min(noise, archs)) for s in (1, 2)]
     out.parent.mkdir(parents=True, exist_ok=True)
-    for a, e, s in jobs[shard[0]::shard[1]]:
+    for a, e, s in (j for j in jobs if j[0] % shard[1] == shard[0]):
         if (a, e, s) in done:
             yield done[(a, e, s)]
             continue
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="more superres options (e.g. lr_patch=12)")
     ap.add_argument("-p", action="append", default=[], metavar="K=V",
                     help="trilevel space parameters (e.g. channels=8)")
-    ap.add_argument("--shard", default="0/1", help="I/N: run every N-th job from the I-th")
+    ap.add_argument("--shard", default="0/1", help="I/N: run the archs numbered I modulo N")
     args = ap.parse_args(argv)
     options = dict(kv.split("=", 1) for kv in args.e)
     from archspace.spaces import parse_params
