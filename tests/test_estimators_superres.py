@@ -195,3 +195,16 @@ def test_cli_bad_input_is_one_line(tmp_path: Path, args: list[str], words: str) 
     assert r.exit_code == 2, r.output
     lines = r.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("archspace: error:") and words in lines[0]
+
+
+def test_a_continued_run_equals_a_straight_one(tmp_path: Path) -> None:
+    space = get_space("trilevel", channels=4, layers=2)
+    est = get_estimator("superres", **{**TINY, "horizon": 2.0})
+    arch = space.sample(1)
+    est.evaluate_at(space, arch, 0, 1.0, checkpoint=tmp_path / "a.pt")
+    resumed = est.evaluate_at(space, arch, 0, 2.0, warm_start=tmp_path / "a.pt")
+    straight = est.evaluate_at(space, arch, 0, 2.0)
+    assert resumed["resumed_from"] == 1.0 and resumed["psnr_y"] == straight["psnr_y"]
+    other = get_estimator("superres", **{**TINY, "horizon": 2.0, "lr_patch": 12})
+    with pytest.raises(EstimatorError, match="lr_patch"):
+        other.evaluate_at(space, arch, 0, 2.0, warm_start=tmp_path / "a.pt")
