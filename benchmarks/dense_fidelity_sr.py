@@ -18,8 +18,8 @@ off continues where it stopped; ``report`` prints the summary as markdown::
         --epochs 3 -p channels=8 -e train_patches=256 --shard 0/2   # and --shard 1/2 beside it
     python benchmarks/dense_fidelity_sr.py report --epochs 3
 
-:func:`superres_rows` and :func:`summarize` are what a combined ``benchmarks/dense_fidelity.py``
-calls for its super-resolution task.
+:func:`superres_setup` is this task in the form of ``benchmarks/dense_fidelity.py``'s task
+table; :func:`superres_rows` and :func:`summarize` run and summarise it on their own.
 """
 
 from __future__ import annotations
@@ -87,6 +87,25 @@ def superres_rows(archs: int, epochs: float, noise: int, out: Path,
         print(f"arch {a} epochs {e:g} seed {s}: psnr_y {row['psnr_y']:.3f} "
               f"(gain {row['psnr_gain']:+.3f}) in {row['cpu_seconds']:.1f} s", flush=True)
         yield row
+
+
+def superres_setup(epochs: float, channels: int = 8, train_patches: int = 256
+                   ) -> tuple[Any, Any, str, str, str]:
+    """The super-resolution task in the fields of ``benchmarks/dense_fidelity.py``'s ``Task``
+    (space, budget multiplier -> estimator, metric, trivial baseline's metric, setting), so
+    that ``Task(*superres_setup(args.epochs))`` adds it to that script's table."""
+    from archspace import get_space
+    from archspace.estimators import get_estimator
+
+    space = get_space("trilevel", channels=channels)
+
+    def make(mult: int) -> Any:
+        return get_estimator("superres", epochs=epochs * mult, train_patches=train_patches,
+                             device="cpu", keep="none")
+
+    setting = (f"trilevel(channels={channels}) photos x2 lr_patch=16 {train_patches}/64 pairs "
+               f"B={epochs:g} epochs")
+    return space, make, "psnr_y", "bicubic_psnr_y", setting
 
 
 def summarize(rows: list[dict[str, Any]], epochs: float) -> dict[str, Any]:

@@ -43,3 +43,9 @@ def test_run_resume_and_summary(tmp_path: Path) -> None:
     assert summary["B"]["max_gain"] == pytest.approx(
         max(r["psnr_gain"] for r in rows if r["epochs"] == 0.5 and r["seed"] == 0))
     assert summary["seed_std_psnr"] >= 0
+
+
+def test_setup_for_the_combined_benchmark() -> None:
+    space, make, metric, trivial, setting = _script().superres_setup(2.0, channels=4)
+    assert space.name == "trilevel" and metric == "psnr_y" and trivial == "bicubic_psnr_y"
+    assert make(4).config["epochs"] == 8.0 and "B=2 epochs" in setting
