@@ -403,13 +403,16 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     }
     network["input"] = f"float32 batches (N, {', '.join(map(str, shape))}) -> output " \
         f"(N, {', '.join(map(str, out_shape))})"
-    if dataset is not None:
+    note = getattr(estimator, "input_note", None)
+    if dataset is not None and callable(note):  # a task whose input is not a standardised image
+        network["input"] += "; " + note(resolution)
+    elif dataset is not None:
         network["input"] += (f"; images of dataset {dataset!r} as archspace "
                              "prepares them: standardised per channel with the training split's "
                              f"statistics, resized to {resolution}x{resolution}, grayscale "
                              f"repeated to {net_space.in_channels} channels")
     native = getattr(estimator, "native_dataset", None)
-    if dataset is not None and callable(native):
+    if dataset is not None and callable(native) and not callable(note):
         base = native()
         network["preprocessing"] = {
             "pixels": "scaled to [0, 1]", "resize": [resolution, resolution],
