@@ -278,7 +278,9 @@ def score(args: argparse.Namespace, setting: str, supernet_of: Callable[[Any], P
     space = _space(args)
     bench = get_space("nb201")
     have = done(read_records(out), "cell", setting)
-    todo = [i for i in sample_ids(args.cells, args.sample_seed) if i not in have]
+    shard, shards = _shard(args)
+    todo = [i for k, i in enumerate(sample_ids(args.cells, args.sample_seed))
+            if i not in have and k % shards == shard]
     _log(f"{setting}: {len(todo)} cells to score ({len(have)} done)")
     estimators: dict[Path, Any] = {}
     for k, i in enumerate(todo):
@@ -311,11 +313,17 @@ def run(args: argparse.Namespace) -> None:
               out)
 
 
+def _shard(args: argparse.Namespace) -> tuple[int, int]:
+    i, n = (int(v) for v in str(args.shard).split("/"))
+    return i, n
+
+
 def mcunet(args: argparse.Namespace) -> None:
     """``--archs`` seeded archs of ``mcunet -p width=0.35 -p resolution=32`` within
     ``--sram`` bytes of TinyEngine's peak SRAM, ranked by inherited weights (a SPOS supernet
-    trained on ``--dataset``) and by short stand-alone training (the ``train`` estimator, same
-    data and epochs ``--arch-epochs``); one JSON line per arch and a summary line."""
+    trained on ``--dataset``, phase ``inherited``) and by short stand-alone training (the
+    ``train`` estimator, same data, ``--arch-epochs``, phase ``trained``); one JSON line per
+    arch and phase. The phases (and ``--shard I/N`` of the archs) can run apart."""
     _pin_torch()
     from archspace.estimators import get_estimator
     from archspace.spaces import get_space
@@ -329,38 +337,80 @@ def mcunet(args: argparse.Namespace) -> None:
         seed += 1
         if space.profile(a, memory_model="tinyengine").peak_sram_bytes <= args.sram:
             archs.append(a)
-    setting = (f"mcunet:w0.35,r32,sram<={args.sram},{args.dataset},e{args.epochs:g},"
-               f"ae{args.arch_epochs:g}:s{args.seed}")
+    setting = f"mcunet:w0.35,r32,sram<={args.sram},{args.dataset}:s{args.seed}"
     folder = out.parent / "oneshot"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"mcunet_w035_r32_{args.dataset}_e{args.epochs:g}_s{args.seed}.pt"
     records = read_records(out)
-    if path.name not in done(records, "train", setting) or not path.exists():
+    shard, shards = _shard(args)
+    mine = [k for k in range(len(archs)) if k % shards == shard]
+    if args.phase == "trained":
+        kind = f"mcunet-trained-e{args.arch_epochs:g}"
+        train = get_estimator("train", dataset=args.dataset, device="cpu",
+                              epochs=args.arch_epochs)
+        have = done(records, kind, setting)
+        for k in mine:
+            if k in have:
+                continue
+            t0 = time.process_time()
+            acc = float(train.evaluate(space, archs[k], args.seed)[train.metric])
+            cpu = time.process_time() - t0
+            append(out, {"kind": kind, "setting": setting, "key": k,
+                         "arch": space.format_arch(archs[k]), "value": acc, "cpu_s": cpu})
+            _log(f"  mcunet arch {k}: trained {acc:.2f}% ({cpu:.1f} CPU-s)")
+        return
+    trained = [r for r in records if r.get("kind") == "train" and r.get("key") == path.name]
+    if not trained or not path.exists():
         _log(f"training the mcunet supernet -> {path.name}")
         t0 = time.process_time()
         info = train_supernet(space, path, {"dataset": args.dataset, "epochs": args.epochs,
                                             "device": "cpu"}, seed=args.seed, log=_log)
         append(out, {"kind": "train", "setting": setting, "key": path.name,
                      "cpu_s": time.process_time() - t0, "metrics": info.get("metrics")})
-        records = read_records(out)
+    kind = f"mcunet-inherited-e{args.epochs:g}"
     oneshot = get_estimator("oneshot", supernet=str(path), device="cpu")
-    train = get_estimator("train", dataset=args.dataset, device="cpu", epochs=args.arch_epochs)
-    have = done(records, "mcunet-arch", setting)
-    for k, a in enumerate(archs):
+    have = done(records, kind, setting)
+    for k in mine:
         if k in have:
             continue
         t0 = time.process_time()
-        inherited = float(oneshot.evaluate(space, a, args.seed)["val_accuracy"])
-        t1 = time.process_time()
-        alone = float(train.evaluate(space, a, args.seed)[train.metric])
-        t2 = time.process_time()
-        append(out, {"kind": "mcunet-arch", "setting": setting, "key": k,
-                     "arch": space.format_arch(a), "inherited": inherited, "trained": alone,
-                     "score_cpu_s": t1 - t0, "train_cpu_s": t2 - t1,
-                     "peak_sram_bytes": space.profile(a, memory_model="tinyengine")
-                     .peak_sram_bytes})
-        _log(f"  mcunet arch {k}: inherited {inherited:.2f}% trained {alone:.2f}% "
-             f"({t1 - t0:.2f} / {t2 - t1:.1f} CPU-s)")
+        acc = float(oneshot.evaluate(space, archs[k], args.seed)["val_accuracy"])
+        cpu = time.process_time() - t0
+        append(out, {"kind": kind, "setting": setting, "key": k, "supernet": path.name,
+                     "arch": space.format_arch(archs[k]), "value": acc, "cpu_s": cpu})
+        _log(f"  mcunet arch {k}: inherited {acc:.2f}% ({cpu:.2f} CPU-s)")
+
+
+def mcunet_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per mcunet setting and (supernet epochs, stand-alone epochs): Kendall and Spearman of
+    the inherited-weight accuracy against the stand-alone one, on the archs having both."""
+    cost = {r["key"]: float(r["cpu_s"]) for r in records if r.get("kind") == "train"}
+    rows = []
+    kinds = dict.fromkeys((r["setting"], r["kind"]) for r in records
+                          if str(r.get("kind", "")).startswith("mcunet-"))
+    for s, ki in kinds:
+        if not ki.startswith("mcunet-inherited"):
+            continue
+        inh = done(records, ki, s)
+        for s2, kt in kinds:
+            if s2 != s or not kt.startswith("mcunet-trained"):
+                continue
+            tr = done(records, kt, s)
+            keys = sorted(set(inh) & set(tr))
+            if len(keys) < 3:
+                continue
+            c = correlations([inh[k]["value"] for k in keys], [tr[k]["value"] for k in keys])
+            sn = inh[keys[0]].get("supernet", "")
+            rows.append({"kind": "mcunet", "setting": f"{s} {ki[7:]} vs {kt[7:]}",
+                         "archs": len(keys), "kendall": c["kendall"],
+                         "spearman": c["spearman"], "supernet_cpu_s": cost.get(sn),
+                         "score_cpu_s_per_arch": float(np.mean([inh[k]["cpu_s"] for k in keys])),
+                         "train_cpu_s_per_arch": float(np.mean([tr[k]["cpu_s"] for k in keys])),
+                         "inherited_range": [min(inh[k]["value"] for k in keys),
+                                             max(inh[k]["value"] for k in keys)],
+                         "trained_range": [min(tr[k]["value"] for k in keys),
+                                           max(tr[k]["value"] for k in keys)]})
+    return rows
 
 
 # -- reporting ------------------------------------------------------------------------------
@@ -396,17 +446,7 @@ def summarize(records: Sequence[dict[str, Any]], truth: Any) -> list[dict[str, A
                "speedup_vs_training": TRAIN_CPU_PER_CELL / amortized if amortized else None,
                "published_kendall": PUBLISHED.get(method, (None, ""))[0]}
         rows.append(row)
-    for s in dict.fromkeys(r["setting"] for r in records if r.get("kind") == "mcunet-arch"):
-        archs = done(records, "mcunet-arch", s)
-        if len(archs) < 3:
-            continue
-        vals = list(archs.values())
-        c = correlations([v["inherited"] for v in vals], [v["trained"] for v in vals])
-        rows.append({"kind": "mcunet", "setting": s, "archs": len(vals),
-                     "kendall": c["kendall"], "spearman": c["spearman"],
-                     "supernet_cpu_s": train_cost.get(s, 0.0),
-                     "score_cpu_s_per_arch": float(np.mean([v["score_cpu_s"] for v in vals])),
-                     "train_cpu_s_per_arch": float(np.mean([v["train_cpu_s"] for v in vals]))})
+    rows += mcunet_rows(records)
     return rows
 
 
@@ -473,6 +513,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     r.add_argument("--split-edge", default="n3.in0")
     r.add_argument("--fewshot-epochs", type=float, default=2)
     r.add_argument("--fewshot-lr", type=float, default=0.02)
+    r.add_argument("--shard", default="0/1", help="I/N: score only the sampled cells k with "
+                   "k %% N == I (start shards once the supernet is trained)")
     m = sub.add_parser("mcunet", help="inherited-weight rank vs short training, mcunet archs")
     m.add_argument("--dataset", default="digits")
     m.add_argument("--epochs", type=float, default=10, help="supernet epochs")
@@ -480,6 +522,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     m.add_argument("--archs", type=int, default=20)
     m.add_argument("--sram", type=int, default=20_000, help="TinyEngine peak SRAM, bytes")
     m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--phase", choices=("inherited", "trained"), default="inherited",
+                   help="inherited: train the supernet and score; trained: stand-alone")
+    m.add_argument("--shard", default="0/1", help="I/N: only the archs k with k %% N == I")
     sub.add_parser("report", help="print the markdown table (and write OUT.json)")
     args = p.parse_args(argv)
     if args.cmd == "run":
