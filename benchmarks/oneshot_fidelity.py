@@ -1,0 +1,542 @@
+"""How well inherited weights rank NAS-Bench-201 cells: one-shot and few-shot supernets on CPU.
+
+A weight-sharing supernet of ``nb201`` (reduced: ``-p C=8 -p N=1``, 32x32 input, a
+class-balanced subset of the shared CIFAR-10 copy, a few epochs) is trained with single-path
+uniform sampling (SPOS, Guo et al. ECCV 2020; :func:`archspace.supernet.train.train_supernet`).
+Then a seeded uniform sample of benchmark cells is scored with inherited weights, each after
+recalibrating its batch-norm statistics on a few training batches (the ``oneshot`` estimator),
+and the scores are compared with the table's ``cifar10_test_200ep``: Kendall tau-b, Spearman
+and the precision at the top 10%, against the CPU seconds (``time.process_time``, one thread) of
+training the supernet and of scoring one cell.
+
+Methods (``--method``):
+
+``spos``
+    plain SPOS: one path per step.
+``sandwich``
+    SPOS with the sandwich rule (largest, smallest and two random paths per step; Yu et al.,
+    BigNAS, ECCV 2020).
+``fewshot``
+    few-shot NAS (Zhao et al., "Few-shot Neural Architecture Search", ICML 2021): the trained
+    SPOS supernet is split on one edge (``--split-edge``, default ``n3.in0``, the edge from
+    the cell input to its output) into one sub-supernet per candidate op, each initialised
+    with the one-shot weights and fine-tuned ``--fewshot-epochs`` epochs on the archs whose
+    edge holds its op; a cell is scored by the sub-supernet of its op. Its cost is the SPOS
+    supernet's plus the fine-tuning.
+
+Every step appends JSON lines to ``--out`` (``benchmarks/results/oneshot_fidelity.jsonl``):
+the training cost of each supernet file once it is complete, and one line per scored cell;
+supernet files are written (resumably, every epoch) under ``benchmarks/results/oneshot/``. A
+rerun skips what is recorded. ``report`` prints a markdown table. ``mcunet`` ranks 20 archs of
+``mcunet -p width=0.35 -p resolution=32`` under an SRAM limit by inherited weights and by short
+stand-alone training (``train`` estimator) on scikit-learn's digits::
+
+    OMP_NUM_THREADS=1 nice -n 15 python benchmarks/oneshot_fidelity.py run --method spos
+    OMP_NUM_THREADS=1 nice -n 15 python benchmarks/oneshot_fidelity.py run --method fewshot
+    OMP_NUM_THREADS=1 nice -n 15 python benchmarks/oneshot_fidelity.py mcunet
+    python benchmarks/oneshot_fidelity.py report
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # before numpy and torch
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "cifar10-jpeg.tar.gz"
+DEFAULT_OUT = ROOT / "benchmarks" / "results" / "oneshot_fidelity.jsonl"
+TARGET = "cifar10_test_200ep"
+#: Per-cell cost of stand-alone training on this machine (docs/benchmarks.md, estimator
+#: fidelity: ``nb201 -p C=8 -p N=1``, 6 epochs on 5,000 images, one thread): 58 CPU-s.
+TRAIN_CPU_PER_CELL = 58.0
+#: Published Kendall tau of weight-sharing rankings on NAS-Bench-201 CIFAR-10.
+PUBLISHED = {
+    "spos": (0.52, "one-shot supernets, about 0.50-0.54 (as the issue and Zhao et al. 2021 "
+                   "quote them)"),
+    "fewshot": (0.61, "few-shot NAS, Zhao et al. ICML 2021"),
+}
+OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+
+
+# -- pure helpers (tested without data) -------------------------------------------------------
+
+def sample_ids(cells: int, seed: int) -> list[int]:
+    """``cells`` distinct benchmark ids drawn uniformly with ``seed`` (as
+    ``estimator_fidelity.py`` draws them)."""
+    rng = np.random.default_rng(seed)
+    return [int(i) for i in rng.choice(15_625, size=cells, replace=False)]
+
+
+def read_records(out: Path) -> list[dict[str, Any]]:
+    """Every complete JSON line of ``out`` (a line cut by a kill is skipped)."""
+    if not out.exists():
+        return []
+    records = []
+    for line in out.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def append(out: Path, record: dict[str, Any]) -> None:
+    """Add one JSON line to ``out``, flushed to disk."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("a") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def done(records: Sequence[dict[str, Any]], kind: str, setting: str) -> dict[Any, dict[str, Any]]:
+    """The records of ``kind`` under ``setting``, by their key (a cell id or a file name)."""
+    return {r["key"]: r for r in records if r.get("kind") == kind and r.get("setting") == setting}
+
+
+def precision_top(pred: Sequence[float], truth: Sequence[float], share: float = 0.1) -> float:
+    """The share of the true top ``share`` among the predicted top ``share`` (ties broken by
+    order)."""
+    p, t = np.asarray(pred, dtype=float), np.asarray(truth, dtype=float)
+    k = max(1, round(share * len(p)))
+    top_pred = set(np.argsort(-p, kind="stable")[:k].tolist())
+    top_true = set(np.argsort(-t, kind="stable")[:k].tolist())
+    return len(top_pred & top_true) / k
+
+
+def correlations(pred: Sequence[float], truth: Sequence[float]) -> dict[str, float]:
+    """Kendall tau-b, Spearman and the top-10% precision of ``pred`` against ``truth``."""
+    from scipy.stats import kendalltau, spearmanr
+
+    p, t = np.asarray(pred, dtype=float), np.asarray(truth, dtype=float)
+    return {"kendall": float(kendalltau(p, t).statistic),
+            "spearman": float(spearmanr(p, t).statistic),
+            "top10_precision": precision_top(p, t)}
+
+
+def tied_pairs(values: Sequence[float]) -> int:
+    """Pairs of equal values (NAS-Bench-201 cells of identical accuracy tie; Kendall tau-b
+    discounts them)."""
+    _, counts = np.unique(np.asarray(values, dtype=float), return_counts=True)
+    return int(sum(c * (c - 1) // 2 for c in counts))
+
+
+# -- running --------------------------------------------------------------------------------
+
+def _pin_torch() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    with contextlib.suppress(RuntimeError):  # already set in this process
+        torch.set_num_interop_threads(1)
+
+
+def _log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def _options(args: argparse.Namespace, sandwich: bool) -> dict[str, Any]:
+    opts: dict[str, Any] = {"dataset": f"imagefolder:{args.data}", "device": "cpu",
+                            "epochs": args.epochs, "train_samples": args.train_samples,
+                            "batch_size": args.batch_size}
+    if sandwich:
+        opts["sandwich"] = True
+    return opts
+
+
+def _setting(args: argparse.Namespace, method: str) -> str:
+    base = f"C={args.C},N={args.N},e{args.epochs:g},n{args.train_samples},b{args.batch_size}"
+    if method == "fewshot":
+        base += f",split={args.split_edge},fe{args.fewshot_epochs:g}"
+    return f"{method}:{base}:s{args.seed}"
+
+
+def _space(args: argparse.Namespace) -> Any:
+    from archspace.spaces import get_space
+
+    return get_space("nb201", C=args.C, N=args.N)
+
+
+def train_spos(args: argparse.Namespace, method: str, out: Path) -> Path:
+    """Train (or continue) the SPOS / sandwich supernet; record its CPU seconds once done."""
+    from archspace.supernet.train import train_supernet
+
+    sandwich = method == "sandwich"
+    setting = _setting(args, "sandwich" if sandwich else "spos")
+    folder = out.parent / "oneshot"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (setting.replace(":", "_").replace(",", "_").replace("=", "") + ".pt")
+    recorded = done(read_records(out), "train", setting)
+    if path.name in recorded and path.exists():
+        return path
+    _log(f"training {setting} -> {path}")
+    t0 = time.process_time()
+    info = train_supernet(_space(args), path, _options(args, sandwich), seed=args.seed,
+                          log=_log)
+    cpu = time.process_time() - t0
+    append(out, {"kind": "train", "setting": setting, "key": path.name, "cpu_s": cpu,
+                 "epochs": info.get("epoch"), "history": info.get("history"),
+                 "metrics": info.get("metrics")})
+    _log(f"trained {setting} in {cpu:.1f} CPU-s: {info.get('metrics')}")
+    return path
+
+
+def train_fewshot(args: argparse.Namespace, base: Path, out: Path) -> dict[str, Path]:
+    """Split the supernet in ``base`` on ``--split-edge``: one sub-supernet file per op,
+    fine-tuned on the archs holding that op there (Zhao et al. 2021)."""
+    import torch
+    import torch.nn.functional as F
+
+    from archspace.datasets import prepared
+    from archspace.estimators.augment import augmentation
+    from archspace.estimators.loop import make_optimizer
+    from archspace.estimators.train import deterministic_mode
+    from archspace.supernet.checkpoint import load_supernet, read_supernet_file, write_supernet_file
+    from archspace.supernet.train import SupernetTrainer, _lr, _step_rng
+
+    setting = _setting(args, "fewshot")
+    recorded = done(read_records(out), "train", setting)
+    space = _space(args)
+    data0 = read_supernet_file(base)
+    files: dict[str, Path] = {}
+    trainer = SupernetTrainer(**_options(args, False))
+    fitted, r = trainer.adapted(space)
+    native = trainer.native_dataset()
+    data = prepared(native, r, fitted.in_channels, "cpu")
+    x, y = trainer._train_split(data)
+    n = int(x.shape[0])
+    bs = min(args.batch_size, n)
+    per_epoch = max(n // bs, 1)
+    total = math.ceil(args.fewshot_epochs * per_epoch)
+    for j, op in enumerate(OPS):
+        path = base.with_name(base.stem + f"_fewshot_{args.split_edge}_{op}_"
+                              f"e{args.fewshot_epochs:g}.pt")
+        files[op] = path
+        if path.name in recorded and path.exists():
+            continue
+        _log(f"few-shot {args.split_edge}={op}: fine-tuning {total} steps -> {path.name}")
+        t0 = time.process_time()
+        sub = space.restrict({args.split_edge: [op]})
+        sn = load_supernet(data0, space)
+        with deterministic_mode("cpu"):
+            opt = make_optimizer(sn, "sgd", args.fewshot_lr, 5e-4, 0.9)
+            bases = [float(g["lr"]) for g in opt.param_groups]
+            gen = torch.Generator().manual_seed(args.seed + 1 + j)
+            augment = augmentation("auto", native.in_channels, r, data.mean, data.std)
+            perm = None
+            losses = []
+            for step in range(total):
+                b = step % per_epoch
+                if b == 0 or perm is None:
+                    perm = torch.randperm(n, generator=gen)
+                for g, lr0 in zip(opt.param_groups, bases, strict=True):
+                    g["lr"] = _lr(lr0, step / total)
+                idx = perm[b * bs:(b + 1) * bs]
+                xb, yb = x.index_select(0, idx), y.index_select(0, idx)
+                if augment is not None:
+                    xb = augment(xb, gen)
+                sn.train()
+                sn.activate(sub.sample(_step_rng(args.seed + 1 + j, step)))
+                opt.zero_grad(set_to_none=True)
+                loss = F.cross_entropy(sn(xb), yb)
+                loss.backward()
+                opt.step()
+                losses.append(float(loss.detach()))
+        payload = {**data0, "state": {k: v.detach().cpu() for k, v in sn.state_dict().items()},
+                   "fewshot": {"edge": args.split_edge, "op": op,
+                               "epochs": args.fewshot_epochs}}
+        payload.pop("optimizer", None)
+        write_supernet_file(path, payload)
+        cpu = time.process_time() - t0
+        append(out, {"kind": "train", "setting": setting, "key": path.name, "cpu_s": cpu,
+                     "op": op, "loss": float(np.mean(losses[-per_epoch:])) if losses else None})
+        _log(f"few-shot {op}: {cpu:.1f} CPU-s, last-epoch loss "
+             f"{np.mean(losses[-per_epoch:]):.3f}")
+    return files
+
+
+def score(args: argparse.Namespace, setting: str, supernet_of: Callable[[Any], Path],
+          out: Path) -> None:
+    """Score the sampled cells with inherited weights, one JSON line per cell."""
+    from archspace.estimators import get_estimator
+    from archspace.spaces import get_space
+
+    space = _space(args)
+    bench = get_space("nb201")
+    have = done(read_records(out), "cell", setting)
+    shard, shards = _shard(args)
+    todo = [i for k, i in enumerate(sample_ids(args.cells, args.sample_seed))
+            if i not in have and k % shards == shard]
+    _log(f"{setting}: {len(todo)} cells to score ({len(have)} done)")
+    estimators: dict[Path, Any] = {}
+    for k, i in enumerate(todo):
+        arch = space.validate(bench.from_index(i))
+        path = supernet_of(arch)
+        if path not in estimators:
+            estimators[path] = get_estimator("oneshot", supernet=str(path), device="cpu",
+                                             bn_batches=args.bn_batches,
+                                             val_samples=args.val_samples)
+        est = estimators[path]
+        t0 = time.process_time()
+        acc = float(est.evaluate(space, arch, args.seed)["val_accuracy"])
+        cpu = time.process_time() - t0
+        append(out, {"kind": "cell", "setting": setting, "key": i, "arch": space.format_arch(arch),
+                     "score": acc, "cpu_s": cpu, "supernet": path.name})
+        if (k + 1) % 10 == 0:
+            _log(f"  {k + 1}/{len(todo)} last {acc:.2f}% {cpu:.2f} CPU-s")
+
+
+def run(args: argparse.Namespace) -> None:
+    _pin_torch()
+    out = args.out
+    if args.method in ("spos", "sandwich"):
+        path = train_spos(args, args.method, out)
+        score(args, _setting(args, args.method), lambda arch: path, out)
+    else:
+        base = train_spos(args, "spos", out)
+        files = train_fewshot(args, base, out)
+        score(args, _setting(args, "fewshot"), lambda arch: files[str(arch[args.split_edge])],
+              out)
+
+
+def _shard(args: argparse.Namespace) -> tuple[int, int]:
+    i, n = (int(v) for v in str(args.shard).split("/"))
+    return i, n
+
+
+def mcunet(args: argparse.Namespace) -> None:
+    """``--archs`` seeded archs of ``mcunet -p width=0.35 -p resolution=32`` within
+    ``--sram`` bytes of TinyEngine's peak SRAM, ranked by inherited weights (a SPOS supernet
+    trained on ``--dataset``, phase ``inherited``) and by short stand-alone training (the
+    ``train`` estimator, same data, ``--arch-epochs``, phase ``trained``); one JSON line per
+    arch and phase. The phases (and ``--shard I/N`` of the archs) can run apart."""
+    _pin_torch()
+    from archspace.estimators import get_estimator
+    from archspace.spaces import get_space
+    from archspace.supernet.train import train_supernet
+
+    out = args.out
+    space = get_space("mcunet", width=0.35, resolution=32)
+    archs, seed = [], 0
+    while len(archs) < args.archs:
+        a = space.sample(seed)
+        seed += 1
+        if space.profile(a, memory_model="tinyengine").peak_sram_bytes <= args.sram:
+            archs.append(a)
+    setting = f"mcunet:w0.35,r32,sram<={args.sram},{args.dataset}:s{args.seed}"
+    folder = out.parent / "oneshot"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"mcunet_w035_r32_{args.dataset}_e{args.epochs:g}_s{args.seed}.pt"
+    records = read_records(out)
+    shard, shards = _shard(args)
+    mine = [k for k in range(len(archs)) if k % shards == shard]
+    if args.phase == "trained":
+        kind = f"mcunet-trained-e{args.arch_epochs:g}"
+        train = get_estimator("train", dataset=args.dataset, device="cpu",
+                              epochs=args.arch_epochs)
+        have = done(records, kind, setting)
+        for k in mine:
+            if k in have:
+                continue
+            t0 = time.process_time()
+            acc = float(train.evaluate(space, archs[k], args.seed)[train.metric])
+            cpu = time.process_time() - t0
+            append(out, {"kind": kind, "setting": setting, "key": k,
+                         "arch": space.format_arch(archs[k]), "value": acc, "cpu_s": cpu})
+            _log(f"  mcunet arch {k}: trained {acc:.2f}% ({cpu:.1f} CPU-s)")
+        return
+    trained = [r for r in records if r.get("kind") == "train" and r.get("key") == path.name]
+    if not trained or not path.exists():
+        _log(f"training the mcunet supernet -> {path.name}")
+        t0 = time.process_time()
+        info = train_supernet(space, path, {"dataset": args.dataset, "epochs": args.epochs,
+                                            "device": "cpu"}, seed=args.seed, log=_log)
+        append(out, {"kind": "train", "setting": setting, "key": path.name,
+                     "cpu_s": time.process_time() - t0, "metrics": info.get("metrics")})
+    kind = f"mcunet-inherited-e{args.epochs:g}"
+    oneshot = get_estimator("oneshot", supernet=str(path), device="cpu")
+    have = done(records, kind, setting)
+    for k in mine:
+        if k in have:
+            continue
+        t0 = time.process_time()
+        acc = float(oneshot.evaluate(space, archs[k], args.seed)["val_accuracy"])
+        cpu = time.process_time() - t0
+        append(out, {"kind": kind, "setting": setting, "key": k, "supernet": path.name,
+                     "arch": space.format_arch(archs[k]), "value": acc, "cpu_s": cpu})
+        _log(f"  mcunet arch {k}: inherited {acc:.2f}% ({cpu:.2f} CPU-s)")
+
+
+def mcunet_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per mcunet setting and (supernet epochs, stand-alone epochs): Kendall and Spearman of
+    the inherited-weight accuracy against the stand-alone one, on the archs having both."""
+    cost = {r["key"]: float(r["cpu_s"]) for r in records if r.get("kind") == "train"}
+    rows = []
+    kinds = dict.fromkeys((r["setting"], r["kind"]) for r in records
+                          if str(r.get("kind", "")).startswith("mcunet-"))
+    for s, ki in kinds:
+        if not ki.startswith("mcunet-inherited"):
+            continue
+        inh = done(records, ki, s)
+        for s2, kt in kinds:
+            if s2 != s or not kt.startswith("mcunet-trained"):
+                continue
+            tr = done(records, kt, s)
+            keys = sorted(set(inh) & set(tr))
+            if len(keys) < 3:
+                continue
+            c = correlations([inh[k]["value"] for k in keys], [tr[k]["value"] for k in keys])
+            sn = inh[keys[0]].get("supernet", "")
+            rows.append({"kind": "mcunet", "setting": f"{s} {ki[7:]} vs {kt[7:]}",
+                         "archs": len(keys), "kendall": c["kendall"],
+                         "spearman": c["spearman"], "supernet_cpu_s": cost.get(sn),
+                         "score_cpu_s_per_arch": float(np.mean([inh[k]["cpu_s"] for k in keys])),
+                         "train_cpu_s_per_arch": float(np.mean([tr[k]["cpu_s"] for k in keys])),
+                         "inherited_range": [min(inh[k]["value"] for k in keys),
+                                             max(inh[k]["value"] for k in keys)],
+                         "trained_range": [min(tr[k]["value"] for k in keys),
+                                           max(tr[k]["value"] for k in keys)]})
+    return rows
+
+
+# -- reporting ------------------------------------------------------------------------------
+
+def summarize(records: Sequence[dict[str, Any]], truth: Any) -> list[dict[str, Any]]:
+    """One row per scored setting: correlations with ``truth`` (indexable by cell id), the
+    supernet's training CPU seconds (a few-shot setting adds its SPOS supernet's) and the CPU
+    seconds per scored cell."""
+    train_cost: dict[str, float] = {}
+    for r in records:
+        if r.get("kind") == "train":
+            train_cost[r["setting"]] = train_cost.get(r["setting"], 0.0) + float(r["cpu_s"])
+    rows = []
+    settings = list(dict.fromkeys(r["setting"] for r in records if r.get("kind") == "cell"))
+    for s in settings:
+        cells = done(records, "cell", s)
+        ids = sorted(cells)
+        if len(ids) < 3:
+            continue
+        pred = [cells[i]["score"] for i in ids]
+        true = [float(truth[i]) for i in ids]
+        method = s.split(":", 1)[0]
+        cost = train_cost.get(s, 0.0)
+        if method == "fewshot":
+            base = "spos:" + s.split(":", 1)[1].split(",split=")[0] + ":" + s.rsplit(":", 1)[1]
+            cost += train_cost.get(base, 0.0)
+        per_cell = float(np.mean([cells[i]["cpu_s"] for i in ids]))
+        amortized = cost / len(ids) + per_cell
+        row = {"setting": s, "method": method, "cells": len(ids), **correlations(pred, true),
+               "tied_true_pairs": tied_pairs(true), "tied_score_pairs": tied_pairs(pred),
+               "supernet_cpu_s": cost, "score_cpu_s_per_cell": per_cell,
+               "cpu_s_per_cell_amortized": amortized,
+               "speedup_vs_training": TRAIN_CPU_PER_CELL / amortized if amortized else None,
+               "published_kendall": PUBLISHED.get(method, (None, ""))[0]}
+        rows.append(row)
+    rows += mcunet_rows(records)
+    return rows
+
+
+def _fmt(v: Any, digits: int = 2) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+
+def markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The summary as a markdown table."""
+    lines = ["| setting | cells | Kendall | Spearman | top-10% | published Kendall | "
+             "supernet CPU-s | scoring CPU-s/cell | CPU-s/cell incl. supernet | "
+             "x cheaper than training |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        if r.get("kind") == "mcunet":
+            continue
+        lines.append(f"| {r['setting']} | {r['cells']} | {_fmt(r['kendall'])} | "
+                     f"{_fmt(r['spearman'])} | {_fmt(r['top10_precision'])} | "
+                     f"{_fmt(r['published_kendall'])} | {_fmt(r['supernet_cpu_s'], 0)} | "
+                     f"{_fmt(r['score_cpu_s_per_cell'])} | "
+                     f"{_fmt(r['cpu_s_per_cell_amortized'])} | "
+                     f"{_fmt(r['speedup_vs_training'], 0)} |")
+    mc = [r for r in rows if r.get("kind") == "mcunet"]
+    if mc:
+        lines += ["", "| mcunet setting | archs | Kendall | Spearman | supernet CPU-s | "
+                  "scoring CPU-s/arch | training CPU-s/arch |", "| --- | --- | --- | --- | --- "
+                  "| --- | --- |"]
+        for r in mc:
+            lines.append(f"| {r['setting']} | {r['archs']} | {_fmt(r['kendall'])} | "
+                         f"{_fmt(r['spearman'])} | {_fmt(r['supernet_cpu_s'], 0)} | "
+                         f"{_fmt(r['score_cpu_s_per_arch'])} | {_fmt(r['train_cpu_s_per_arch'])} |")
+    return "\n".join(lines)
+
+
+def report(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from archspace.tabular import load_nb201
+
+    truth = load_nb201().metric(TARGET)
+    rows = summarize(read_records(args.out), truth)
+    args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
+    print(markdown(rows))
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="train a supernet (resumable) and score the sampled cells")
+    r.add_argument("--method", choices=("spos", "sandwich", "fewshot"), default="spos")
+    r.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    r.add_argument("--C", type=int, default=8)
+    r.add_argument("--N", type=int, default=1)
+    r.add_argument("--epochs", type=float, default=10)
+    r.add_argument("--train-samples", type=int, default=5000)
+    r.add_argument("--batch-size", type=int, default=64)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--cells", type=int, default=100)
+    r.add_argument("--sample-seed", type=int, default=0)
+    r.add_argument("--bn-batches", type=int, default=4)
+    r.add_argument("--val-samples", type=int, default=1000)
+    r.add_argument("--split-edge", default="n3.in0")
+    r.add_argument("--fewshot-epochs", type=float, default=2)
+    r.add_argument("--fewshot-lr", type=float, default=0.02)
+    r.add_argument("--shard", default="0/1", help="I/N: score only the sampled cells k with "
+                   "k %% N == I (start shards once the supernet is trained)")
+    m = sub.add_parser("mcunet", help="inherited-weight rank vs short training, mcunet archs")
+    m.add_argument("--dataset", default="digits")
+    m.add_argument("--epochs", type=float, default=10, help="supernet epochs")
+    m.add_argument("--arch-epochs", type=float, default=3, help="stand-alone epochs per arch")
+    m.add_argument("--archs", type=int, default=20)
+    m.add_argument("--sram", type=int, default=20_000, help="TinyEngine peak SRAM, bytes")
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--phase", choices=("inherited", "trained"), default="inherited",
+                   help="inherited: train the supernet and score; trained: stand-alone")
+    m.add_argument("--shard", default="0/1", help="I/N: only the archs k with k %% N == I")
+    sub.add_parser("report", help="print the markdown table (and write OUT.json)")
+    args = p.parse_args(argv)
+    if args.cmd == "run":
+        if not args.data.exists():
+            p.exit(2, f"archspace: error: no dataset at {args.data}; allowed: the shared "
+                      "cifar10-jpeg.tar.gz (--data PATH)\n")
+        run(args)
+    elif args.cmd == "mcunet":
+        mcunet(args)
+    else:
+        report(args)
+
+
+if __name__ == "__main__":
+    main()
