@@ -129,7 +129,7 @@ def test_non_cell_spaces_and_bad_options_are_refused() -> None:
         get_strategy("gdas", get_space("nb201"), tau_max=0.5, tau_min=1.0)
 
 
-def test_study_resume_keeps_searches_and_constraints_screen_the_cell(
+def test_study_resume_keeps_searches_and_an_unmeetable_constraint_is_refused(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = StudyConfig(space="nb201", space_params={"C": 4, "N": 1}, estimator="nasbench201",
                          estimator_options={}, strategy="darts",
@@ -160,7 +160,7 @@ def test_study_resume_keeps_searches_and_constraints_screen_the_cell(
     assert [r["restart"] for r in records] == [0, 1]
     assert [t.arch for t in trials] == [r["arch"] for r in records]
     assert all(t.status == "complete" for t in trials)
-    # a constraint no cell meets: recorded infeasible, never evaluated
+    # a constraint no cell meets: refused before any search
     bad = StudyConfig(**{**config.__dict__, "constraints": ("params<=1",)})
     with pytest.raises(Exception, match="params"):
         Study.create(tmp_path / "c.db", bad)  # refused up front: no arch is feasible
@@ -196,3 +196,28 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path, args: list[str], needle: s
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("archspace: error:") and needle in lines[0]
     assert not (tmp_path / "x.db").exists()
+
+
+def test_a_derived_cell_breaking_a_constraint_is_recorded_infeasible(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    space = get_space("nb201", C=4, N=1)
+    heavy = space.parse_arch("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+"
+                             "|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")
+
+    def derived_heavy(self: Differentiable, k: int) -> dict[str, Any]:
+        return {"restart": k, "seed": self._seed_of(k), "method": self.name,
+                "arch": space.format_arch(heavy), "arch_json": space.arch_to_json(heavy)}
+
+    monkeypatch.setattr(Differentiable, "search", derived_heavy)
+    limit = space.profile(space.parse_arch("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"),
+                          8).params + 1
+    db = tmp_path / "c.db"
+    res = _cli("search", *NB201, "--strategy", "darts", *FAST, *TRAIN, "--budget", "1",
+               "--study", str(db), "--no-progress", "-c", f"params<={limit}")
+    assert res.exit_code == 0, res.output
+    storage = StudyStorage.open(db)
+    (trial,) = storage.trials()
+    records = storage.meta(META_KEY)
+    storage.close()
+    assert trial.status == "infeasible" and trial.arch == space.format_arch(heavy)
+    assert "params" in (trial.error or "") and records[0]["arch"] == trial.arch
