@@ -194,7 +194,12 @@ def report(args: argparse.Namespace) -> None:
     out = Path(args.out)
     records = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
     rows = summarise(records)
-    out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
+    def strict(v: Any) -> Any:  # NaN (an undefined tau: all scores tie) as JSON null
+        if isinstance(v, dict):
+            return {k: strict(x) for k, x in v.items()}
+        return None if isinstance(v, float) and math.isnan(v) else v
+
+    out.with_suffix(".json").write_text(json.dumps([strict(r) for r in rows], indent=1) + "\n")
     print("| task | setting | archs (distinct) | Kendall B vs 4B (val loss) | "
           "B: min / median / max (trivial) | 4B: min / median / max | CPU min/trial B, 4B |")
     print("|---|---|---|---|---|---|---|")
