@@ -345,9 +345,11 @@ def mcunet(args: argparse.Namespace) -> None:
     shard, shards = _shard(args)
     mine = [k for k in range(len(archs)) if k % shards == shard]
     if args.phase == "trained":
-        kind = f"mcunet-trained-e{args.arch_epochs:g}"
+        extra = dict(kv.split("=", 1) for kv in args.arch_option)
+        kind = f"mcunet-trained-e{args.arch_epochs:g}" + "".join(
+            f",{k}={v}" for k, v in sorted(extra.items()))
         train = get_estimator("train", dataset=args.dataset, device="cpu",
-                              epochs=args.arch_epochs)
+                              epochs=args.arch_epochs, **extra)
         have = done(records, kind, setting)
         for k in mine:
             if k in have:
@@ -519,6 +521,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     m.add_argument("--dataset", default="digits")
     m.add_argument("--epochs", type=float, default=10, help="supernet epochs")
     m.add_argument("--arch-epochs", type=float, default=3, help="stand-alone epochs per arch")
+    m.add_argument("--arch-option", action="append", default=[], metavar="K=V",
+                   help="a train-estimator option of the stand-alone runs (repeatable)")
     m.add_argument("--archs", type=int, default=20)
     m.add_argument("--sram", type=int, default=20_000, help="TinyEngine peak SRAM, bytes")
     m.add_argument("--seed", type=int, default=0)
