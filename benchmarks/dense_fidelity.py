@@ -1,7 +1,7 @@
 """Is a dense task's cheap proxy worth anything? Rank fidelity of budget B against 4B.
 
 Cheap proxies rank architectures, they don't reproduce published numbers (EcoNAS, Zhou et al.,
-CVPR 2020; UnNAS, Liu et al., ECCV 2020). For each dense task, ``--archs`` seeded archs of the
+CVPR 2020; UnNAS, Liu et al., ECCV 2020). For each dense task, ``--archs`` distinct seeded archs of the
 task's space are trained at the estimator's budget B (``--epochs``) and at 4B, with the same
 seed and data. Reported per task: Kendall's tau between the two rankings (goal >= 0.6), the
 spread of the scores against the task's trivial baseline (segmentation: the mIoU of predicting
@@ -123,11 +123,18 @@ def run(args: argparse.Namespace) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     done = _done(out)
     ests = {mult: task.estimator(mult) for mult in MULTIPLIERS}
-    for i in range(args.archs):  # arch by arch, so a run cut off leaves complete pairs
-        for mult, est in ests.items():
+    seen: set[str] = set()
+    i = -1
+    want = min(args.archs, task.space.size())
+    while len(seen) < want:  # seeds 0, 1, ..., skipping archs drawn before
+        i += 1
+        arch = task.space.sample(i)
+        if task.space.format_arch(arch) in seen:
+            continue
+        seen.add(task.space.format_arch(arch))
+        for mult, est in ests.items():  # arch by arch: a run cut off leaves complete pairs
             if (args.task, task.setting, i, mult) in done:
                 continue
-            arch = task.space.sample(i)
             t0 = time.process_time()
             m = est.evaluate(task.space, arch, 0)
             cpu = time.process_time() - t0
@@ -147,9 +154,10 @@ def summarise(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from scipy.stats import kendalltau
 
     groups: dict[tuple[str, str], dict[int, dict[int, dict[str, Any]]]] = {}
-    for r in records:
-        groups.setdefault((r["task"], r["setting"]), {}).setdefault(r["mult"], {})[
-            r["arch_seed"]] = r
+    for r in sorted(records, key=lambda r: r["arch_seed"]):
+        by_seed = groups.setdefault((r["task"], r["setting"]), {}).setdefault(r["mult"], {})
+        if all(o.get("arch") != r.get("arch") for o in by_seed.values()):  # first seed of an arch
+            by_seed[r["arch_seed"]] = r
     rows = []
     for (task, setting), by_mult in groups.items():
         lo, hi = by_mult.get(1, {}), by_mult.get(4, {})
@@ -159,6 +167,13 @@ def summarise(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                if len(both) >= 3 else math.nan)
         row: dict[str, Any] = {"task": task, "setting": setting, "archs": len(both),
                                "kendall_B_4B": tau}
+        # the validation loss ranks archs even where every score ties at the trivial baseline
+        if len(both) >= 3 and all("val_loss" in by[i].get("metrics", {})
+                                  for by in (lo, hi) for i in both):
+            row["kendall_B_4B_val_loss"] = float(kendalltau(
+                [lo[i]["metrics"]["val_loss"] for i in both],
+                [hi[i]["metrics"]["val_loss"] for i in both]).statistic)
+        row["distinct_archs"] = len({lo[i].get("arch") for i in both})
         for mult, rs in ((1, lo), (4, hi)):
             scores = np.array([r["score"] for r in rs.values()])
             triv = [r["trivial"] for r in rs.values() if r["trivial"] is not None]
@@ -180,8 +195,8 @@ def report(args: argparse.Namespace) -> None:
     records = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
     rows = summarise(records)
     out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
-    print("| task | setting | archs | Kendall B vs 4B | B: min / median / max (trivial) | "
-          "4B: min / median / max | CPU min/trial B, 4B |")
+    print("| task | setting | archs (distinct) | Kendall B vs 4B (val loss) | "
+          "B: min / median / max (trivial) | 4B: min / median / max | CPU min/trial B, 4B |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         def cell(k: str, r: dict[str, Any] = r) -> str:
@@ -192,7 +207,9 @@ def report(args: argparse.Namespace) -> None:
             return f"{s['min']:.2f} / {s['median']:.2f} / {s['max']:.2f}{triv}"
 
         cpu = " , ".join(f"{r[k]['cpu_minutes_per_trial']:.2f}" for k in ("x1", "x4") if k in r)
-        print(f"| {r['task']} | {r['setting']} | {r['archs']} | {r['kendall_B_4B']:.2f} | "
+        loss = r.get("kendall_B_4B_val_loss")
+        tau = f"{r['kendall_B_4B']:.2f}" + (f" ({loss:.2f})" if loss is not None else "")
+        print(f"| {r['task']} | {r['setting']} | {r['archs']} ({r['distinct_archs']}) | {tau} | "
               f"{cell('x1')} | {cell('x4')} | {cpu} |")
 
 

@@ -14,6 +14,8 @@ off loses nothing and a rerun continues; ``report`` prints the summary (and writ
 beside the lines)::
 
     OMP_NUM_THREADS=1 nice -n 15 python benchmarks/dense_fidelity_detect.py run --archs 20
+    OMP_NUM_THREADS=1 nice -n 15 python benchmarks/dense_fidelity_detect.py run --archs 4 \
+        --only-b --seed 1                  # the noise floor: other training seeds at B
     python benchmarks/dense_fidelity_detect.py report
 """
 
@@ -40,14 +42,14 @@ def _estimator(epochs: float, options: dict[str, Any]) -> Any:
     return get_estimator("detect", device="cpu", epochs=epochs, keep="none", **options)
 
 
-def _done(path: Path) -> set[tuple[int, float]]:
+def _done(path: Path) -> set[tuple[int, float, int]]:
     if not path.is_file():
         return set()
     out = set()
     for line in path.read_text().splitlines():
         if line.strip():
             r = json.loads(line)
-            out.add((int(r["arch"]), float(r["epochs"])))
+            out.add((int(r["arch"]), float(r["epochs"]), int(r.get("seed", 0))))
     return out
 
 
@@ -61,27 +63,28 @@ def run(args: argparse.Namespace) -> None:
     options: dict[str, Any] = dict(kv.split("=", 1) for kv in args.option)
     done = _done(args.out)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    budgets = [args.epochs, args.epochs * args.factor]
+    budgets = [args.epochs] if args.only_b else [args.epochs, args.epochs * args.factor]
     jobs = [(i, e) for i in range(args.start, args.start + args.archs) for e in budgets
-            if (i, float(e)) not in done]
+            if (i, float(e), args.seed) not in done]
     if args.shard is not None:  # whole archs per shard, so every shard finishes pairs
         k, n = (int(v) for v in args.shard.split("/"))
         jobs = [(i, e) for i, e in jobs if i % n == k]
     ests = {e: _estimator(e, options) for e in budgets}
     for i, e in jobs:
-        if (i, float(e)) in _done(args.out):
+        if (i, float(e), args.seed) in _done(args.out):
             continue
         arch = space.named("nasfpn") if i == 0 else space.sample(i)
         t0 = time.process_time()
-        m = ests[e].evaluate(space, arch, 0)
+        m = ests[e].evaluate(space, arch, args.seed)
         cpu = time.process_time() - t0
-        row = {"arch": i, "epochs": float(e), "ap": m["ap"], "ap50": m["ap50"], "ap75": m["ap75"],
+        row = {"arch": i, "epochs": float(e), "seed": args.seed, "ap": m["ap"],
+               "ap50": m["ap50"], "ap75": m["ap75"],
                "train_loss": m["train_loss"], "steps": m["steps"], "macs": m["macs"],
                "cpu_seconds": cpu, "options": options, "space": space.label,
                "arch_str": space.format_arch(arch)}
         with args.out.open("a") as f:
             f.write(json.dumps(row) + "\n")
-        print(f"arch {i} epochs {e:g}: ap {m['ap']:.2f} ap50 {m['ap50']:.2f} "
+        print(f"arch {i} epochs {e:g} seed {args.seed}: ap {m['ap']:.2f} ap50 {m['ap50']:.2f} "
               f"cpu {cpu:.0f}s", flush=True)
 
 
@@ -104,10 +107,21 @@ def constant_ap(options: dict[str, Any]) -> dict[str, float]:
     return coco_ap(data.val_ground_truth(), [per] * n, [np.ones(len(per))] * n, [labels] * n)
 
 
+def _noise(rows: list[dict[str, Any]], budget: float) -> dict[str, Any]:
+    """Per arch trained with several seeds at ``budget``: its APs and their range."""
+    seeds: dict[int, dict[int, float]] = {}
+    for r in rows:
+        if r["epochs"] == budget:
+            seeds.setdefault(int(r["arch"]), {})[int(r.get("seed", 0))] = r["ap"]
+    return {str(a): {"aps": [v[k] for k in sorted(v)], "range": max(v.values()) - min(v.values())}
+            for a, v in sorted(seeds.items()) if len(v) > 1}
+
+
 def report(args: argparse.Namespace) -> None:
     from scipy.stats import kendalltau
 
-    rows = [json.loads(x) for x in args.out.read_text().splitlines() if x.strip()]
+    every = [json.loads(x) for x in args.out.read_text().splitlines() if x.strip()]
+    rows = [r for r in every if r.get("seed", 0) == 0]
     budgets = sorted({r["epochs"] for r in rows})
     lo, hi = budgets[0], budgets[-1]
     by = {(r["arch"], r["epochs"]): r for r in rows}
@@ -124,6 +138,7 @@ def report(args: argparse.Namespace) -> None:
         "ap": {str(b): {"min": min(v), "median": sorted(v)[len(v) // 2], "max": max(v)}
                for b, v in ((lo, a_lo), (hi, a_hi))},
         "constant_predictor": const,
+        "noise_floor": _noise(every, lo),
         "cpu_seconds_per_trial": {str(b): sum(by[(a, b)]["cpu_seconds"] for a in archs)
                                   / max(len(archs), 1) for b in (lo, hi)},
     }
@@ -139,6 +154,9 @@ def main() -> None:
     r.add_argument("--start", type=int, default=0)
     r.add_argument("--epochs", type=float, default=4.0, help="the budget B")
     r.add_argument("--factor", type=float, default=4.0)
+    r.add_argument("--seed", type=int, default=0, help="training seed (the noise floor: "
+                   "the same archs with other seeds)")
+    r.add_argument("--only-b", action="store_true", help="train at B only")
     r.add_argument("--option", "-e", action="append", default=[],
                    help="detect estimator option KEY=VALUE (repeatable)")
     r.add_argument("--shard", default=None, help="K/N: run the archs i with i %% N == K")

@@ -18,8 +18,8 @@ off continues where it stopped; ``report`` prints the summary as markdown::
         --epochs 3 -p channels=8 -e train_patches=256 --shard 0/2   # and --shard 1/2 beside it
     python benchmarks/dense_fidelity_sr.py report --epochs 3
 
-:func:`superres_rows` and :func:`summarize` are what a combined ``benchmarks/dense_fidelity.py``
-calls for its super-resolution task.
+:func:`superres_setup` is this task in the form of ``benchmarks/dense_fidelity.py``'s task
+table; :func:`superres_rows` and :func:`summarize` run and summarise it on their own.
 """
 
 from __future__ import annotations
@@ -54,8 +54,9 @@ def _done(out: Path) -> dict[tuple[int, float, int], dict[str, Any]]:
 def superres_rows(archs: int, epochs: float, noise: int, out: Path,
                   options: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
                   shard: tuple[int, int] = (0, 1)) -> Iterator[dict[str, Any]]:
-    """Train each (arch, budget, seed) not yet in ``out`` (every ``shard[1]``-th job from
-    ``shard[0]``: shards run as separate processes), appending its row; yields every row."""
+    """Train each (arch, budget, seed) not yet in ``out`` (of the archs numbered ``shard[0]``
+    modulo ``shard[1]``: shards run as separate processes), appending its row; yields every
+    row of the shard."""
     import torch
 
     from archspace import get_space
@@ -69,7 +70,7 @@ def superres_rows(archs: int, epochs: float, noise: int, out: Path,
     jobs = [(a, e, 0) for a in range(archs) for e in (epochs, 4 * epochs)]
     jobs += [(a, epochs, s) for a in range(min(noise, archs)) for s in (1, 2)]
     out.parent.mkdir(parents=True, exist_ok=True)
-    for a, e, s in jobs[shard[0]::shard[1]]:
+    for a, e, s in (j for j in jobs if j[0] % shard[1] == shard[0]):
         if (a, e, s) in done:
             yield done[(a, e, s)]
             continue
@@ -86,6 +87,25 @@ def superres_rows(archs: int, epochs: float, noise: int, out: Path,
         print(f"arch {a} epochs {e:g} seed {s}: psnr_y {row['psnr_y']:.3f} "
               f"(gain {row['psnr_gain']:+.3f}) in {row['cpu_seconds']:.1f} s", flush=True)
         yield row
+
+
+def superres_setup(epochs: float, channels: int = 8, train_patches: int = 256
+                   ) -> tuple[Any, Any, str, str, str]:
+    """The super-resolution task in the fields of ``benchmarks/dense_fidelity.py``'s ``Task``
+    (space, budget multiplier -> estimator, metric, trivial baseline's metric, setting), so
+    that ``Task(*superres_setup(args.epochs))`` adds it to that script's table."""
+    from archspace import get_space
+    from archspace.estimators import get_estimator
+
+    space = get_space("trilevel", channels=channels)
+
+    def make(mult: int) -> Any:
+        return get_estimator("superres", epochs=epochs * mult, train_patches=train_patches,
+                             device="cpu", keep="none")
+
+    setting = (f"trilevel(channels={channels}) photos x2 lr_patch=16 {train_patches}/64 pairs "
+               f"B={epochs:g} epochs")
+    return space, make, "psnr_y", "bicubic_psnr_y", setting
 
 
 def summarize(rows: list[dict[str, Any]], epochs: float) -> dict[str, Any]:
@@ -144,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="more superres options (e.g. lr_patch=12)")
     ap.add_argument("-p", action="append", default=[], metavar="K=V",
                     help="trilevel space parameters (e.g. channels=8)")
-    ap.add_argument("--shard", default="0/1", help="I/N: run every N-th job from the I-th")
+    ap.add_argument("--shard", default="0/1", help="I/N: run the archs numbered I modulo N")
     args = ap.parse_args(argv)
     options = dict(kv.split("=", 1) for kv in args.e)
     from archspace.spaces import parse_params

@@ -322,12 +322,12 @@ def report(args: argparse.Namespace) -> list[dict[str, Any]]:
             if proxy in settings:
                 pred = _ranked([settings[proxy][i]["value"] for i in ids])
                 cpu = float(np.mean([settings[proxy][i]["cpu"] for i in ids]))
-                add(f"{proxy} (the {len(ids)} cells of {name})", ids, pred, cpu, "same cells")
+                add(f"{proxy} (same {len(ids)} cells)", ids, pred, cpu, "same cells")
         if "synflow" in settings and "jacov" in settings:
             pred = _rank_mean([_ranked([settings[c][i]["value"] for i in ids])
                                for c in ("synflow", "jacov")])
-            add(f"synflow+jacov (the {len(ids)} cells of {name})", ids, pred, None, "same cells")
-        add(f"valid_12ep (the {len(ids)} cells of {name})", ids,
+            add(f"synflow+jacov (same {len(ids)} cells)", ids, pred, None, "same cells")
+        add(f"valid_12ep (same {len(ids)} cells)", ids,
             truth["cifar10_valid_12ep"][ids], None, "same cells")
     summary = args.out.with_suffix(".json")
     summary.write_text(json.dumps(rows, indent=1) + "\n")

@@ -25,7 +25,8 @@ def bench() -> ModuleType:
 
 
 def _rec(seed: int, mult: int, score: float) -> dict[str, object]:
-    return {"task": "segment", "setting": "s", "arch_seed": seed, "mult": mult, "score": score,
+    return {"task": "segment", "setting": "s", "arch_seed": seed, "arch": f"a{seed}", "mult": mult,
+            "score": score,
             "trivial": 2.0, "cpu_seconds": 60.0 * mult}
 
 

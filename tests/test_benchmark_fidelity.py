@@ -57,3 +57,35 @@ def test_precision_at_top() -> None:
     truth = np.arange(20.0)
     assert bench.precision_top(truth, truth) == 1.0
     assert bench.precision_top(-truth, truth) == 0.0
+
+
+def test_report_compares_training_with_the_proxies_on_its_own_cells(tmp_path: Path) -> None:
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    from archspace.tabular import load_nb201
+
+    bench = _script()
+    ids = [3, 50, 700, 9000, 12000, 15000, 200]
+    out = tmp_path / "f.jsonl"
+    rng = np.random.default_rng(0)
+    names = ("synflow", "naswot", "jacov", "params")
+    for i in ids:  # synthetic proxy values on 7 cells, training on the first 6
+        bench.append(out, {"setting": "zero-cost:b4:s0", "id": i, "arch": "",
+                           "values": {n: float(rng.random()) for n in names},
+                           "cpu": dict.fromkeys(names, 0.1), "setup_cpu": 0.05})
+    for i in ids[:6]:
+        bench.append(out, {"setting": "train:x:s0", "id": i, "arch": "",
+                           "values": {"train": float(rng.random())}, "cpu": {"train": 50.0}})
+    bench.main(["report", "--out", str(out)])
+    rows = {r["setting"]: r for r in json.loads(out.with_suffix(".json").read_text())}
+    same = rows["naswot (same 6 cells)"]
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    naswot = {r["id"]: r["values"]["naswot"] for r in records if r["setting"].startswith("zero")}
+    truth = load_nb201().metric("cifar10_test_200ep")
+    cells = sorted(ids[:6])
+    expected = spearmanr([naswot[i] for i in cells], truth[cells]).statistic
+    assert same["cells"] == 6 and abs(same["cifar10_test_200ep:spearman"] - expected) < 1e-9
+    assert same["published_spearman"] is None and rows["naswot"]["cells"] == 7
+    assert {"train:x:s0 + jacov", "synflow+jacov (same 6 cells)",
+            "valid_12ep (same 6 cells)"} <= set(rows)

@@ -51,7 +51,7 @@ def _strategy_registry(monkeypatch: pytest.MonkeyPatch) -> None:
 NB201 = ["--space", "nb201", "--estimator", "nasbench201", "--strategy", "random"]
 SUMMARY_KEYS = {"study", "space", "estimator", "metric", "strategy", "seed", "budget", "objectives",
                 "reward", "constraints", "status", "trials", "counts", "interrupted",
-                "diverged_at", "best", "pareto", "oracle", "prior"}
+                "diverged_at", "best", "pareto", "oracle", "prior", "searches"}
 
 
 def _run(*args: str) -> Any:

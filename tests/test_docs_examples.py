@@ -186,7 +186,7 @@ def commands(block: Block) -> list[Command]:
 #: A training search of one epoch and at most two trials (docs/estimation.md's) is run: seconds.
 _TINY_TRAINING = r"(?=.*\s-e epochs=1\b)(?=.*\s--budget [12]\b)"
 SKIP: tuple[tuple[str, str], ...] = (
-    (rf"^archspace (search|resume)\b(?!{_TINY_TRAINING}).*--estimator[ =](train|segment)\b",
+    (rf"^archspace (search|resume)\b(?!{_TINY_TRAINING}).*--estimator[ =](train|segment|detect)\b",
      "trains networks for minutes; a training search on a process pool, its resume and export "
      "are covered at small budgets by tests/test_user_space.py, training by tests/test_estimators.py"),
     (r"^archspace analyze edf\b.*--estimator[ =]train\b",

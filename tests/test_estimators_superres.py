@@ -22,6 +22,7 @@ from archspace.datasets.superres import load_superres
 from archspace.estimators import EstimatorError, get_estimator
 from archspace.estimators.sr_metrics import MAX_PSNR, bicubic, rgb_to_y, sr_scores
 from archspace.estimators.superres import flip_pairs
+from archspace.report.data import gather, trained_network
 
 TINY = {"lr_patch": 8, "train_patches": 16, "val_patches": 4, "epochs": 0.5, "batch_size": 8,
         "device": "cpu"}
@@ -174,11 +175,13 @@ def test_cli_search_resume_report_export(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert (tmp_path / "rep" / "sr_crops.png").read_bytes().startswith(b"\x89PNG")
     assert "sr_crops.png" in (tmp_path / "rep" / "index.html").read_text()
+    assert "x2 super-resolution, 8x8 input" in trained_network(gather(db)).description
     r = runner.invoke(cli, ["export", str(db), "-o", str(tmp_path / "ex")])
     assert r.exit_code == 0, r.output
     info = json.loads((tmp_path / "ex" / "arch.json").read_text())
     assert info["network"]["weights"] == "trained"
     assert info["network"]["output_shape"] == [3, 16, 16]
+    assert "no standardisation" in info["network"]["input"] and "preprocessing" not in info["network"]
 
 
 @pytest.mark.parametrize(("args", "words"), [
@@ -192,3 +195,16 @@ def test_cli_bad_input_is_one_line(tmp_path: Path, args: list[str], words: str) 
     assert r.exit_code == 2, r.output
     lines = r.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("archspace: error:") and words in lines[0]
+
+
+def test_a_continued_run_equals_a_straight_one(tmp_path: Path) -> None:
+    space = get_space("trilevel", channels=4, layers=2)
+    est = get_estimator("superres", **{**TINY, "horizon": 2.0})
+    arch = space.sample(1)
+    est.evaluate_at(space, arch, 0, 1.0, checkpoint=tmp_path / "a.pt")
+    resumed = est.evaluate_at(space, arch, 0, 2.0, warm_start=tmp_path / "a.pt")
+    straight = est.evaluate_at(space, arch, 0, 2.0)
+    assert resumed["resumed_from"] == 1.0 and resumed["psnr_y"] == straight["psnr_y"]
+    other = get_estimator("superres", **{**TINY, "horizon": 2.0, "lr_patch": 12})
+    with pytest.raises(EstimatorError, match="lr_patch"):
+        other.evaluate_at(space, arch, 0, 2.0, warm_start=tmp_path / "a.pt")

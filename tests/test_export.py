@@ -66,7 +66,9 @@ def test_parse_formats() -> None:
     assert parse_formats(None) == parse_formats([]) == ("json", "pt")
     assert parse_formats(["onnx"]) == ("json", "onnx")
     assert parse_formats(["ONNX, pt", "json"]) == ("json", "pt", "onnx")
-    with pytest.raises(ExportError, match="unknown export format 'tflite'; allowed: json, pt, onnx"):
+    assert parse_formats(["onnx-int8,onnx"]) == ("json", "onnx", "onnx-int8")
+    with pytest.raises(ExportError, match="unknown export format 'tflite'; allowed: json, pt, "
+                                          "onnx, onnx-int8"):
         parse_formats(["pt,tflite"])
 
 

@@ -76,7 +76,8 @@ def test_listing_is_json_and_matches_the_constructors() -> None:
         assert {k: p.default for k, p in params.items() if k not in ("self", "space", "seed")} \
             == declared, r["name"]
     assert {r["name"] for r in rows if r["multi_objective"]} == {"nsga2"}
-    assert all(r["avoids_infeasible"] for r in rows)
+    # a differentiable search derives its cell from trained weights; the study screens it
+    assert {r["name"] for r in rows if not r["avoids_infeasible"]} == {"darts", "gdas"}
 
 
 def test_importing_the_registry_imports_no_strategy_module() -> None:

@@ -3,10 +3,14 @@ IR's node names; the extracted stand-alone network computes what the supernet co
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archspace import get_space
 from archspace.errors import ArchError
@@ -24,6 +28,8 @@ TINY: dict[str, tuple[dict[str, Any], int]] = {
     "macro": ({"layers": 3, "channels": 4}, 16),
     "anynet": ({"stages": 2, "max_depth": 2, "max_width": 16, "num_classes": 10,
                 "resolution": 32}, 32),
+    "autodeeplab": ({"layers": 3, "filter_multiplier": 4, "block_multiplier": 2,
+                     "aspp_channels": 8}, 32),
     "regnet": ({"stages": 2, "w0s": (8, 16), "was": (8.0,), "wms": (2.0,), "depths": (2, 3),
                 "group_widths": (4, 8), "num_classes": 10, "resolution": 32}, 32),
 }
@@ -98,10 +104,19 @@ def test_arch_outside_the_supernet_is_refused() -> None:
     with pytest.raises(ArchError, match=r"s1\.b0\.e"):  # not an arch of the supernet's space
         sub.activate(small.sample(0).replace(**{"s1.b0.e": 6}))
     sn = build_supernet(small, 32, specs=sub.describe()["specs"])  # weights for expand 3 only
+    sn.grow = False
     with pytest.raises(SupernetError, match=r"outside the supernet.*channels"):
         sn.activate(small.sample(0).replace(**{"s6.e": 6}))
+    sn.grow = True
+    sn.train()
+    before = sn.layers["s6_expand"].weight.detach().clone()
+    sn.activate(small.sample(0).replace(**{"s6.e": 6}))  # grown: old weights the leading slice
+    after = sn.layers["s6_expand"].weight
+    assert {"s6_expand", "s6_dwconv"} <= set(sn.grown)
+    assert after.shape[0] > before.shape[0] and torch.equal(after[:before.shape[0]], before)
+    sn(torch.randn(4, 3, 32, 32)).sum().backward()
     with pytest.raises(SupernetError, match="no arch is active"):
-        sn(torch.zeros(1, 3, 32, 32))
+        sub(torch.zeros(1, 3, 32, 32))
 
 
 def test_a_space_without_an_ir_network_is_unsupported() -> None:
@@ -125,3 +140,79 @@ def test_a_user_space_gets_a_supernet_with_no_extra_code() -> None:
     sn.eval()
     with torch.no_grad():
         assert torch.allclose(sn.extract(arch).eval()(x), sn(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["darts", "proxyless", "mcunet", "anynet"])
+def test_every_sampled_arch_finds_its_weights(name: str) -> None:
+    space, sn, _ = _supernet(name)
+    sn.grow = False
+    for seed in range(40):
+        sn.activate(space.sample(100 + seed))  # raises SupernetError for a missing weight
+
+
+def test_weights_an_arch_needs_beyond_the_scan_are_grown() -> None:
+    space = get_space("nasnet", channels=4, B=2, cells=1)
+    sn = build_supernet(space, 16, samples=0)
+    x = torch.randn(2, 3, 16, 16)
+    for seed in range(12):
+        arch = space.sample(seed)
+        sn.activate(arch).eval()
+        with torch.no_grad():
+            assert torch.allclose(sn.extract(arch).eval()(x), sn(x), atol=1e-5)
+    assert sn.grown  # the concat of a cell's unused states outgrows the scanned archs
+    again = build_supernet(space, 16, specs=sn.describe()["specs"])  # a file's shapes
+    again.load_state_dict(sn.state_dict())
+
+
+def test_sandwich_and_distillation_train_the_extremes(tmp_path: Path) -> None:
+    from archspace.supernet import extremes, load_supernet, read_supernet_file, train_supernet
+
+    space = get_space("mcunet", width=0.2, resolution=32, num_classes=10)
+    opts = {"dataset": "digits", "epochs": 1, "batch_size": 32, "train_samples": 32,
+            "sandwich": True, "distill": True, "bn_batches": 1}
+    summary = train_supernet(space, tmp_path / "s.pt", opts)
+    assert summary["complete"] and len(summary["history"]) == 1
+    sn = load_supernet(tmp_path / "s.pt", space)
+    big, small = extremes(sn, samples=2)
+    assert space.profile(big, 32).params > space.profile(small, 32).params
+    assert all(big[f"s{i}.d"] == 4 and small[f"s{i}.d"] == 2 for i in range(1, 6))
+    torch.manual_seed(0)  # the initial weights of the run
+    init = build_supernet(space, 32, specs=sn.describe()["specs"]).state_dict()
+    state = read_supernet_file(tmp_path / "s.pt")["state"]
+    moved = [k for k in state if k.startswith("layers.s1_b3") and k.endswith("weight")
+             and not torch.equal(state[k], init[k])]
+    assert moved  # the fourth block of stage 1 exists only in the largest arch: trained
+
+
+@functools.cache
+def _good_file() -> bytes:
+    import tempfile
+
+    from archspace.supernet.checkpoint import write_supernet_file
+
+    space = get_space("nb201", C=2, N=1)
+    sn = build_supernet(space, 8, samples=0)
+    with tempfile.TemporaryDirectory() as d:
+        good = Path(d) / "sn.pt"
+        write_supernet_file(good, {"space": "nb201", "params": dict(space.params),
+                                   "resolution": 8, "num_classes": 10,
+                                   "supernet": sn.describe(), "state": sn.state_dict()})
+        return good.read_bytes()
+
+
+@settings(max_examples=15, deadline=None)
+@given(cut=st.integers(0, 10_000), flip=st.integers(0, 10_000), byte=st.integers(0, 255))
+def test_a_damaged_supernet_file_is_one_error(cut: int, flip: int, byte: int) -> None:
+    import tempfile
+
+    from archspace.supernet import SupernetFileError, load_supernet, read_supernet_file
+
+    raw = bytearray(_good_file())
+    raw[flip % len(raw)] = byte
+    with tempfile.TemporaryDirectory() as d:
+        bad = Path(d) / "bad.pt"
+        bad.write_bytes(bytes(raw[: max(1, cut % (len(raw) + 1))]))
+        try:
+            load_supernet(read_supernet_file(bad), get_space("nb201", C=2, N=1))
+        except SupernetFileError as e:
+            assert "\n" not in str(e)

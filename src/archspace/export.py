@@ -18,8 +18,10 @@ Weights. When the study's estimator trains (``train``), the arch is trained agai
 study's options and seed, which reproduces the recorded run (the estimator is deterministic on
 the CPU); a re-trained metric that differs from the recorded one is warned about, not fatal.
 The network is then the one the estimator trained: the space fitted to the dataset's classes, at
-the training resolution. Estimators that keep no weights (the NAS-Bench-201 table, zero-cost
-proxies) give the network as the seed initialises it; ``arch.json`` says which.
+the training resolution. A study of the ``oneshot`` estimator exports the weights the arch
+inherits from its supernet (optionally fine-tuned, ``finetune_epochs``). Estimators that keep no
+weights (the NAS-Bench-201 table, zero-cost proxies) give the network as the seed initialises
+it; ``arch.json`` says which.
 
 Writing. Everything is written to a temporary folder first and moved into ``out_dir`` only
 when all of it is written and checked (:mod:`archspace._atomic`): a failure leaves no partial
@@ -401,13 +403,16 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     }
     network["input"] = f"float32 batches (N, {', '.join(map(str, shape))}) -> output " \
         f"(N, {', '.join(map(str, out_shape))})"
-    if dataset is not None:
+    note = getattr(estimator, "input_note", None)
+    if dataset is not None and callable(note):  # a task whose input is not a standardised image
+        network["input"] += "; " + note(resolution)
+    elif dataset is not None:
         network["input"] += (f"; images of dataset {dataset!r} as archspace "
                              "prepares them: standardised per channel with the training split's "
                              f"statistics, resized to {resolution}x{resolution}, grayscale "
                              f"repeated to {net_space.in_channels} channels")
     native = getattr(estimator, "native_dataset", None)
-    if dataset is not None and callable(native):
+    if dataset is not None and callable(native) and not callable(note):
         base = native()
         network["preprocessing"] = {
             "pixels": "scaled to [0, 1]", "resize": [resolution, resolution],
@@ -460,6 +465,8 @@ def export_study(path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
             model = _initialised(net_space, arch, resolution, config.seed)
             network["weights"] = "initialised"
             why = ("re-training was skipped (--no-train)" if _trainer(estimator) else
+                   "inheriting from the supernet was skipped (--no-train)"
+                   if callable(getattr(estimator, "inherited", None)) else
                    f"estimator {config.estimator} keeps no weights")
             network["weights_note"] = f"initialised with seed {config.seed}, not trained: {why}"
         x = _check_input(shape)

@@ -25,12 +25,13 @@ from archspace.cli.size import size
 from archspace.cli.spaces import spaces
 from archspace.cli.strategies import strategies
 from archspace.cli.supernet import supernet
+from archspace.cli.tinynas import tinynas
 
 __all__ = ["COMMANDS", "ArchspaceGroup", "cli", "main"]
 
 COMMANDS: tuple[click.Command, ...] = (spaces, size, sample, profile, draw, search, resume,
                                        estimators, datasets, analyze, strategies, export,
-                                       report, latency, supernet)
+                                       report, latency, supernet, tinynas)
 
 cli = make_cli(COMMANDS)
 

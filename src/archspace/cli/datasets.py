@@ -27,6 +27,7 @@ def datasets(names: tuple[str, ...], root: str | None, load: bool, as_json: bool
     """List the datasets (or only NAME..., e.g. imagefolder:PATH): where each is looked for,
     whether it is here, and the cache of decoded images."""
     from archspace.datasets.catalog import ROOT_ENV, cache_summary, describe_all
+    from archspace.datasets.dense_sources import DENSE_DATASETS
     from archspace.datasets.sources import default_root
 
     infos = describe_all(root, list(names) or None, load)
@@ -34,7 +35,9 @@ def datasets(names: tuple[str, ...], root: str | None, load: bool, as_json: bool
     where = str(root) if root else str(default_root())
     if as_json:
         click.echo(json.dumps({"root": where, "root_env": ROOT_ENV,
-                               "datasets": [i.as_json() for i in infos], "cache": cache},
+                               "datasets": [i.as_json() for i in infos], "cache": cache,
+                               "dense_datasets": [{"name": k, "summary": v} for k, v in
+                                                  DENSE_DATASETS.items()]},
                               indent=2))
         return
     width = max(console().width, 40)
@@ -51,6 +54,11 @@ def datasets(names: tuple[str, ...], root: str | None, load: bool, as_json: bool
         lines += _wrap(f"- {e['loader']}: {e['train']:,}{test} images, {e['classes']} classes, "
                        f"{e['resolution']}x{e['resolution']}x{e['channels']}, "
                        f"{_bytes(e['bytes'])}, from {e['source'] or '(unknown)'}", width, 2)
+    if not names:
+        lines += ["", "datasets of the segment estimator (-e dataset=NAME; docs/dense-tasks.md)",
+                  ""]
+        for name, summary in DENSE_DATASETS.items():
+            lines += _rows(name, [summary], width)
     click.echo("\n".join(lines))
 
 

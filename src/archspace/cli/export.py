@@ -39,7 +39,8 @@ __all__ = ["export"]
                    "seeded initial weights).")
 @click.option("--calibration-images", "calibration", type=Bounded(1, 1_000_000), metavar="N",
               default=DEFAULT_CALIBRATION, show_default=True,
-              help="Training images onnx-int8 calibrates its activation ranges on.")
+              help="Training images onnx-int8 calibrates its activation ranges on "
+                   "(class-balanced; at most the training split).")
 @click.option("--finetune-epochs", type=BoundedFloat(0, MAX_EPOCHS), default=0.0,
               metavar="N", help="Fine-tune weights inherited from a supernet (estimator "
               "oneshot) for N epochs before exporting them (default 0: as inherited).")

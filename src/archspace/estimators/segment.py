@@ -11,8 +11,8 @@ Training: per-pixel cross-entropy ignoring label 255 (object borders, VOC's void
 with Nesterov momentum) on a cosine schedule, batches of whole images, a random horizontal flip
 of image and mask. Scoring: mean intersection-over-union over the classes present in the
 validation masks or predictions, with torchmetrics' ``MulticlassJaccardIndex`` (ignore index 255),
-in percent (``miou``); also pixel accuracy and ``miou_background``, the mIoU of predicting the
-background everywhere (the trivial baseline on this validation set).
+in percent (``miou``); also pixel accuracy and ``miou_background``, the mIoU of predicting class
+0 everywhere (the background; Cityscapes' road), the trivial baseline on this validation set.
 
 Data (option ``dataset``): ``digit-scenes`` (offline default, :mod:`archspace.datasets.digit_scenes`),
 ``voc:PATH``, ``cityscapes:PATH`` or ``coco:PATH`` (:mod:`archspace.datasets.dense_sources`),

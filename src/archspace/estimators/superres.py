@@ -166,6 +166,12 @@ class SuperResEstimator(TrainEstimator):
         scale = self.config["scale"] or next(iter(self._data), 2)
         return self.patches(int(scale))
 
+    def input_note(self, resolution: int) -> str:
+        """What an exported network takes and gives (for ``arch.json``)."""
+        return (f"LR RGB images with pixels in [0, 1] (no standardisation), e.g. "
+                f"{resolution}x{resolution} patches of dataset {self.config['dataset']!r}; the "
+                "output is the HR image in [0, 1] (clamp and quantise it to 8 bits)")
+
     def _fit_space(self, space: Space) -> Space:
         hit = self._fitted.get(id(space))
         if hit is None or hit[0] is not space:

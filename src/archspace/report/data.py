@@ -141,7 +141,9 @@ def trained_network(data: ReportData) -> TrainedNetwork:
         return TrainedNetwork(space, space.default_resolution, space.label,
                               f"as configured: the dataset could not be loaded here ({e})")
     classes = getattr(fitted, "num_classes", None)
-    what = f"{classes} classes, " if isinstance(classes, int) else ""
+    scale = getattr(fitted, "scale", None)
+    what = f"x{scale} super-resolution, " if isinstance(scale, int) else \
+        f"{classes} classes, " if isinstance(classes, int) else ""
     verb = "trained" if type(est).evaluate is TrainEstimator.evaluate else "scored"  # zero-cost
     return TrainedNetwork(fitted, r, f"{space.label} as {verb} on {dataset} ({what}{r}x{r} input)")
 

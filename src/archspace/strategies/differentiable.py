@@ -208,6 +208,14 @@ class DARTS(Differentiable):
         Option("unrolled", False, bool, "second-order architecture gradient (DARTS Eq. 7-8)"),
     )
 
+    def __init__(self, space: Space, seed: int = 0, epochs: int = 10, steps: int | None = None,
+                 batch_size: int = 64, lr: float = 0.025, arch_lr: float = 3e-4,
+                 weight_decay: float = 3e-4, arch_weight_decay: float = 1e-3,
+                 dataset: str | None = None, unrolled: bool = False) -> None:
+        super().__init__(space, seed, epochs=epochs, steps=steps, batch_size=batch_size, lr=lr,
+                         arch_lr=arch_lr, weight_decay=weight_decay,
+                         arch_weight_decay=arch_weight_decay, dataset=dataset, unrolled=unrolled)
+
 
 class GDAS(Differentiable):
     """GDAS: one op per edge sampled by the hard Gumbel-softmax, temperature annealed."""
@@ -224,3 +232,16 @@ class GDAS(Differentiable):
         Option("tau_min", 0.1, float, "temperature of the last epoch (linear in between)",
                minimum=1e-3, maximum=1e3),
     )
+
+    def __init__(self, space: Space, seed: int = 0, epochs: int = 10, steps: int | None = None,
+                 batch_size: int = 64, lr: float = 0.025, arch_lr: float = 3e-4,
+                 weight_decay: float = 3e-4, arch_weight_decay: float = 1e-3,
+                 dataset: str | None = None, tau_max: float = 10.0, tau_min: float = 0.1) -> None:
+        if tau_min > tau_max:
+            raise StrategyError(f"strategy 'gdas': tau_min={tau_min:g} is above "
+                                f"tau_max={tau_max:g}; allowed: tau_min <= tau_max (the "
+                                "temperature falls)")
+        super().__init__(space, seed, epochs=epochs, steps=steps, batch_size=batch_size, lr=lr,
+                         arch_lr=arch_lr, weight_decay=weight_decay,
+                         arch_weight_decay=arch_weight_decay, dataset=dataset, tau_max=tau_max,
+                         tau_min=tau_min)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -122,14 +123,15 @@ def check_supported(space: Space, resolution: int | None = None) -> None:
     _check_ops(space, _lower(space, space.sample(0), space.check_resolution(resolution)))
 
 
-def _largest(space: Space) -> Arch | None:
-    """Every decision at its largest numeric choice (first choice when not numeric)."""
+def _largest(space: Space, pick: Any = max) -> Arch | None:
+    """Every decision at its largest (``pick=min``: smallest) numeric choice (first choice
+    when not numeric); None when that breaks a constraint of the space."""
     values: list[Any] = [None] * len(space.decisions)
     for i, d in enumerate(space.decisions):
         if not space._active(i, values):
             continue
         nums = all(isinstance(c, int | float) and not isinstance(c, bool) for c in d.choices)
-        values[i] = max(d.choices) if nums else d.choices[0]  # type: ignore[type-var]
+        values[i] = pick(d.choices) if nums else d.choices[0]
     if space._violation(values) is not None:
         return None
     return Arch(space.names, tuple(values))
@@ -247,6 +249,10 @@ class Supernet(nn.Module):
         self._plan: _Plan | None = None
         self.arch: Arch | None = None
         self._calibrating = 0
+        #: Grow (or add) weights for an arch that needs more than the scan found (a concat of
+        #: more states, say), else raise :class:`SupernetError`; the keys grown so far.
+        self.grow = True
+        self.grown: list[str] = []
 
     # -- description -----------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -275,26 +281,64 @@ class Supernet(nn.Module):
             if n.op not in PARAM_OPS:
                 continue
             s = self.specs.get(_key(n))
-            out, inp, k, _, _ = _need(n)
+            out, inp, k, bias, affine = _need(n)
             why = None
             if s is None:
+                if self.grow:
+                    self._add_layer(_key(n), _Spec(n.op, out, inp, {k}, bias, affine), None)
+                    continue
                 why = "has no weights in the supernet"
             elif s.op != n.op:
                 why = f"is a {n.op}, the supernet's is a {s.op}"
-            elif out > s.out or inp > s.inp:
+            elif out > s.out or inp > s.inp or (bias and not s.bias) or (affine and not s.affine):
                 why = f"needs {out}x{inp} channels, the supernet holds {s.out}x{s.inp}"
             elif n.op == "conv" and k not in s.kernels and (
                     k[0] > max(a for a, _ in s.kernels) or k[1] > max(b for _, b in s.kernels)
                     or _key(n) in self._chains):
                 why = (f"has kernel {k[0]}x{k[1]}; the supernet's kernels there are "
                        f"{sorted(s.kernels)}")
+            if why and self.grow and s is not None and s.op == n.op and why.startswith("needs"):
+                self._add_layer(_key(n), _Spec(n.op, max(out, s.out), max(inp, s.inp),
+                                               set(s.kernels), bias or s.bias,
+                                               affine or s.affine), s)
+                continue
             if why:
                 raise SupernetError(f"arch is outside the supernet of {self.space.label}: "
                                     f"node {n.name} {why}")
 
+    @torch.no_grad()
+    def _add_layer(self, key: str, spec: _Spec, old: _Spec | None) -> None:
+        """Grow the weights of ``key`` to ``spec`` (or add them): the old tensors stay the
+        leading slices (gradients too), the new entries are initialised from a generator
+        seeded by the name, so growing never depends on the order archs come in."""
+        ref = next(iter(self.parameters()), None)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(zlib.crc32(key.encode()))
+            layer = _make_layer(spec)
+        if ref is not None:
+            layer = layer.to(ref.device)
+        if old is not None:
+            prev = self.layers[key]
+            for name, t in [*prev.named_parameters(), *prev.named_buffers()]:
+                new = getattr(layer, name, None)
+                if new is None:
+                    continue
+                if new.dim() == 0:
+                    new.copy_(t)
+                    continue
+                new[tuple(slice(0, d) for d in t.shape)] = t
+                if isinstance(t, nn.Parameter) and t.grad is not None:
+                    grad = torch.zeros_like(new)
+                    grad[tuple(slice(0, d) for d in t.shape)] = t.grad
+                    new.grad = grad
+        self.specs[key] = spec
+        self.layers[key] = layer
+        self.grown.append(key)
+
     def activate(self, arch: Arch) -> Supernet:
-        """Make ``arch`` the sub-network that :meth:`forward` runs (validated; an arch whose
-        layers the supernet lacks raises :class:`SupernetError`). Returns self."""
+        """Make ``arch`` the sub-network that :meth:`forward` runs (validated). Weights it
+        needs beyond the supernet's are grown (:attr:`grow`; listed in :attr:`grown`) or,
+        with ``grow`` off, raise :class:`SupernetError`. Returns self."""
         self._plan = self._plan_of(arch)
         self.arch = arch
         return self

@@ -74,15 +74,20 @@ class SupernetTrainer(TrainEstimator):
 
 
 def extremes(sn: Supernet, samples: int = 16) -> tuple[Arch, Arch]:
-    """The (largest, smallest) arch by parameters among the supernet's reference archs: every
-    decision at its largest choice and each choice of each decision in it, and random archs."""
-    from archspace.supernet.core import scan_archs
+    """The (largest, smallest) arch by parameters among reference archs: every decision at its
+    largest choice and each choice of each decision in it, every decision at its smallest
+    choice, and random archs."""
+    from archspace.supernet.core import _largest, scan_archs
 
+    hit = sn.__dict__.get("_extremes")
+    if hit is not None:
+        return hit  # type: ignore[no-any-return]
     space, r = sn.space, sn.resolution
-    archs = list(scan_archs(space, samples))
+    archs = [*scan_archs(space, samples), *(a for a in (_largest(space, min),) if a is not None)]
     params = [space.profile(a, r).params for a in archs]
     big = archs[max(range(len(archs)), key=params.__getitem__)]
     small = archs[min(range(len(archs)), key=params.__getitem__)]
+    sn.__dict__["_extremes"] = (big, small)
     return big, small
 
 
@@ -166,7 +171,7 @@ def train_supernet(space: Space, output: str | os.PathLike[str], options: Mappin
         if start.get("complete"):
             if log is not None:
                 log(f"{out} is trained already ({start.get('epoch')} epochs); --fresh retrains")
-            return {k: v for k, v in start.items() if k not in ("state", "optimizer", "generator")}
+            return {k: v for k, v in start.items() if k not in ("state", "optimizer", "generator", "rng")}
     device = trainer.device
     torch.manual_seed(seed)
     sn = build_supernet(fitted, r, kernel_transform=bool(c["kernel_transform"]))  # or refuse
@@ -190,6 +195,8 @@ def train_supernet(space: Space, output: str | os.PathLike[str], options: Mappin
                 sn.load_state_dict(start["state"])
                 opt.load_state_dict(start["optimizer"])
                 gen.set_state(start["generator"])
+                if isinstance(start.get("rng"), torch.Tensor):  # dropout draws from it
+                    torch.set_rng_state(start["rng"])
             except (KeyError, TypeError, ValueError, RuntimeError) as e:
                 raise SupernetFileError(f"supernet file {out} cannot be continued ({e}); "
                                         "allowed: --fresh to start over") from None
@@ -199,7 +206,6 @@ def train_supernet(space: Space, output: str | os.PathLike[str], options: Mappin
         big, small = extremes(sn) if c["sandwich"] else (None, None)
         augment = augmentation(c.get("augment", "none"), native.in_channels, r, data.mean,
                                data.std)
-        describe = sn.describe()
         perm = None
         loss_sum, loss_n = 0.0, 0
         payload: dict[str, Any] = {**base_info, "epoch": step / per_epoch, "step": step}
@@ -221,7 +227,11 @@ def train_supernet(space: Space, output: str | os.PathLike[str], options: Mappin
             teacher = None
             step_loss = 0.0
             for k, arch in enumerate(paths):
+                before = dict(sn.named_parameters())
                 sn.activate(arch)  # type: ignore[arg-type]
+                if sn.grown:  # weights grown for this arch: the optimiser follows them
+                    opt = _regrown(opt, sn, before, c)
+                    sn.grown.clear()
                 logits = sn(xb)
                 if teacher is not None:
                     loss = F.kl_div(F.log_softmax(logits, 1), teacher, reduction="batchmean")
@@ -243,19 +253,19 @@ def train_supernet(space: Space, output: str | os.PathLike[str], options: Mappin
                 history.append(loss_sum / max(loss_n, 1))
                 loss_sum, loss_n = 0.0, 0
                 perm = None
-                payload = {**base_info, "supernet": describe, "epoch": step / per_epoch,
+                payload = {**base_info, "supernet": sn.describe(), "epoch": step / per_epoch,
                            "epochs": epochs, "step": step, "history": history,
                            "complete": step >= total,
                            "state": {k: v.detach().cpu() for k, v in sn.state_dict().items()},
                            "optimizer": _to_cpu(opt.state_dict()),
-                           "generator": gen.get_state()}
+                           "generator": gen.get_state(), "rng": torch.get_rng_state()}
                 if step >= total:
                     payload["metrics"] = _report(sn, x, data.x_val, data.y_val,
                                                  int(c["bn_batches"]), bs, seed)
                 write_supernet_file(out, payload)
                 if log is not None and step < total:
                     log(f"epoch {step // per_epoch}: loss {history[-1]:.4f} (saved {out})")
-    return {k: v for k, v in payload.items() if k not in ("state", "optimizer", "generator")}
+    return {k: v for k, v in payload.items() if k not in ("state", "optimizer", "generator", "rng")}
 
 
 def _report(sn: Supernet, x: Tensor, x_val: Tensor, y_val: Tensor, bn_batches: int,
@@ -269,6 +279,31 @@ def _report(sn: Supernet, x: Tensor, x_val: Tensor, y_val: Tensor, bn_batches: i
         out[f"{name}_val_accuracy"], out[f"{name}_val_loss"] = acc, loss
     sn.train()
     return out
+
+
+def _regrown(opt: Any, sn: Supernet, before: Mapping[str, Any], c: Mapping[str, Any]) -> Any:
+    """A new optimiser over the supernet's parameters after some grew, each keeping its
+    state (momentum, Adam's moments) as the leading slice, zeros beyond; the parameter order
+    is the supernet's, as a supernet rebuilt from its file has it, so a resumed run matches."""
+    import torch
+
+    from archspace.estimators.loop import make_optimizer
+
+    lr = float(opt.param_groups[0]["lr"])
+    new = make_optimizer(sn, c["optimizer"], lr, c["weight_decay"], c["momentum"])
+    for name, p in sn.named_parameters():
+        old = before.get(name)
+        if old is None or old not in opt.state:
+            continue
+        state = {}
+        for key, v in opt.state[old].items():
+            if isinstance(v, torch.Tensor) and v.shape == old.shape and v.shape != p.shape:
+                grown = torch.zeros_like(p)
+                grown[tuple(slice(0, d) for d in v.shape)] = v
+                v = grown
+            state[key] = v
+        new.state[p] = state
+    return new
 
 
 def _comparable(v: Any) -> Any:

@@ -75,7 +75,7 @@ OPTIONS = (
     Option("resolution", None, int, "input side in pixels (default: the data's, raised to the "
            "space's minimum and step)", check=_positive, requirement="an integer > 0",
            maximum=MAX_RESOLUTION),
-    Option("epochs", 4.0, float, "training epochs (fractions allowed; none: max_seconds alone)",
+    Option("epochs", 3.0, float, "training epochs (fractions allowed; none: max_seconds alone)",
            check=_positive, requirement="a number > 0", nullable=True, maximum=MAX_EPOCHS),
     Option("max_seconds", None, float, "wall-clock training budget; training stops at whichever "
            "of epochs and max_seconds comes first", check=_positive, requirement="a number > 0",
