@@ -197,7 +197,8 @@ def train_spos(args: argparse.Namespace, method: str, out: Path) -> Path:
 
 def train_fewshot(args: argparse.Namespace, base: Path, out: Path) -> dict[str, Path]:
     """Split the supernet in ``base`` on ``--split-edge``: one sub-supernet file per op,
-    fine-tuned on the archs holding that op there (Zhao et al. 2021)."""
+    fine-tuned on the archs holding that op there (Zhao et al. 2021); ``--fewshot-op`` trains
+    only that op's (the five can run apart)."""
     import torch
     import torch.nn.functional as F
 
@@ -226,7 +227,7 @@ def train_fewshot(args: argparse.Namespace, base: Path, out: Path) -> dict[str, 
         path = base.with_name(base.stem + f"_fewshot_{args.split_edge}_{op}_"
                               f"e{args.fewshot_epochs:g}.pt")
         files[op] = path
-        if path.name in recorded and path.exists():
+        if (path.name in recorded and path.exists()) or args.fewshot_op not in (None, op):
             continue
         _log(f"few-shot {args.split_edge}={op}: fine-tuning {total} steps -> {path.name}")
         t0 = time.process_time()
@@ -309,6 +310,8 @@ def run(args: argparse.Namespace) -> None:
     else:
         base = train_spos(args, "spos", out)
         files = train_fewshot(args, base, out)
+        if args.fewshot_op is not None:
+            return
         score(args, _setting(args, "fewshot"), lambda arch: files[str(arch[args.split_edge])],
               out)
 
@@ -515,6 +518,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     r.add_argument("--split-edge", default="n3.in0")
     r.add_argument("--fewshot-epochs", type=float, default=2)
     r.add_argument("--fewshot-lr", type=float, default=0.02)
+    r.add_argument("--fewshot-op", choices=OPS, default=None,
+                   help="train only this op's sub-supernet and stop (no scoring)")
     r.add_argument("--shard", default="0/1", help="I/N: score only the sampled cells k with "
                    "k %% N == I (start shards once the supernet is trained)")
     m = sub.add_parser("mcunet", help="inherited-weight rank vs short training, mcunet archs")
