@@ -197,7 +197,8 @@ def train_spos(args: argparse.Namespace, method: str, out: Path) -> Path:
 
 def train_fewshot(args: argparse.Namespace, base: Path, out: Path) -> dict[str, Path]:
     """Split the supernet in ``base`` on ``--split-edge``: one sub-supernet file per op,
-    fine-tuned on the archs holding that op there (Zhao et al. 2021)."""
+    fine-tuned on the archs holding that op there (Zhao et al. 2021); ``--fewshot-op`` trains
+    only that op's (the five can run apart)."""
     import torch
     import torch.nn.functional as F
 
@@ -226,7 +227,7 @@ def train_fewshot(args: argparse.Namespace, base: Path, out: Path) -> dict[str, 
         path = base.with_name(base.stem + f"_fewshot_{args.split_edge}_{op}_"
                               f"e{args.fewshot_epochs:g}.pt")
         files[op] = path
-        if path.name in recorded and path.exists():
+        if (path.name in recorded and path.exists()) or args.fewshot_op not in (None, op):
             continue
         _log(f"few-shot {args.split_edge}={op}: fine-tuning {total} steps -> {path.name}")
         t0 = time.process_time()
@@ -309,6 +310,8 @@ def run(args: argparse.Namespace) -> None:
     else:
         base = train_spos(args, "spos", out)
         files = train_fewshot(args, base, out)
+        if args.fewshot_op is not None:
+            return
         score(args, _setting(args, "fewshot"), lambda arch: files[str(arch[args.split_edge])],
               out)
 
@@ -345,9 +348,11 @@ def mcunet(args: argparse.Namespace) -> None:
     shard, shards = _shard(args)
     mine = [k for k in range(len(archs)) if k % shards == shard]
     if args.phase == "trained":
-        kind = f"mcunet-trained-e{args.arch_epochs:g}"
+        extra = dict(kv.split("=", 1) for kv in args.arch_option)
+        kind = f"mcunet-trained-e{args.arch_epochs:g}" + "".join(
+            f",{k}={v}" for k, v in sorted(extra.items()))
         train = get_estimator("train", dataset=args.dataset, device="cpu",
-                              epochs=args.arch_epochs)
+                              epochs=args.arch_epochs, **extra)
         have = done(records, kind, setting)
         for k in mine:
             if k in have:
@@ -513,12 +518,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     r.add_argument("--split-edge", default="n3.in0")
     r.add_argument("--fewshot-epochs", type=float, default=2)
     r.add_argument("--fewshot-lr", type=float, default=0.02)
+    r.add_argument("--fewshot-op", choices=OPS, default=None,
+                   help="train only this op's sub-supernet and stop (no scoring)")
     r.add_argument("--shard", default="0/1", help="I/N: score only the sampled cells k with "
                    "k %% N == I (start shards once the supernet is trained)")
     m = sub.add_parser("mcunet", help="inherited-weight rank vs short training, mcunet archs")
     m.add_argument("--dataset", default="digits")
     m.add_argument("--epochs", type=float, default=10, help="supernet epochs")
     m.add_argument("--arch-epochs", type=float, default=3, help="stand-alone epochs per arch")
+    m.add_argument("--arch-option", action="append", default=[], metavar="K=V",
+                   help="a train-estimator option of the stand-alone runs (repeatable)")
     m.add_argument("--archs", type=int, default=20)
     m.add_argument("--sram", type=int, default=20_000, help="TinyEngine peak SRAM, bytes")
     m.add_argument("--seed", type=int, default=0)
