@@ -189,6 +189,9 @@ SKIP: tuple[tuple[str, str], ...] = (
     (rf"^archspace (search|resume)\b(?!{_TINY_TRAINING}).*--estimator[ =](train|segment|detect)\b",
      "trains networks for minutes; a training search on a process pool, its resume and export "
      "are covered at small budgets by tests/test_user_space.py, training by tests/test_estimators.py"),
+    (r"^archspace tinynas\b",
+     "trains a supernet and fine-tunes for minutes; every stage, resuming and bad input are "
+     "covered at a tiny size by tests/test_tinynas.py"),
     (r"^archspace analyze edf\b.*--estimator[ =]train\b",
      "trains networks for minutes; edf is covered by tests/test_cli_analyze.py and "
      "tests/test_analysis_edf.py"),

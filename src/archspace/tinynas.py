@@ -264,8 +264,10 @@ def _export(run: _Run) -> dict[str, Any]:
     run.need("export", "search")
     result = export_study(run.dir / "search.db", run.dir / "export", run.config.formats,
                           finetune_epochs=run.config.finetune_epochs, log=run.log)
+    network = result.info.get("network") or {}
     return {"folder": "export", "trial": result.trial, "files": list(result.files),
-            "weights": result.weights, "info": dict(result.info), "checks": list(result.checks)}
+            "weights": result.weights, "metrics": dict(network.get("metrics") or {}),
+            "info": dict(result.info), "checks": list(result.checks)}
 
 
 def _report(run: _Run) -> dict[str, Any]:
@@ -326,10 +328,11 @@ def stage_page(config: TinyNASConfig, stages: Mapping[str, Any]) -> str:
         parts += ["<h2>4. Fine-tuned and exported</h2>",
                   f"<p>trial #{_cell(ex['trial'])} to <code>export/</code>: "
                   f"{_cell(', '.join(ex['files']))}; weights {_cell(ex['weights'])}</p>"]
-        info = {k: v for k, v in ex["info"].items() if not isinstance(v, (dict, list))}
-        if info:
+        shown = {**{k: v for k, v in ex["info"].items() if not isinstance(v, (dict, list))},
+                 **(ex.get("metrics") or {})}
+        if shown:
             parts.append("<ul>" + "".join(f"<li>{_cell(k)}: {_cell(v)}</li>"
-                                          for k, v in info.items()) + "</ul>")
+                                          for k, v in shown.items()) + "</ul>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
