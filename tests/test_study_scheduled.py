@@ -10,7 +10,7 @@ import pytest
 
 from _scheduler_helpers import FidelityEstimator
 from archspace.errors import ArchspaceError
-from archspace.strategies import STRATEGIES
+from archspace.strategies import STRATEGIES, strategy_class
 from archspace.study import Factories, Study, StudyStorage
 from archspace.study.process_executor import ProcessExecutor
 from archspace.study.scheduled import ScheduledStudy, pass_trials
@@ -106,7 +106,10 @@ def test_the_strategy_is_told_each_arch_once_at_its_bottom_rung(tmp_path: Path) 
     assert [s for _, s, _ in told] == [t.score for t in sorted(bottoms, key=lambda t: t.tell_order or 0)]
 
 
-@pytest.mark.parametrize("strategy", list(STRATEGIES))
+#: The differentiable strategies (darts, gdas) search only cell spaces by training a network;
+#: tests/test_differentiable.py checks them.
+@pytest.mark.parametrize("strategy", [n for n in STRATEGIES
+                                      if not getattr(strategy_class(n), "needs_estimator", False)])
 def test_every_catalog_strategy_works_under_a_scheduler(tmp_path: Path, strategy: str) -> None:
     cat = Factories(space=lambda name, **p: ToySpace(**p),
                     estimator=lambda name, **o: FidelityEstimator())

@@ -50,7 +50,7 @@ class SearchSettings:
     momentum: float = 0.9
     weight_decay: float = 3e-4
     arch_lr: float = 3e-4
-    arch_weight_decay: float = 1e-3
+    arch_decay: float = 1e-3
     grad_clip: float = 5.0
     unrolled: bool = False
     tau_max: float = 10.0
@@ -113,7 +113,7 @@ def run_search(net: SearchNetwork, x_weights: Tensor, y_weights: Tensor, x_arch:
     w_opt = torch.optim.SGD(weights_params, lr=settings.lr, momentum=settings.momentum,
                             weight_decay=settings.weight_decay)
     a_opt = torch.optim.Adam(list(net.alphas), lr=settings.arch_lr, betas=(0.5, 0.999),
-                             weight_decay=settings.arch_weight_decay)
+                             weight_decay=settings.arch_decay)
     n = min(len(x_weights), len(x_arch))
     batch = min(settings.batch_size, n)
     per_epoch = max(1, n // batch)

@@ -53,7 +53,7 @@ def _common() -> tuple[Option, ...]:
         Option("arch_lr", 3e-4, float, "Adam learning rate of the architecture weights",
                minimum=0.0),
         Option("weight_decay", 3e-4, float, "weight decay of the weights", minimum=0.0),
-        Option("arch_weight_decay", 1e-3, float, "weight decay of the architecture weights",
+        Option("arch_decay", 1e-3, float, "weight decay of the architecture weights",
                minimum=0.0),
         Option("dataset", None, str, "search on this dataset instead of the estimator's (default:"
                " the estimator's; digits when it has none, e.g. nasbench201)"),
@@ -210,11 +210,11 @@ class DARTS(Differentiable):
 
     def __init__(self, space: Space, seed: int = 0, epochs: int = 10, steps: int | None = None,
                  batch_size: int = 64, lr: float = 0.025, arch_lr: float = 3e-4,
-                 weight_decay: float = 3e-4, arch_weight_decay: float = 1e-3,
+                 weight_decay: float = 3e-4, arch_decay: float = 1e-3,
                  dataset: str | None = None, unrolled: bool = False) -> None:
         super().__init__(space, seed, epochs=epochs, steps=steps, batch_size=batch_size, lr=lr,
                          arch_lr=arch_lr, weight_decay=weight_decay,
-                         arch_weight_decay=arch_weight_decay, dataset=dataset, unrolled=unrolled)
+                         arch_decay=arch_decay, dataset=dataset, unrolled=unrolled)
 
 
 class GDAS(Differentiable):
@@ -235,7 +235,7 @@ class GDAS(Differentiable):
 
     def __init__(self, space: Space, seed: int = 0, epochs: int = 10, steps: int | None = None,
                  batch_size: int = 64, lr: float = 0.025, arch_lr: float = 3e-4,
-                 weight_decay: float = 3e-4, arch_weight_decay: float = 1e-3,
+                 weight_decay: float = 3e-4, arch_decay: float = 1e-3,
                  dataset: str | None = None, tau_max: float = 10.0, tau_min: float = 0.1) -> None:
         if tau_min > tau_max:
             raise StrategyError(f"strategy 'gdas': tau_min={tau_min:g} is above "
@@ -243,5 +243,5 @@ class GDAS(Differentiable):
                                 "temperature falls)")
         super().__init__(space, seed, epochs=epochs, steps=steps, batch_size=batch_size, lr=lr,
                          arch_lr=arch_lr, weight_decay=weight_decay,
-                         arch_weight_decay=arch_weight_decay, dataset=dataset, tau_max=tau_max,
+                         arch_decay=arch_decay, dataset=dataset, tau_max=tau_max,
                          tau_min=tau_min)
