@@ -33,10 +33,8 @@ from archspace.estimators.base import EstimatorError
 from archspace.estimators.options import Option
 from archspace.estimators.train import (
     COSTS,
-    DEFAULT_LR,
     TrainedRun,
     TrainEstimator,
-    _resource,
     adapt_space,
     deterministic_mode,
 )
@@ -300,22 +298,12 @@ class SegmentEstimator(TrainEstimator):
         import torch
         import torch.nn.functional as F
 
-        from archspace.estimators.loop import Resume, fit, make_optimizer
-        from archspace.nn import build_module
+        from archspace.estimators.loop import fit
 
         c = self.config
         device = self.device
         fitted, r = self.adapted(space)
-        start = None if warm_start is None else self.check_checkpoint(space, arch, seed,
-                                                                      warm_start)
-        epochs = c["epochs"] if resource is None else _resource(resource)
-        horizon = start["horizon"] if start is not None else (c.get("horizon") or epochs)
-        if epochs is not None and horizon is not None and epochs > horizon:
-            raise EstimatorError(f"resource {epochs:g} epochs is beyond the {horizon:g}-epoch "
-                                 "schedule; allowed: at most the horizon (option horizon)")
-        if start is not None and epochs is not None and epochs < start["epoch"]:
-            raise EstimatorError(f"resource {epochs:g} epochs is below the {start['epoch']:g} "
-                                 "the warm start was trained for; allowed: at least that")
+        start, epochs, horizon = self.schedule(space, arch, seed, resource, warm_start)
         data = self._native()
         x, y, xv, yv = _resized(data, r, device)
         ignore = data.ignore_index
@@ -325,18 +313,7 @@ class SegmentEstimator(TrainEstimator):
             return F.cross_entropy(out, target, ignore_index=ignore)
 
         with deterministic_mode(device):
-            torch.manual_seed(seed)
-            model = build_module(graph).to(device)
-            lr = c["lr"] if c.get("lr") is not None else DEFAULT_LR[c["optimizer"]]
-            opt = make_optimizer(model, c["optimizer"], lr, c["weight_decay"], c["momentum"])
-            gen = torch.Generator().manual_seed(seed)
-            resume = None
-            if start is not None:
-                model.load_state_dict(start["model"])
-                opt.load_state_dict(start["optimizer"])
-                gen.set_state(start["generator"])
-                resume = Resume(int(start["step"]), start.get("perm"), start.get("epoch_loss"),
-                                int(start.get("epoch_steps") or 0))
+            model, opt, gen, resume = self.start_training(graph, seed, start)
             res = fit(model, x, y, opt, c["batch_size"], epochs, c["max_seconds"], gen,
                       horizon=horizon, resume=resume, loss_fn=loss_fn,
                       augment_pair=_flip if c["augment"] == "flip" else None)

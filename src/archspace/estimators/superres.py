@@ -21,7 +21,6 @@ network's input resolution is ``lr_patch``. Checkpoints, warm starts, multi-fide
 from __future__ import annotations
 
 import inspect
-import math
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -123,6 +122,8 @@ def adapt_scale(space: Space, scale: int | None) -> Space:
 
 class SuperResEstimator(TrainEstimator):
     """Validation PSNR (dB, Y channel) after training the SR network for a small budget."""
+
+    default_lr: ClassVar[Mapping[str, float]] = DEFAULT_LR
 
     name: ClassVar[str] = "superres"
     summary: ClassVar[str] = ("train a super-resolution network (L1) on LR/HR patches; PSNR and "
@@ -231,39 +232,18 @@ class SuperResEstimator(TrainEstimator):
         import torch
         import torch.nn.functional as F
 
-        from archspace.estimators.loop import Resume, fit, make_optimizer
-        from archspace.nn import build_module
+        from archspace.estimators.loop import fit
 
         c = self.config
         device = self.device
         fitted, r = self.adapted(space)
         s = int(fitted.scale)  # type: ignore[attr-defined]
-        start = None if warm_start is None else self.check_checkpoint(space, arch, seed,
-                                                                      warm_start)
-        epochs = c["epochs"] if resource is None else _resource(resource)
-        horizon = start["horizon"] if start is not None else (c.get("horizon") or epochs)
-        if epochs is not None and horizon is not None and epochs > horizon:
-            raise EstimatorError(f"resource {epochs:g} epochs is beyond the {horizon:g}-epoch "
-                                 "schedule; allowed: at most the horizon (option horizon)")
-        if start is not None and epochs is not None and epochs < start["epoch"]:
-            raise EstimatorError(f"resource {epochs:g} epochs is below the {start['epoch']:g} "
-                                 "the warm start was trained for; allowed: at least that")
+        start, epochs, horizon = self.schedule(space, arch, seed, resource, warm_start)
         data = self.patches(s)
         x, y = data.lr_train.to(device), data.hr_train.to(device)
         graph = fitted.lower(arch, r)
         with deterministic_mode(device):
-            torch.manual_seed(seed)
-            model = build_module(graph).to(device)
-            lr = c["lr"] if c.get("lr") is not None else DEFAULT_LR[c["optimizer"]]
-            opt = make_optimizer(model, c["optimizer"], lr, c["weight_decay"], c["momentum"])
-            gen = torch.Generator().manual_seed(seed)
-            resume = None
-            if start is not None:
-                model.load_state_dict(start["model"])
-                opt.load_state_dict(start["optimizer"])
-                gen.set_state(start["generator"])
-                resume = Resume(int(start["step"]), start.get("perm"), start.get("epoch_loss"),
-                                int(start.get("epoch_steps") or 0))
+            model, opt, gen, resume = self.start_training(graph, seed, start)
             res = fit(model, x, y, opt, c["batch_size"], epochs, c["max_seconds"], gen,
                       horizon=horizon, resume=resume, loss_fn=F.l1_loss,
                       augment_pair=flip_pairs)
@@ -327,10 +307,3 @@ def super_resolve(model: nn.Module, lr: Tensor, batch_size: int = 64) -> Tensor:
     with torch.inference_mode():
         return torch.cat([model(lr[i:i + batch_size]) for i in range(0, int(lr.shape[0]),
                                                                         batch_size)])
-
-
-def _resource(value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 \
-            or math.isinf(value):
-        raise EstimatorError(f"resource {value!r} must be a finite number of epochs > 0")
-    return float(value)

@@ -192,6 +192,9 @@ def deterministic_mode(device: str) -> Iterator[None]:
 class TrainEstimator(Estimator):
     """Validation accuracy (%) after training the arch for a small budget on real data."""
 
+    #: The learning rate by optimizer when the ``lr`` option is not given.
+    default_lr: ClassVar[Mapping[str, float]] = DEFAULT_LR
+
     name: ClassVar[str] = "train"
     summary: ClassVar[str] = ("train the network for a budget (epochs/seconds) on a real dataset; "
                               "validation accuracy (%)")
@@ -312,6 +315,51 @@ class TrainEstimator(Estimator):
         if n is not None:
             check_subset_size(n, int(base.y_train.shape[0]), base.num_classes, base.name)
 
+    def schedule(self, space: Space, arch: Arch, seed: int, resource: float | None,
+                 warm_start: Any) -> tuple[Mapping[str, Any] | None, Any, Any]:
+        """(the checked warm start or None, the epochs to train to, the schedule's horizon) of
+        one trial; a resource beyond the horizon or below the warm start's epoch is refused."""
+        c = self.config
+        start = None if warm_start is None else self.check_checkpoint(space, arch, seed,
+                                                                      warm_start)
+        epochs = c["epochs"] if resource is None else _resource(resource)
+        horizon = start["horizon"] if start is not None else (c.get("horizon") or epochs)
+        if epochs is not None and horizon is not None and epochs > horizon:
+            raise EstimatorError(f"resource {epochs:g} epochs is beyond the {horizon:g}-epoch "
+                                 "schedule; allowed: at most the horizon (option horizon)")
+        if start is not None and epochs is not None and epochs < start["epoch"]:
+            raise EstimatorError(f"resource {epochs:g} epochs is below the {start['epoch']:g} "
+                                 "the warm start was trained for; allowed: at least that")
+        return start, epochs, horizon
+
+    def start_training(self, graph: Any, seed: int, start: Mapping[str, Any] | None,
+                       init: Any = None) -> Any:
+        """(model, optimizer, batch generator, resume point) for training ``graph`` from
+        ``seed``, continued from the warm start ``start`` when there is one; ``init(model)``
+        adjusts the fresh weights before the optimizer is made. Call it inside
+        :func:`deterministic_mode`."""
+        import torch
+
+        from archspace.estimators.loop import Resume, make_optimizer
+        from archspace.nn import build_module
+
+        c = self.config
+        torch.manual_seed(seed)
+        model = build_module(graph).to(self.device)
+        if init is not None:
+            init(model)
+        lr = c["lr"] if c.get("lr") is not None else self.default_lr[c["optimizer"]]
+        opt = make_optimizer(model, c["optimizer"], lr, c["weight_decay"], c["momentum"])
+        gen = torch.Generator().manual_seed(seed)
+        resume = None
+        if start is not None:
+            model.load_state_dict(start["model"])
+            opt.load_state_dict(start["optimizer"])
+            gen.set_state(start["generator"])
+            resume = Resume(int(start["step"]), start.get("perm"), start.get("epoch_loss"),
+                            int(start.get("epoch_steps") or 0))
+        return model, opt, gen, resume
+
     def adapted(self, space: Space) -> tuple[Space, int]:
         """The network this estimator trains for ``space``: the space fitted to the dataset's
         classes, and the training resolution."""
@@ -393,38 +441,17 @@ class TrainEstimator(Estimator):
 
         from archspace.datasets import prepared
         from archspace.estimators.augment import augmentation
-        from archspace.estimators.loop import Resume, evaluate_model, fit, make_optimizer
-        from archspace.nn import build_module
+        from archspace.estimators.loop import evaluate_model, fit
 
         c = self.config
         device = self.device
         fitted, r = self.adapted(space)
-        start = None if warm_start is None else self.check_checkpoint(space, arch, seed,
-                                                                      warm_start)
-        epochs = c["epochs"] if resource is None else _resource(resource)
-        horizon = start["horizon"] if start is not None else (c.get("horizon") or epochs)
-        if epochs is not None and horizon is not None and epochs > horizon:
-            raise EstimatorError(f"resource {epochs:g} epochs is beyond the {horizon:g}-epoch "
-                                 "schedule; allowed: at most the horizon (option horizon)")
-        if start is not None and epochs is not None and epochs < start["epoch"]:
-            raise EstimatorError(f"resource {epochs:g} epochs is below the {start['epoch']:g} "
-                                 "the warm start was trained for; allowed: at least that")
+        start, epochs, horizon = self.schedule(space, arch, seed, resource, warm_start)
         data = prepared(self._native(), r, fitted.in_channels, device)
         x, y = self._train_split(data)
         graph = fitted.lower(arch, r)
         with deterministic_mode(device):
-            torch.manual_seed(seed)
-            model = build_module(graph).to(device)
-            lr = c["lr"] if c.get("lr") is not None else DEFAULT_LR[c["optimizer"]]
-            opt = make_optimizer(model, c["optimizer"], lr, c["weight_decay"], c["momentum"])
-            gen = torch.Generator().manual_seed(seed)
-            resume = None
-            if start is not None:
-                model.load_state_dict(start["model"])
-                opt.load_state_dict(start["optimizer"])
-                gen.set_state(start["generator"])
-                resume = Resume(int(start["step"]), start.get("perm"), start.get("epoch_loss"),
-                                int(start.get("epoch_steps") or 0))
+            model, opt, gen, resume = self.start_training(graph, seed, start)
             augment = augmentation(c.get("augment", "none"), self._native().in_channels, r,
                                    data.mean, data.std)
             res = fit(model, x, y, opt, c["batch_size"], epochs, c["max_seconds"], gen,

@@ -123,6 +123,8 @@ def detection_space(space: Space, num_classes: int, head_convs: int | None = Non
 class DetectEstimator(TrainEstimator):
     """COCO box AP (%) on the validation split after training the arch's FCOS head briefly."""
 
+    default_lr: ClassVar[Mapping[str, float]] = DEFAULT_LR
+
     name = "detect"
     summary = ("train the space's FCOS detection head (every pyramid level) briefly on boxes; "
                "score COCO box AP")
@@ -237,40 +239,18 @@ class DetectEstimator(TrainEstimator):
         validation detections."""
         import torch
 
-        from archspace.estimators.loop import Resume, fit, make_optimizer
-        from archspace.estimators.train import _resource
-        from archspace.nn import build_module
+        from archspace.estimators.loop import fit
         from archspace.nn.detection.fcos import FCOSTargets
 
         c = self.config
         device = self.device
         fitted, r = self.adapted(space)
-        start = None if warm_start is None else self.check_checkpoint(space, arch, seed,
-                                                                      warm_start)
-        epochs = c["epochs"] if resource is None else _resource(resource)
-        horizon = start["horizon"] if start is not None else (c.get("horizon") or epochs)
-        if epochs is not None and horizon is not None and epochs > horizon:
-            raise EstimatorError(f"resource {epochs:g} epochs is beyond the {horizon:g}-epoch "
-                                 "schedule; allowed: at most the horizon (option horizon)")
-        if start is not None and epochs is not None and epochs < start["epoch"]:
-            raise EstimatorError(f"resource {epochs:g} epochs is below the {start['epoch']:g} "
-                                 "the warm start was trained for; allowed: at least that")
+        start, epochs, horizon = self.schedule(space, arch, seed, resource, warm_start)
         layout, x, y, x_val, gt, ap_constant = self._prepared(fitted, r, device)
         graph = fitted.lower(arch, r)
         with deterministic_mode(device):
-            torch.manual_seed(seed)
-            model = build_module(graph).to(device)
-            _init_head(model, graph, fitted.num_classes)
-            lr = c["lr"] if c.get("lr") is not None else DEFAULT_LR[c["optimizer"]]
-            opt = make_optimizer(model, c["optimizer"], lr, c["weight_decay"], c["momentum"])
-            gen = torch.Generator().manual_seed(seed)
-            resume = None
-            if start is not None:
-                model.load_state_dict(start["model"])
-                opt.load_state_dict(start["optimizer"])
-                gen.set_state(start["generator"])
-                resume = Resume(int(start["step"]), start.get("perm"), start.get("epoch_loss"),
-                                int(start.get("epoch_steps") or 0))
+            model, opt, gen, resume = self.start_training(
+                graph, seed, start, init=lambda m: _init_head(m, graph, fitted.num_classes))
 
             def loss_fn(out: Tensor, yb: Tensor) -> Tensor:
                 return layout.loss(out, FCOSTargets.unpack(yb))
