@@ -40,12 +40,9 @@ finished trial and is marked ``interrupted``, and :class:`SearchInterrupted` (a
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -57,12 +54,26 @@ from archspace.estimators.base import Estimator
 from archspace.limits import MAX_BUDGET, check_int, check_seed
 from archspace.space import Space
 from archspace.strategies.base import Strategy
+from archspace.study.api_args import (
+    class_factory,
+    decisions_digest,
+    estimator_arg,
+    executor_arg,
+    new_study_path,
+    normal_params,
+    space_arg,
+    stored_threads,
+    stored_timeout,
+    strategy_arg,
+    target_of,
+    texts_arg,
+)
 from archspace.study.components import Factories
-from archspace.study.executor import Executor, check_trial_timeout
+from archspace.study.executor import Executor
 from archspace.study.objectives import Objectives
 from archspace.study.runner import Study, StudyResult
 from archspace.study.storage import StudyConfig, StudyStorage, TrialRecord
-from archspace.study.threads import capped_threads, check_threads
+from archspace.study.threads import capped_threads
 
 if TYPE_CHECKING:
     from archspace.export import ExportResult
@@ -86,230 +97,6 @@ class SearchInterrupted(KeyboardInterrupt):
         super().__init__(f"search interrupted after {n} of {budget} trials; the study is kept in "
                          f"{study.path}: continue it with archspace.resume({str(study.path)!r})")
         self.study = study
-
-
-# -- pieces: a name or an object, and how the file records it ----------------------------------
-@dataclass(frozen=True)
-class _Space:
-    space: Space
-    name: str  # what StudyConfig.space records
-    params: dict[str, Any]
-    unrebuildable: str | None  # why the file cannot rebuild it, or None
-
-
-@dataclass(frozen=True)
-class _Estimator:
-    estimator: Estimator
-    name: str
-    options: dict[str, Any]
-    unrebuildable: str | None
-
-
-@dataclass(frozen=True)
-class _Strategy:
-    factory: Callable[..., Strategy]
-    name: str
-    options: dict[str, Any]
-    unrebuildable: str | None
-    again: type[Strategy] | None  # what a handle passes to resume (a class), else None
-    seed: int | None  # an instance's own seed
-
-
-def _target(obj: object) -> str:
-    cls = type(obj) if not isinstance(obj, type) else obj
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def _json_ready(value: Mapping[str, Any], what: str) -> dict[str, Any]:
-    out = dict(value)
-    try:
-        json.dumps(out, allow_nan=True)
-    except (TypeError, ValueError) as e:
-        raise ArchspaceError(f"{what} must be JSON values (numbers, strings, lists) to be recorded "
-                             f"in the study file: {e}") from None
-    return out
-
-
-def _normal(value: Mapping[str, Any]) -> Any:
-    """Parameters as the file gives them back (tuples become lists)."""
-    return json.loads(json.dumps(dict(value), sort_keys=True, default=str))
-
-
-def decisions_digest(space: Space) -> str:
-    """A digest of ``space``'s decisions (names, choices, conditions): equal for two spaces that
-    propose the same archs, different for a restricted copy."""
-    rows = [[d.name, [str(c) for c in d.choices],
-             None if d.when is None else [d.when[0], sorted(str(v) for v in d.when[1])]]
-            for d in space.decisions]
-    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16]
-
-
-def _space_arg(space: str | Space, params: Mapping[str, Any] | None) -> _Space:
-    from archspace.spaces import get_space, space_target
-
-    if isinstance(space, str):
-        if isinstance(params, Mapping):
-            params = _json_ready(params, "space_params")
-        elif params is not None:
-            raise ArchspaceError(f"space_params must be a dict of parameters, got {params!r}")
-        from archspace.study.components import _tuples
-
-        obj = get_space(space, **_tuples(params or {}))
-        return _Space(obj, space_target(obj), _json_ready(obj.params, "space parameters"), None)
-    if not isinstance(space, Space):
-        raise ArchspaceError(f"space must be a catalog name, module:Class or a Space object, got "
-                             f"{type(space).__name__}")
-    if params:
-        raise ArchspaceError("space_params apply to a space given by name; this Space object has "
-                             f"its parameters already ({space.label})")
-    target = space_target(space)
-    recorded = _json_ready(space.params, f"the parameters of space {space.label}")
-    try:
-        plain = type(space)(**space.params)
-        same = decisions_digest(plain) == decisions_digest(space)
-    except Exception:  # a class that cannot be rebuilt from its params
-        same = False
-    why = None if same else (f"the {space.label} space object whose decisions {target} does not "
-                             "rebuild from its parameters (e.g. a restricted space)")
-    return _Space(space, target, recorded, why)
-
-
-def _estimator_arg(estimator: str | Estimator, options: Mapping[str, Any] | None) -> _Estimator:
-    from archspace.estimators import ESTIMATORS, get_estimator
-
-    if isinstance(estimator, str):
-        if options is not None and not isinstance(options, Mapping):
-            raise ArchspaceError(f"estimator_options must be a dict of options, got {options!r}")
-        opts = _json_ready(options or {}, "estimator_options")
-        return _Estimator(get_estimator(estimator, **opts), estimator, opts, None)
-    if not isinstance(estimator, Estimator):
-        raise ArchspaceError("estimator must be a registry name or an Estimator object, got "
-                             f"{type(estimator).__name__}")
-    if options:
-        raise ArchspaceError("estimator_options apply to an estimator given by name; configure "
-                             "the Estimator object itself")
-    config = getattr(estimator, "config", None)
-    recorded: dict[str, Any] = {}
-    if isinstance(config, Mapping):
-        with suppress(ArchspaceError):
-            recorded = _json_ready(config, "options")
-    target = _target(estimator)
-    if ESTIMATORS.get(estimator.name) == target and isinstance(config, Mapping) and (
-            recorded or not config):  # a catalog estimator whose options the file can hold
-        return _Estimator(estimator, estimator.name, recorded, None)
-    return _Estimator(estimator, target, recorded, f"an estimator object ({target})")
-
-
-def _strategy_arg(strategy: str | Strategy | type[Strategy], options: Mapping[str, Any] | None,
-                  space: Space) -> _Strategy:
-    from archspace.strategies import STRATEGIES
-
-    if options is not None and not isinstance(options, Mapping):
-        raise ArchspaceError(f"strategy_options must be a dict of options, got {options!r}")
-    if isinstance(strategy, type) and issubclass(strategy, Strategy):
-        target = _target(strategy)
-        if STRATEGIES.get(strategy.name) == target:  # a catalog class: as good as its name
-            strategy = strategy.name
-        else:
-            opts = _json_ready(options or {}, "strategy_options")
-            return _Strategy(_class_factory(strategy), target, opts,
-                             f"the strategy class {target}", strategy, None)
-    if isinstance(strategy, str):
-        if strategy not in STRATEGIES:
-            from archspace.strategies import strategy_class
-
-            strategy_class(strategy)  # the registry's error, listing the strategies
-        opts = _json_ready(options or {}, "strategy_options")
-        return _Strategy(Factories().strategy, strategy, opts, None, None, None)
-    if not isinstance(strategy, Strategy):
-        raise ArchspaceError("strategy must be a registry name, a Strategy class or a Strategy "
-                             f"object, got {type(strategy).__name__}")
-    if options:
-        raise ArchspaceError("strategy_options apply to a strategy given by name or class; this "
-                             "Strategy object is configured already")
-    if strategy.space is not space and decisions_digest(strategy.space) != decisions_digest(space):
-        raise ArchspaceError(f"the strategy object searches {strategy.space.label}, not the "
-                             f"study's space {space.label}; build it on the same space")
-    instance = strategy
-    return _Strategy(lambda name, sp, seed=0, **o: instance, _target(strategy), {},
-                     f"a strategy object ({_target(strategy)})", None, instance.seed)
-
-
-def _class_factory(cls: type[Strategy]) -> Callable[..., Strategy]:
-    from archspace.strategies.options import resolve_options
-
-    def build(name: str, space: Space, seed: int = 0, **options: Any) -> Strategy:
-        return cls(space, seed, **resolve_options(cls.name, tuple(getattr(cls, "options", ())),
-                                                   options))  # type: ignore[call-arg]
-    return build
-
-
-def _texts(value: str | Sequence[str] | None, what: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
-        raise ArchspaceError(f"{what} must be a string or a list of strings, got {value!r}")
-    return tuple(value)
-
-
-def _executor(executor: str | Executor, workers: int | None, trial_timeout: float | None,
-              threads: int | None) -> tuple[Executor, dict[str, Any]]:
-    """The executor to run on and the settings to keep in the file (``archspace resume``
-    reuses them)."""
-    if isinstance(executor, Executor):
-        for value, what in ((workers, "workers"), (trial_timeout, "trial_timeout"),
-                            (threads, "threads")):
-            if value is not None:
-                raise ArchspaceError(f"{what} applies to an executor given by name; give it to "
-                                     "make_executor for an Executor object")
-        kinds = {"InlineExecutor": "inline", "ProcessExecutor": "process", "RayExecutor": "ray"}
-        kind = kinds.get(type(executor).__name__)
-        return executor, ({"executor": kind} if kind else {})
-    if not isinstance(executor, str):
-        raise ArchspaceError(f"executor must be 'inline', 'process', 'ray' or an Executor object, "
-                             f"got {type(executor).__name__}")
-    from archspace.study.executor import make_executor, trial_threads
-
-    threads = trial_threads(threads)
-    settings: dict[str, Any] = {"executor": executor, "workers": workers, "threads": threads}
-    if trial_timeout is not None:
-        settings["trial_timeout"] = trial_timeout
-    ex = make_executor(executor, workers=workers, trial_timeout=trial_timeout, threads=threads)
-    return ex, settings
-
-
-def _stored(path: Path) -> dict[str, Any]:
-    with StudyStorage.open(path) as storage:
-        stored = storage.meta("executor") or {}
-    return stored if isinstance(stored, dict) else {}
-
-
-def _stored_timeout(path: Path) -> float | None:
-    """The trial time limit the study file keeps (checked: it is data from a file)."""
-    return check_trial_timeout(_stored(path).get("trial_timeout"),
-                               f"the trial_timeout stored in {path}")
-
-
-def _stored_threads(path: Path, allow: bool) -> int | None:
-    """The thread count the study file keeps (checked; above this machine's cores only with
-    ``allow``)."""
-    threads = check_threads(_stored(path).get("threads"), f"the threads stored in {path}")
-    cores = os.cpu_count() or 1
-    if threads is not None and threads > cores and not allow:
-        raise ArchspaceError(f"study {path} stores {threads} threads per trial, and this machine "
-                             f"has {cores} cores; allowed: threads=N, or "
-                             "allow_stored_executor=True to use the stored count")
-    return threads
-
-
-def _new_path(study: str | os.PathLike[str] | None) -> Path:
-    if study is None:
-        return Path(tempfile.mkdtemp(prefix="archspace-")) / "study.db"
-    if not isinstance(study, str | os.PathLike):
-        raise ArchspaceError(f"study must be a file path (or None: a temporary file), got {study!r}")
-    return Path(study)
 
 
 # -- the two entry points that run ------------------------------------------------------------
@@ -372,11 +159,11 @@ def search(*, space: str | Space, estimator: str | Estimator,
         schedule = scheduler_from_options(scheduler, min_resource, max_resource, eta)
         if schedule is not None and isinstance(estimator, str):
             estimator_options = scheduled_options(estimator, estimator_options or {}, schedule)
-    sp = _space_arg(space, space_params)
-    est = _estimator_arg(estimator, estimator_options)
+    sp = space_arg(space, space_params)
+    est = estimator_arg(estimator, estimator_options)
     if schedule is not None:
         check_estimator(est.estimator, schedule)
-    strat = _strategy_arg(strategy, strategy_options, sp.space)
+    strat = strategy_arg(strategy, strategy_options, sp.space)
     if seed is None:
         seed = 0 if strat.seed is None else strat.seed
     if strat.seed is not None and strat.seed != seed:
@@ -385,14 +172,14 @@ def search(*, space: str | Space, estimator: str | Estimator,
     config = StudyConfig(
         space=sp.name, space_params=sp.params, estimator=est.name, estimator_options=est.options,
         strategy=strat.name, strategy_options=strat.options, seed=seed, budget=budget,
-        constraints=_texts(constraints, "constraints"), objectives=_texts(objectives, "objectives"),
+        constraints=texts_arg(constraints, "constraints"), objectives=texts_arg(objectives, "objectives"),
         reward=reward)
-    path = _new_path(study)
+    path = new_study_path(study)
     objects = {what: why for what, why in zip(_COMPONENTS, (sp.unrebuildable, est.unrebuildable,
                                                             strat.unrebuildable), strict=True) if why}
     factories = Factories(space=lambda name, **p: sp.space,
                           estimator=lambda name, **o: est.estimator, strategy=strat.factory)
-    ex, settings = _executor(executor, workers, trial_timeout, threads)
+    ex, settings = executor_arg(executor, workers, trial_timeout, threads)
     meta = {"executor": settings, OBJECTS_KEY: objects, DECISIONS_KEY: decisions_digest(sp.space)}
     try:
         if schedule is None:
@@ -440,10 +227,10 @@ def resume(study: str | os.PathLike[str], *, budget: int | None = None,
     strat = handle._strategy_factory(strategy, sp)
     if not isinstance(executor, Executor):
         if trial_timeout is None:
-            trial_timeout = _stored_timeout(handle.path)
+            trial_timeout = stored_timeout(handle.path)
         if threads is None:
-            threads = _stored_threads(handle.path, allow_stored_executor)
-    ex, settings = _executor(executor, workers, trial_timeout, threads)
+            threads = stored_threads(handle.path, allow_stored_executor)
+    ex, settings = executor_arg(executor, workers, trial_timeout, threads)
     factories = Factories(space=lambda name, **p: sp, estimator=lambda name, **o: est,
                           strategy=strat)
     try:
@@ -664,7 +451,7 @@ class StudyHandle:
                                  f"file's), got {type(given).__name__}")
         _check_name(self.path, config.strategy, "strategy", given)
         if isinstance(given, type):
-            return _class_factory(given)
+            return class_factory(given)
         if given.space is not space and decisions_digest(given.space) != decisions_digest(space):
             raise ArchspaceError(f"the strategy object searches {given.space.label}, not the "
                                  f"study's space {space.label}; build it on the same space")
@@ -842,7 +629,8 @@ def _check_space(path: Path, config: StudyConfig, digest: Any, space: Space) -> 
             same_class = False
     if same_class:
         expected = digest if isinstance(digest, str) else decisions_digest(recorded)
-        if _normal(recorded.params) == _normal(space.params) and decisions_digest(space) == expected:
+        same_params = normal_params(recorded.params) == normal_params(space.params)
+        if same_params and decisions_digest(space) == expected:
             return
     params = ",".join(f"{k}={v}" for k, v in config.space_params.items())
     raise ArchspaceError(f"study {path} searched the space {config.space}({params}); the space "
@@ -851,14 +639,14 @@ def _check_space(path: Path, config: StudyConfig, digest: Any, space: Space) -> 
 
 
 def _check_name(path: Path, recorded: str, what: str, obj: object) -> None:
-    names = {_target(obj)}
+    names = {target_of(obj)}
     name = getattr(obj, "name", None)
     if isinstance(name, str):
         from archspace.estimators import ESTIMATORS
         from archspace.strategies import STRATEGIES
 
         registry = ESTIMATORS if what == "estimator" else STRATEGIES
-        if registry.get(name) == _target(obj):
+        if registry.get(name) == target_of(obj):
             names.add(name)
     if recorded not in names:
         raise ArchspaceError(f"study {path} was made with the {what} {recorded!r}; the {what} given "
