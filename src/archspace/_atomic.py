@@ -1,4 +1,8 @@
-"""Writing an output folder at once: everything is made in a temporary folder first.
+"""Writing outputs at once: a file or a folder is made under a temporary name first.
+
+:func:`write_file_atomic` (and :func:`write_text_atomic`) write one file through a temporary
+file beside it, flushed to disk and renamed over the target, so a reader or a kill sees the old
+file or the new one, never half of one.
 
 ``export -o DIR`` and ``report -o DIR`` write through :func:`staged_output`. The files are
 produced in a fresh temporary folder; only when all of them are written does the folder take
@@ -21,15 +25,41 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Iterator, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from archspace.errors import ArchspaceError
 
-__all__ = ["check_output", "staged_output"]
+__all__ = ["check_output", "staged_output", "write_file_atomic", "write_text_atomic"]
 
 _PREFIX = ".archspace-tmp-"
+
+
+def write_file_atomic(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> Path:
+    """Write ``path`` by calling ``write`` on a temporary file beside it, then rename it over
+    ``path``; its folder is created. On any error the temporary file is removed and ``path`` is
+    untouched."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """:func:`write_file_atomic` of ``text`` in UTF-8."""
+    return write_file_atomic(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def check_output(target: Path, owned: Sequence[str], what: str) -> None:

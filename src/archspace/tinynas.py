@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archspace._atomic import write_text_atomic
 from archspace.errors import ArchspaceError
 
 __all__ = ["STAGES", "TinyNASConfig", "TinyNASError", "run_tinynas"]
@@ -45,14 +46,6 @@ STATE = "tinynas.json"
 #: widths 0.2-1.0 x resolutions 48-224, ``archspace analyze flops --space mcunet``).
 WIDTHS = (0.35, 0.5)
 RESOLUTIONS = (32, 48)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, so a kill leaves the old file or
-    the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 class TinyNASError(ArchspaceError):

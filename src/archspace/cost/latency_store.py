@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 from pathlib import Path
 
+from archspace._atomic import write_text_atomic
 from archspace.cost.latency_measure import machine_fingerprint
 from archspace.cost.latency_table import LatencyError, LatencyTable
 
@@ -104,12 +104,4 @@ def load_table(device: str, check_machine: bool = True) -> LatencyTable:
 
 def save_table(table: LatencyTable) -> Path:
     """Write ``table`` as its device's file (atomically); returns the path."""
-    path = table_path(table.device)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        tmp.write_text(json.dumps(table.to_json(), indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_text_atomic(table_path(table.device), json.dumps(table.to_json(), indent=1) + "\n")

@@ -12,11 +12,11 @@ runs.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from archspace._torch_files import UnreadableTorchFile, load_torch_data, save_torch_atomic
 from archspace.errors import ArchspaceError
 from archspace.space import Space
 
@@ -36,45 +36,21 @@ class SupernetFileError(ArchspaceError):
 
 def write_supernet_file(path: str | os.PathLike[str], payload: Mapping[str, Any]) -> Path:
     """Write ``payload`` (with :data:`FORMAT`) to ``path`` atomically; its folder is created."""
-    import torch
-
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({**payload, "format": FORMAT}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return save_torch_atomic(path, {**payload, "format": FORMAT})
 
 
 def read_supernet_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The contents of the supernet file ``path`` (tensors on the CPU); a one-line
     :class:`SupernetFileError` if it is missing, corrupt, truncated, not data or not a
     supernet file."""
-    import pickle
-    import warnings
-
-    import torch
-
-    from archspace.estimators.checkpoint import _why_unreadable
-
     p = Path(path)
     if not p.is_file():
         raise SupernetFileError(f"supernet file {p} does not exist; allowed: a file written by "
                                 "'archspace supernet train -o FILE'")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            data = torch.load(p, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, TypeError,
-            AttributeError, IndexError, KeyError, MemoryError) as e:
-        raise SupernetFileError(f"supernet file {p} {_why_unreadable(e)}; allowed: a file "
+        data = load_torch_data(p)
+    except UnreadableTorchFile as e:
+        raise SupernetFileError(f"supernet file {p} {e.reason}; allowed: a file "
                                 "written by 'archspace supernet train'") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise SupernetFileError(f"{p} is not an archspace supernet file (format {FORMAT!r} "
