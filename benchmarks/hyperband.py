@@ -14,8 +14,15 @@ cell's 200-epoch CIFAR-10 test accuracy (mean over the benchmark's seeds), a gro
 neither search sees. Cost is the process's CPU time (``time.process_time``) of the whole study,
 torch pinned to one thread, so other processes on a shared machine barely disturb it.
 
+Each study appends one JSON line to ``--out`` (default ``benchmarks/results/hyperband.jsonl``) as
+soon as it ends, with the settings it ran under; a rerun skips the (search, seed) pairs already
+there under the same settings, so a run cut off keeps its finished studies and continues.
+``--search`` runs only one of the two searches (e.g. to split seeds over two processes), and the
+summary at the end covers every line of ``--out`` under the current settings.
+
     python benchmarks/hyperband.py --dataset imagefolder:../shared/datasets/cifar10-jpeg.tar.gz
-    python benchmarks/hyperband.py --dataset digits --train-samples 600 --seeds 0 1  # a smoke run
+    python benchmarks/hyperband.py --dataset digits --train-samples 600 --seeds 0 1 \\
+        --out /tmp/hb-smoke.jsonl  # a smoke run
 """
 
 from __future__ import annotations
@@ -37,6 +44,35 @@ from archspace.study.schedulers import make_scheduler  # noqa: E402
 from archspace.tabular import load_nb201  # noqa: E402
 
 TEST = "cifar10_test_200ep"
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "hyperband.jsonl"
+#: The arguments a row's result depends on; a row is reused only when all of them match.
+SETTINGS = ("dataset", "train_samples", "batch_size", "val_fraction", "resolution", "C", "N",
+            "min_resource", "max_resource", "eta")
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {k: getattr(args, k) for k in SETTINGS}
+
+
+def _read_rows(out: Path) -> list[dict[str, Any]]:
+    """Every complete JSON line of ``out`` (a line cut by a kill is skipped)."""
+    if not out.exists():
+        return []
+    rows = []
+    for line in out.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def _append(out: Path, row: dict[str, Any]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("a") as f:
+        f.write(json.dumps(row) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -96,27 +132,40 @@ def main() -> None:
     p.add_argument("--max-resource", type=int, default=27)
     p.add_argument("--eta", type=int, default=3)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--json", type=Path, help="also write the rows to this file")
+    p.add_argument("--search", nargs="+", choices=("hyperband", "random"),
+                   default=["hyperband", "random"], help="which searches to run (default both)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                   help="JSON-lines file each study appends its row to (default %(default)s)")
     args = p.parse_args()
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        # untimed: decode the dataset into its cache and warm the imports
-        archspace.search(space="nb201", space_params={"C": args.C, "N": args.N},
-                         estimator="train", estimator_options={**_options(args), "epochs": 1},
-                         strategy="random", budget=1, study=Path(tmp) / "warm.db")
-        for seed in args.seeds:
-            for hyperband in ((True, False) if seed % 2 == 0 else (False, True)):
-                row = _run(args, seed, Path(tmp), hyperband)
-                rows.append(row)
+    settings = _settings(args)
+    done = {(r["search"], r["seed"]) for r in _read_rows(args.out)
+            if r.get("settings") == settings}
+    todo = []
+    for seed in args.seeds:
+        for hyperband in ((True, False) if seed % 2 == 0 else (False, True)):
+            search = "hyperband" if hyperband else "random"
+            if search in args.search and (search, seed) not in done:
+                todo.append((seed, hyperband))
+    if todo:
+        with tempfile.TemporaryDirectory() as tmp:
+            # untimed: decode the dataset into its cache and warm the imports
+            archspace.search(space="nb201", space_params={"C": args.C, "N": args.N},
+                             estimator="train",
+                             estimator_options={**_options(args), "epochs": 1},
+                             strategy="random", budget=1, study=Path(tmp) / "warm.db")
+            for seed, hyperband in todo:
+                row = {**_run(args, seed, Path(tmp), hyperband), "settings": settings}
+                _append(args.out, row)
                 print(json.dumps(row), flush=True)
-                if args.json:
-                    args.json.write_text(json.dumps(rows, indent=1))
+    rows = [r for r in _read_rows(args.out) if r.get("settings") == settings]
     for search in ("hyperband", "random"):
         mine = [r for r in rows if r["search"] == search]
+        if not mine:
+            continue
         acc = sum(r[TEST] for r in mine) / len(mine)
         cpu = sum(r["cpu_s"] for r in mine) / len(mine)
-        print(f"{search:>9}: {TEST} {acc:.2f} (mean of {len(mine)} seeds), CPU {cpu:.0f} s")
-
+        print(f"{search:>9}: {TEST} {acc:.2f} (mean of {len(mine)} seeds: "
+              f"{sorted(r['seed'] for r in mine)}), CPU {cpu:.0f} s")
 
 if __name__ == "__main__":
     main()

@@ -16,7 +16,11 @@ appends and resumes)::
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/nb201_prior.py fill --prior synflow
     python benchmarks/nb201_prior.py run --seeds 40 \\
-        --strategies guided,guided:prior=synflow,guided:prior=synflow:prior_pool=500
+        --strategies guided,guided:prior=synflow:prior_weight=0,guided:prior=synflow
+
+A spec takes the strategy's own defaults for what it leaves out: ``guided:prior=synflow`` is the
+blend of the proxy's and the surrogate's ranks when choosing neighbours (``prior_weight=0.5``, the
+default with a prior), ``guided:prior=synflow:prior_weight=0`` the warm-up only.
 """
 
 from __future__ import annotations

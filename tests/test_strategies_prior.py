@@ -141,7 +141,8 @@ def _config(budget: int, **options: str) -> StudyConfig:
 
 def test_study_records_the_prior_apart_from_trials(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    study = Study.create(path, _config(12, prior="params", prior_pool="25"))
+    # warm-up only (prior_weight=0): the pool is all the proxy scores
+    study = Study.create(path, _config(12, prior="params", prior_pool="25", prior_weight="0"))
     result = study.run()
     study.close()
     assert result.n_trials == 12
@@ -167,7 +168,8 @@ def test_study_without_prior_records_none(tmp_path: Path) -> None:
 
 def test_cli_search_shows_the_proxy_compute(tmp_path: Path) -> None:
     args = ["search", "--space", "nb201", "--estimator", "nasbench201", "--strategy", "guided",
-            "-s", "prior=params", "-s", "prior_pool=20", "--budget", "12", "--no-progress"]
+            "-s", "prior=params", "-s", "prior_pool=20", "-s", "prior_weight=0", "--budget", "12",
+            "--no-progress"]
     res = CliRunner().invoke(cli, [*args, "--study", str(tmp_path / "a.db")],
                              catch_exceptions=False)
     assert res.exit_code == 0, res.output
@@ -213,6 +215,38 @@ def test_prior_weight_picks_the_neighbour_the_proxy_ranks_highest(nb201) -> None
     plain = get_strategy("guided", nb201, seed=2, init=2, prior="params", prior_pool=5,
                          prior_weight=0.0)
     assert plain.ask() == a and plain.ask() == b  # the weight changes moves, not the warm-up
+
+
+def test_prior_weight_defaults_to_a_blend_when_a_prior_is_given(nb201) -> None:  # type: ignore[no-untyped-def]
+    assert get_strategy("guided", nb201).prior_weight == 0.5  # type: ignore[attr-defined]
+    default = get_strategy("guided", nb201, seed=2, init=3, prior="params", prior_pool=10)
+    blend = get_strategy("guided", nb201, seed=2, init=3, prior="params", prior_pool=10,
+                         prior_weight=0.5)
+    warm_only = get_strategy("guided", nb201, seed=2, init=3, prior="params", prior_pool=10,
+                             prior_weight=0.0)
+    def run(s):  # type: ignore[no-untyped-def]
+        out = []
+        for v in range(60, 48, -1):  # each result worse than the last: the climb moves on
+            arch = s.ask()
+            out.append(arch)
+            s.tell(arch, float(v), (float(v),))
+        return out
+
+    assert run(default) == run(blend)
+    run(warm_only)
+    # the blend scores the candidate neighbours too; warm-up only scores the pool alone
+    assert default.prior.evaluations > 10  # type: ignore[attr-defined]
+    assert warm_only.prior.evaluations == 10  # type: ignore[attr-defined]
+
+
+def test_cli_search_with_a_prior_scores_neighbours_by_default(tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, ["search", "--space", "nb201", "--estimator", "nasbench201",
+                                   "--strategy", "guided", "-s", "prior=params",
+                                   "-s", "prior_pool=20", "--budget", "12", "--no-progress",
+                                   "--study", str(tmp_path / "s.db"), "--json"],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["prior"]["evaluations"] > 20
 
 
 # -- the warm-up for other strategies (strategies/prior_pool.py) ------------------------------

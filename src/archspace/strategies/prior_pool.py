@@ -5,7 +5,8 @@ warmup"): score N random archs by a zero-cost proxy, far more than the study can
 the search start from the best of them: random search evaluates them best first, aging evolution
 takes the best as its initial population, local search starts its climbs from them. The same
 section's "move proposal" lets the proxy choose among several mutations of a parent
-(``evolution -s prior_mutations=K``).
+(``evolution -s prior_mutations=K``); ``guided`` blends the proxy's rank with its surrogate's
+when choosing each neighbour (``prior_weight``, 0.5 by default, 0 for the warm-up only).
 
 :class:`PriorPool` is the part every such strategy shares: the ``prior``, ``prior_pool`` and
 ``prior_dataset`` options (:data:`PRIOR_OPTIONS`), the scorer

@@ -5,7 +5,8 @@ A strategy with a zero-cost prior (``guided -s prior=synflow``;
 as Abdelfattah et al. ("Zero-Cost Proxies for Lightweight NAS", ICLR 2021) report them: the study
 keeps their count and CPU seconds in its ``prior`` meta key (``prior``, ``evaluations``,
 ``cpu_seconds``, the scoring ``seed``, ``dataset`` and ``resolution``), summed over the sessions
-that ran it (a resumed study's replay scores its warm-up pools again, and that is counted).
+that ran it (a resumed study's replay scores its warm-up pools, and ``guided``'s candidate
+neighbours, again, and that is counted).
 """
 
 from __future__ import annotations
