@@ -175,6 +175,25 @@ def test_nb201_cells_from_parts_equal_the_lowered_cells(params: dict[str, int]) 
     assert table.misses > 0  # the fallback path was exercised too
 
 
+@pytest.mark.parametrize("name,params", [
+    ("darts", {}), ("darts", {"C": 8, "layers": 5, "resolution": 20}),
+    ("nasnet", {}), ("nasnet", {"B": 3, "cells": 2, "channels": 8, "resolution": 24}),
+    ("nasnet", {"M": 4, "N": 1, "B": 2})])
+def test_cell_spaces_from_pieces_equal_the_lowered_network(name: str,
+                                                           params: dict[str, int]) -> None:
+    """``latency_terms`` (each op, sum and concatenation looked up, not lowered) gives exactly
+    (==) the number of lowering the arch into a SegmentGraph, for sampled archs."""
+    space = get_space(name, **params)
+    rng = random.Random(11)
+    archs = [space.sample(rng) for _ in range(40)]
+    table = _irregular_table([space.lower(a) for a in archs[:2]])
+    ref = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
+    ref.fast_parts = False
+    for a in archs:
+        assert table.predict(space, a) == ref.predict(space, a)
+    assert table._calls and not ref._calls
+
+
 def test_restricted_space_does_not_reuse_the_parents_predictions() -> None:
     space = get_space("nb201", C=4, N=1)
     table = _irregular_table([space.lower(space.sample(0))])

@@ -235,6 +235,7 @@ class LatencyTable:
         self._parts: dict[tuple[int, ...], dict[Any, tuple[tuple[float, int], ...]]] = {}
         #: Predict blocks with ``latency_parts`` from their parts (see :meth:`predict_chain`).
         self.fast_parts = True
+        self._calls: dict[tuple[Any, ...], tuple[tuple[tuple[float, int], ...], tuple[int, ...]]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -316,6 +317,19 @@ class LatencyTable:
         ms, k = self._segments_ms(g)
         return ms, k, out.shape
 
+    def part(self, fn: Any, shapes: tuple[tuple[int, ...], ...], *args: Any
+             ) -> tuple[tuple[tuple[float, int], ...], tuple[int, ...]]:
+        """The terms (:meth:`_node_terms`) and output shape of ``fn(g, *inputs, *args)``
+        lowered alone into a SegmentGraph on distinct inputs of ``shapes``; each distinct
+        call once per table (see :meth:`predict`)."""
+        key = (fn, shapes, args)
+        hit = self._calls.get(key)
+        if hit is None:
+            g = SegmentGraph(self._segment_cache)
+            out = fn(g, *[g.input(shape) for shape in shapes], *args)
+            hit = self._calls[key] = (tuple(self._node_terms(g)), out.shape)
+        return hit
+
     def _parts_block(self, parts: Sequence[Any], shape: tuple[int, ...]
                      ) -> tuple[float, int, tuple[int, ...]]:
         """(ms, layers, output shape) of a block made of ``parts`` (see :meth:`predict_chain`):
@@ -372,8 +386,15 @@ class LatencyTable:
     def predict(self, space: Any, arch: Any, resolution: int | None = None) -> float:
         """Predicted latency (ms) at batch 1 of ``arch`` of ``space`` at ``resolution``.
 
-        A space with ``segment_profile`` goes through its segment templates, a chain space
-        (one with ``blocks``) block by block, any other through its full IR.
+        A space with ``latency_terms(arch, resolution, part)`` (``darts``, ``nasnet``) is not
+        lowered: that method calls ``part`` (:meth:`part`) for each piece of the network in
+        the order its lowering adds their nodes (cell preprocessing, each op, each sum, each
+        concatenation), passing on the output shapes ``part`` returns, and returns the list of
+        the terms it got; their sum, term by term in that order, is the number of lowering
+        the network into a SegmentGraph (``fast_parts = False`` does that, the reference
+        the tests compare with), and a new cell costs a lookup per piece. Otherwise a space
+        with ``segment_profile`` goes through its segment templates, a chain space (one with
+        ``blocks``) block by block, any other through its full IR.
         The space remembers the last :data:`ARCH_CACHE_SIZE` predictions per (table, arch,
         resolution), as it does profiles."""
         r = space.check_resolution(resolution)
@@ -392,6 +413,13 @@ class LatencyTable:
 
     def _predict(self, space: Any, arch: Any, r: int) -> float:
         try:
+            if self.fast_parts and hasattr(space, "latency_terms"):
+                total, count = 0.0, 0
+                for terms in space.latency_terms(arch, r, self.part):
+                    for ms, k in terms:
+                        total += ms
+                        count += k
+                return self.overhead(total, count)
             if getattr(space, "segment_profile", False):  # before blocks: nasnet has both
                 g = SegmentGraph(space.__dict__.setdefault("_segment_cache", {}))
                 space._lower(arch, g, r)
