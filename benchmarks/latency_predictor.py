@@ -10,6 +10,12 @@ measurement of the same network predicts the first). Prediction speed is archs/s
 
     nice -n 15 python benchmarks/latency_predictor.py --clock wall
     nice -n 15 python benchmarks/latency_predictor.py --clock thread
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/latency_predictor.py --speed-only
+
+``--speed-only`` times prediction alone, on the spaces above and the cell spaces ``darts`` and
+``nasnet``: with the calibrated table of ``--clock`` if one was made, else with an *unmeasured*
+table holding exactly the layers calibration would measure, each given a stand-in latency (speed
+does not depend on the values; which lookups hit the table or fall back is the same).
 
 Results: ``benchmarks/results/latency_predictor_<clock>.json``; measurements are appended to
 ``..._<clock>.jsonl`` as they are taken, so a killed run resumes where it stopped.
@@ -35,7 +41,11 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from archspace.cost.latency_calibrate import CalibrationSettings, calibrate  # noqa: E402
+from archspace.cost.latency_calibrate import (  # noqa: E402
+    CalibrationSettings,
+    _sample_graphs,
+    calibrate,
+)
 from archspace.cost.latency_measure import (  # noqa: E402
     _torch_runner,
     machine_info,
@@ -43,13 +53,23 @@ from archspace.cost.latency_measure import (  # noqa: E402
     time_call,
 )
 from archspace.cost.latency_store import load_table, save_table, table_path  # noqa: E402
-from archspace.cost.latency_table import LatencyTable  # noqa: E402
+from archspace.cost.latency_table import (  # noqa: E402
+    LatencyTable,
+    Overhead,
+    fit_fallback,
+    layer_class,
+    layer_features,
+    node_signature,
+    signature_key,
+)
 from archspace.space import Space  # noqa: E402
 from archspace.spaces import get_space  # noqa: E402
 
 SPACES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("mobilenetv2", {"resolution": 96}), ("proxyless", {"resolution": 96}),
     ("mcunet", {"resolution": 96}), ("nb201", {"C": 16}))
+#: Prediction speed is also timed on the other cell spaces (not measured: not in the table).
+SPEED_SPACES = (*SPACES, ("darts", {}), ("nasnet", {}))
 
 
 def _spaces() -> list[Space]:
@@ -81,10 +101,30 @@ def _stats(pred: np.ndarray, meas: np.ndarray) -> dict[str, float]:
             "spearman": float(spearmanr(pred, meas).statistic), "n": len(meas)}
 
 
-def _speed(spaces: list[Space], table_json: dict[str, Any], n: int, runs: int) -> dict[str, Any]:
-    """Archs/s cold (a new table, a fresh copy of the space) and warm, the median of ``runs``."""
+def _unmeasured_table(spaces: list[Space], settings: CalibrationSettings) -> LatencyTable:
+    """The layers :func:`calibrate` would measure for ``spaces``, each given a stand-in
+    latency (1 us + 1 ns per MAC), with its fallback fit and a linear overhead."""
+    layers: dict[str, float] = {}
+    rows = []
+    for space in spaces:
+        for g in _sample_graphs(space, settings.archs, settings.seed):
+            for node in g.nodes:
+                if node.op != "input":
+                    sig = node_signature(node, g.nodes)
+                    feats = layer_features(sig)
+                    ms = 1e-3 + 1e-6 * feats[0]
+                    if layers.setdefault(signature_key(sig), ms) == ms:
+                        rows.append((layer_class(sig), feats, ms))
+    return LatencyTable("bench-unmeasured", layers, Overhead(1.2, 0.001, 0.05), fit_fallback(rows))
+
+
+def _speed(table_json: dict[str, Any], n: int, runs: int,
+           spaces: tuple[tuple[str, dict[str, Any]], ...] = SPACES,
+           log: Path | None = None) -> dict[str, Any]:
+    """Archs/s cold (a new table, a fresh copy of the space) and warm, the median of ``runs``
+    (each space's result appended to ``log`` as it is done)."""
     out: dict[str, Any] = {}
-    for name, kw in SPACES:
+    for name, kw in spaces:
         colds, warms = [], []
         for _ in range(runs):
             space = get_space(name, **kw)
@@ -103,6 +143,10 @@ def _speed(spaces: list[Space], table_json: dict[str, Any], n: int, runs: int) -
         out[space.label] = {"archs": n, "runs": runs,
                             "cold_archs_per_s": round(float(np.median(colds))),
                             "warm_archs_per_s": round(float(np.median(warms)))}
+        if log is not None:
+            with log.open("a") as f:
+                f.write(json.dumps({"space": space.label, **out[space.label]}) + "\n")
+        print(space.label, out[space.label], flush=True)
     return out
 
 
@@ -117,7 +161,12 @@ def main() -> None:
     ap.add_argument("--speed-archs", type=int, default=3000)
     ap.add_argument("--speed-runs", type=int, default=3)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="time prediction only (see the module docstring); no measurement")
     args = ap.parse_args()
+    if args.speed_only:
+        _speed_only(args)
+        return
     import torch
 
     torch.set_num_threads(1)
@@ -175,11 +224,30 @@ def main() -> None:
               "lookup_hits": table.hits, "lookup_misses": table.misses,
               "all": {"predicted": _stats(p, a_), "noise_floor": _stats(b_, a_)},
               "per_space": per_space,
-              "speed": _speed(spaces, table.to_json(), args.speed_archs, args.speed_runs),
+              "speed": _speed(table.to_json(), args.speed_archs, args.speed_runs),
               "load_average": os.getloadavg(), "wall_seconds": round(time.time() - t0, 1)}
     stem.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: result[k] for k in ("all", "speed", "lookup_misses", "load_average")},
                      indent=1))
+
+
+def _speed_only(args: argparse.Namespace) -> None:
+    os.environ["ARCHSPACE_DATA_DIR"] = str(args.out / "latency_data")
+    device = f"bench-{args.clock}"
+    settings = CalibrationSettings(args.cal_archs, args.cal_networks, 3, args.cal_repeats,
+                                   args.cal_repeats, 1, 0, args.clock)
+    if table_path(device).exists():
+        table, kind = load_table(device), f"calibrated ({device})"
+    else:
+        table, kind = _unmeasured_table(_spaces(), settings), "unmeasured (stand-in latencies)"
+    print(f"table: {kind}, {len(table.layers)} layers", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    log = args.out / "latency_predictor_speed.jsonl"
+    t0 = time.process_time()
+    speed = _speed(table.to_json(), args.speed_archs, args.speed_runs, SPEED_SPACES, log)
+    result = {"table": kind, "table_layers": len(table.layers), "speed": speed,
+              "load_average": os.getloadavg(), "cpu_seconds": round(time.process_time() - t0, 1)}
+    (args.out / "latency_predictor_speed.json").write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":

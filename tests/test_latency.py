@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +130,8 @@ def test_prediction_is_the_sum_of_layers_with_the_overhead() -> None:
 
 @pytest.mark.parametrize("name,params", [("mobilenetv2", {"resolution": 32}),
                                          ("nb201", {"C": 4, "N": 1}),
-                                         ("darts", {"C": 4, "layers": 2})])
+                                         ("darts", {"C": 4, "layers": 2}),
+                                         ("nasnet", {"channels": 4, "cells": 1})])
 def test_fast_paths_equal_the_full_graph(name: str, params: dict[str, int]) -> None:
     """Chain spaces block by block, segment spaces by template: the same number as summing
     the whole IR."""
@@ -142,6 +144,64 @@ def test_fast_paths_equal_the_full_graph(name: str, params: dict[str, int]) -> N
     for a in archs:
         full = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
         assert table.predict(space, a) == pytest.approx(full.predict_graph(space.lower(a)))
+
+
+def _irregular_table(graphs: list[Graph]) -> LatencyTable:
+    """A table whose layers have unequal latencies (so the order of a sum shows in its last
+    bits), with fallbacks for the layers it lacks and an overhead."""
+    keys = {signature_key(node_signature(n, g.nodes)) for g in graphs for n in g.nodes
+            if n.op != "input"}
+    layers = {k: 0.01 + zlib.crc32(k.encode()) % 9973 / 997.0 for k in sorted(keys)[::2]}
+    fallback = {c: (0.013, 1.7e-6, 3.1e-5, 0.0) for c in
+                ("conv_kxk", "conv_1x1", "conv_dw", "conv_group", "add", "avgpool", "zero",
+                 "identity", "relu", "bn", "concat", "maxpool")}
+    return LatencyTable("t", layers, Overhead(1.13, 0.0021, 0.37), fallback)
+
+
+@pytest.mark.parametrize("params", [{}, {"C": 8, "N": 2, "resolution": 16},
+                                    {"C": 4, "N": 1, "num_classes": 3}])
+def test_nb201_cells_from_parts_equal_the_lowered_cells(params: dict[str, int]) -> None:
+    """A cell predicted from its edge ops and sums (``latency_parts``) gives exactly (==, not
+    approximately) the number of lowering the cell, for sampled archs, fresh and repeated."""
+    space = get_space("nb201", **params)
+    rng = random.Random(7)
+    archs = [space.sample(rng) for _ in range(40)]
+    table = _irregular_table([space.lower(a) for a in archs[:2]])
+    ref = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
+    ref.fast_parts = False
+    for a in archs + archs[:5]:
+        assert table.predict(space, a) == ref.predict(space, a)
+    assert table._parts and not ref._parts  # the fast path was taken, the reference lowered
+    assert table.misses > 0  # the fallback path was exercised too
+
+
+@pytest.mark.parametrize("name,params", [
+    ("darts", {}), ("darts", {"C": 8, "layers": 5, "resolution": 20}),
+    ("nasnet", {}), ("nasnet", {"B": 3, "cells": 2, "channels": 8, "resolution": 24}),
+    ("nasnet", {"M": 4, "N": 1, "B": 2})])
+def test_cell_spaces_from_pieces_equal_the_lowered_network(name: str,
+                                                           params: dict[str, int]) -> None:
+    """``latency_terms`` (each op, sum and concatenation looked up, not lowered) gives exactly
+    (==) the number of lowering the arch into a SegmentGraph, for sampled archs."""
+    space = get_space(name, **params)
+    rng = random.Random(11)
+    archs = [space.sample(rng) for _ in range(40)]
+    table = _irregular_table([space.lower(a) for a in archs[:2]])
+    ref = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
+    ref.fast_parts = False
+    for a in archs:
+        assert table.predict(space, a) == ref.predict(space, a)
+    assert table._calls and not ref._calls
+
+
+def test_restricted_space_does_not_reuse_the_parents_predictions() -> None:
+    space = get_space("nb201", C=4, N=1)
+    table = _irregular_table([space.lower(space.sample(0))])
+    arch = space.make({name: "none" for name in space.names})
+    table.predict(space, arch)
+    sub = space.restrict({"*": ["nor_conv_3x3"]})
+    with pytest.raises(Exception, match="none"):
+        table.predict(sub, arch)
 
 
 def test_missing_layer_uses_its_class_model() -> None:

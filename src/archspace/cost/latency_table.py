@@ -232,6 +232,10 @@ class LatencyTable:
         self._templates: dict[int, tuple[Template, float, int]] = {}
         self._token = next(_TOKENS)
         self._segment_cache: dict[tuple[Any, ...], Template | None] = {}
+        self._parts: dict[tuple[int, ...], dict[Any, tuple[tuple[float, int], ...]]] = {}
+        #: Predict blocks with ``latency_parts`` from their parts (see :meth:`predict_chain`).
+        self.fast_parts = True
+        self._calls: dict[tuple[Any, ...], tuple[tuple[tuple[float, int], ...], tuple[int, ...]]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -281,8 +285,17 @@ class LatencyTable:
         return self.overhead(total, count)
 
     def _segments_ms(self, graph: SegmentGraph) -> tuple[float, int]:
-        nodes, templates = graph.nodes, graph.templates
         total, count = 0.0, 0
+        for ms, k in self._node_terms(graph):
+            total += ms
+            count += k
+        return total, count
+
+    def _node_terms(self, graph: SegmentGraph) -> list[tuple[float, int]]:
+        """Each non-input node's (ms, layers), in graph order: a segment node's are its
+        template's sum and layer count."""
+        nodes, templates = graph.nodes, graph.templates
+        out: list[tuple[float, int]] = []
         cache = self._templates
         for node in nodes:
             tmpl = templates.get(node.id)
@@ -291,28 +304,80 @@ class LatencyTable:
                 if hit is None or hit[0] is not tmpl:
                     ms, k = self._nodes_ms(tmpl.nodes, tmpl.n_inputs)
                     hit = cache[id(tmpl)] = (tmpl, ms, k)
-                total += hit[1]
-                count += hit[2]
+                out.append((hit[1], hit[2]))
             elif node.op != "input":
-                total += self.layer_ms(node_signature(node, nodes))
-                count += 1
-        return total, count
+                out.append((self.layer_ms(node_signature(node, nodes)), 1))
+        return out
+
+    def _lowered_block(self, block: Any, shape: tuple[int, ...]
+                       ) -> tuple[float, int, tuple[int, ...]]:
+        """(ms, layers, output shape) of ``block`` lowered on ``shape`` into a SegmentGraph."""
+        g = SegmentGraph(self._segment_cache)
+        out = block.lower(g, g.input(shape))
+        ms, k = self._segments_ms(g)
+        return ms, k, out.shape
+
+    def part(self, fn: Any, shapes: tuple[tuple[int, ...], ...], *args: Any
+             ) -> tuple[tuple[tuple[float, int], ...], tuple[int, ...]]:
+        """The terms (:meth:`_node_terms`) and output shape of ``fn(g, *inputs, *args)``
+        lowered alone into a SegmentGraph on distinct inputs of ``shapes``; each distinct
+        call once per table (see :meth:`predict`)."""
+        key = (fn, shapes, args)
+        hit = self._calls.get(key)
+        if hit is None:
+            g = SegmentGraph(self._segment_cache)
+            out = fn(g, *[g.input(shape) for shape in shapes], *args)
+            hit = self._calls[key] = (tuple(self._node_terms(g)), out.shape)
+        return hit
+
+    def _parts_block(self, parts: Sequence[Any], shape: tuple[int, ...]
+                     ) -> tuple[float, int, tuple[int, ...]]:
+        """(ms, layers, output shape) of a block made of ``parts`` (see :meth:`predict_chain`):
+        the same sum, term by term in the same order, as lowering the block."""
+        cache = self._parts.get(shape)
+        if cache is None:
+            cache = self._parts[shape] = {}
+        total, count = 0.0, 0
+        for part in parts:
+            terms = cache.get(part)
+            if terms is None:
+                g = SegmentGraph(self._segment_cache)
+                part.lower(g, g.input(shape))
+                terms = cache[part] = tuple(self._node_terms(g))
+            for ms, k in terms:
+                total += ms
+                count += k
+        return total, count, shape
 
     def predict_chain(self, input_shape: tuple[int, ...], blocks: Iterable[Any]) -> float:
         """Predicted latency (ms) of a chain of :class:`~archspace.ir.blocks.Block` applied to
         ``input_shape``; each distinct (block, input shape) is lowered once, into a
-        :class:`~archspace.ir.segments.SegmentGraph` (its segment ops' templates shared)."""
+        :class:`~archspace.ir.segments.SegmentGraph` (its segment ops' templates shared).
+
+        A block with a ``latency_parts()`` method (a NAS-Bench-201 cell: its six edge ops and
+        two sums) is not lowered: that method returns blocks (hashable, shared between cells)
+        such that lowering the block on an input of shape ``s`` adds exactly the nodes its
+        parts add when each is lowered alone on an input of shape ``s``, in order, and its
+        output has shape ``s``. Each (part, shape) is lowered once, so a new cell costs a
+        lookup per part, and its sum is the lowered block's, term by term (``fast_parts =
+        False`` lowers every block, the reference the tests compare with)."""
         cache = self._chain
         shape = input_shape
         total, count = 0.0, 0
+        fast = self.fast_parts
+        prev: Any = None
+        prev_in: tuple[int, ...] | None = None
+        hit = (0.0, 0, shape)
         for block in blocks:
-            key = (block, shape)
-            hit = cache.get(key)
-            if hit is None:  # segment ops (a cell's edges) are lowered once per signature
-                g = SegmentGraph(self._segment_cache)
-                out = block.lower(g, g.input(shape))
-                ms, k = self._segments_ms(g)
-                hit = cache[key] = (ms, k, out.shape)
+            if block is not prev or shape != prev_in:  # else a repeated cell: the same entry
+                key = (block, shape)
+                found = cache.get(key)
+                if found is None:  # segment ops (a cell's edges) are lowered once per signature
+                    parts = (block.latency_parts() if fast and hasattr(block, "latency_parts")
+                             else None)
+                    found = cache[key] = (self._lowered_block(block, shape) if parts is None
+                                          else self._parts_block(parts, shape))
+                hit, prev, prev_in = found, block, shape
             total += hit[0]
             count += hit[1]
             shape = hit[2]
@@ -321,8 +386,15 @@ class LatencyTable:
     def predict(self, space: Any, arch: Any, resolution: int | None = None) -> float:
         """Predicted latency (ms) at batch 1 of ``arch`` of ``space`` at ``resolution``.
 
-        A chain space (one with ``blocks``) goes block by block, a space with
-        ``segment_profile`` through its segment templates, any other through its full IR.
+        A space with ``latency_terms(arch, resolution, part)`` (``darts``, ``nasnet``) is not
+        lowered: that method calls ``part`` (:meth:`part`) for each piece of the network in
+        the order its lowering adds their nodes (cell preprocessing, each op, each sum, each
+        concatenation), passing on the output shapes ``part`` returns, and returns the list of
+        the terms it got; their sum, term by term in that order, is the number of lowering
+        the network into a SegmentGraph (``fast_parts = False`` does that, the reference
+        the tests compare with), and a new cell costs a lookup per piece. Otherwise a space
+        with ``segment_profile`` goes through its segment templates, a chain space (one with
+        ``blocks``) block by block, any other through its full IR.
         The space remembers the last :data:`ARCH_CACHE_SIZE` predictions per (table, arch,
         resolution), as it does profiles."""
         r = space.check_resolution(resolution)
@@ -341,12 +413,19 @@ class LatencyTable:
 
     def _predict(self, space: Any, arch: Any, r: int) -> float:
         try:
-            if hasattr(space, "blocks"):
-                return self.predict_chain((space.in_channels, r, r), space.blocks(arch, r))
-            if getattr(space, "segment_profile", False):
+            if self.fast_parts and hasattr(space, "latency_terms"):
+                total, count = 0.0, 0
+                for terms in space.latency_terms(arch, r, self.part):
+                    for ms, k in terms:
+                        total += ms
+                        count += k
+                return self.overhead(total, count)
+            if getattr(space, "segment_profile", False):  # before blocks: nasnet has both
                 g = SegmentGraph(space.__dict__.setdefault("_segment_cache", {}))
                 space._lower(arch, g, r)
                 return self.predict_graph(g)
+            if hasattr(space, "blocks"):
+                return self.predict_chain((space.in_channels, r, r), space.blocks(arch, r))
         except IRError:
             pass  # the space's own lower() reports why this arch cannot be built
         return self.predict_graph(space.lower(arch, r))

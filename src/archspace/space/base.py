@@ -434,7 +434,8 @@ class Space:
                                          f"with no choices; it has {d.describe()}")
                     decisions[i] = d.with_choices(kept)
         sub = copy.copy(self)
-        sub.__dict__.pop("_profile_cache", None)  # the parent's hits skip the sub-space's checks
+        for cached in ("_profile_cache", "_latency_cache"):  # the parent's hits would skip the
+            sub.__dict__.pop(cached, None)                 # sub-space's checks
         sub._set_decisions(decisions)
         return sub
 

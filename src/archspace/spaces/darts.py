@@ -25,7 +25,8 @@ parameters the DARTS code reports (3.3M in the paper).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from archspace.errors import ArchError, ParamError
 from archspace.ir.blocks import dil_conv, factorized_reduce, relu_conv_bn, sep_conv
@@ -145,6 +146,52 @@ class DARTSSpace(Space):
         with g.scope("head"):
             g.linear(g.flatten(g.gap(s1)), self.num_classes, name="classifier")
 
+    def _plans(self, arch: Arch) -> dict[str, list[tuple[tuple[str, int], tuple[str, int]]]]:
+        """Per cell type, :func:`_node` of each node (read by position, for speed)."""
+        where = self.__dict__.get("_node_pos")
+        if where is None:
+            where = self.__dict__["_node_pos"] = {
+                t: [tuple(self._pos[f"{t}.n{n}.{k}"] for k in ("in", "op0", "op1"))
+                    for n in range(NODES)] for t in CELL_TYPES}
+        v = arch.values
+        out = {}
+        for t, nodes in where.items():
+            plan = []
+            for i_in, i_op0, i_op1 in nodes:
+                a, b = _PAIRS.get(v[i_in]) or _parse_pair(str(v[i_in]))
+                plan.append(((str(v[i_op0]), a), (str(v[i_op1]), b)))
+            out[t] = plan
+        return out
+
+    def latency_terms(self, arch: Arch, resolution: int, part: Callable[..., Any]) -> list[Any]:
+        """The network of :meth:`_lower` as latency-table pieces, in its order (see
+        :meth:`~archspace.cost.latency_table.LatencyTable.predict`)."""
+        plans = self._plans(arch)
+        terms, s1 = part(stem_part, ((self.in_channels, resolution, resolution),), 3 * self.C)
+        out = [terms]
+        s0 = s1
+        ch, reduction_prev = self.C, False
+        for i in range(self.layers):
+            reduction = i in (self.layers // 3, 2 * self.layers // 3)
+            ch *= 2 if reduction else 1
+            pre0 = (part(factorized_reduce, (s0,), ch) if reduction_prev
+                    else part(relu_conv_bn, (s0,), ch, 1))
+            pre1 = part(relu_conv_bn, (s1,), ch, 1)
+            out += (pre0[0], pre1[0])
+            states = [pre0[1], pre1[1]]
+            for (op0, a), (op1, b) in plans["reduce" if reduction else "normal"]:
+                terms, shape = part(_node_part, (states[a], states[b]), op0, op1, ch,
+                                    2 if reduction and a < 2 else 1,
+                                    2 if reduction and b < 2 else 1)
+                out.append(terms)
+                states.append(shape)
+            terms, shape = part(concat_part, tuple(states[2:]))
+            out.append(terms)
+            s0, s1 = s1, shape
+            reduction_prev = reduction
+        out.append(part(head_part, (s1,), self.num_classes)[0])
+        return out
+
     def diagram(self, arch: Arch) -> Diagram:
         """One DAG panel per cell type: inputs c_{k-2}, c_{k-1}, nodes 0..3 and the concat
         output; edges labelled by their op ('none' edges left out)."""
@@ -156,6 +203,33 @@ class DARTSSpace(Space):
             edges += [DiagramEdge(str(n), "out") for n in range(NODES)]
             panels.append(Diagram("dag", f"{t} cell", cell_nodes(NODES), tuple(edges)))
         return Diagram("dag", self.label, (), (), tuple(panels))
+
+
+def stem_part(g: Graph, x: Node, ch: int) -> Node:
+    """The stem of DARTS and NASNet (3x3 conv, BN), a latency-table piece."""
+    return g.bn(g.conv(x, ch, 3))
+
+
+def sum_part(g: Graph, *xs: Node) -> Node:
+    """A node's sum, a latency-table piece."""
+    return g.add(*xs)
+
+
+def concat_part(g: Graph, *xs: Node) -> Node:
+    """A cell's output concatenation, a latency-table piece."""
+    return g.concat(*xs)
+
+
+def head_part(g: Graph, x: Node, num_classes: int) -> Node:
+    """Global pooling and the classifier, a latency-table piece."""
+    return g.linear(g.flatten(g.gap(x)), num_classes)
+
+
+def _node_part(g: Graph, a: Node, b: Node, op0: str, op1: str, ch: int, stride0: int,
+               stride1: int) -> Node:
+    """A cell node as :meth:`DARTSSpace._lower` builds it (op on each input, their sum), a
+    latency-table piece."""
+    return g.add(darts_op(g, a, op0, ch, stride0), darts_op(g, b, op1, ch, stride1))
 
 
 def _scoped_op(g: Graph, x: Node, op: str, s: int, k: int, ch: int, reduction: bool) -> Node:
@@ -170,6 +244,14 @@ def _node(arch: Arch, t: str, n: int) -> list[tuple[str, int]]:
     """The two (op, input state) pairs of node ``n`` of cell type ``t``."""
     a, b = (int(s) for s in str(arch[f"{t}.n{n}.in"]).split("+"))
     return [(str(arch[f"{t}.n{n}.op0"]), a), (str(arch[f"{t}.n{n}.op1"]), b)]
+
+
+def _parse_pair(text: str) -> tuple[int, int]:
+    a, b = text.split("+")
+    return int(a), int(b)
+
+
+_PAIRS = {_pair(a, b): (a, b) for n in range(NODES) for a, b in itertools.combinations(range(n + 2), 2)}
 
 
 def _state_id(s: int) -> str:

@@ -43,8 +43,8 @@ concatenates h_{i-1} in the normal cell and block 1 in the reduction cell.)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from archspace.errors import ArchError, ParamError
 from archspace.ir.blocks import factorized_reduce, relu_conv_bn, sep_conv
@@ -52,7 +52,7 @@ from archspace.ir.graph import Graph, IRError, Node
 from archspace.ir.segments import segment
 from archspace.space import Arch, Decision, Diagram, DiagramEdge, Space
 from archspace.space.params import CHANNELS, count_up_to, limits
-from archspace.spaces.darts import cell_nodes
+from archspace.spaces.darts import cell_nodes, concat_part, stem_part, sum_part
 
 __all__ = ["COMBINE_OPS", "NASNET_A", "NASNET_OPS", "NASNetSpace"]
 
@@ -64,6 +64,8 @@ COMBINE_OPS = ("add", "concat")
 CELL_TYPES = ("normal", "reduce")
 
 Block = tuple[int, int, str, str, str]  # in0, in1, op0, op1, combine
+Shape = tuple[int, ...]
+_T = TypeVar("_T")
 _N, _R = "normal", "reduce"
 #: NASNet-A (Zoph et al. 2018, Fig. 4): per cell, (in0, in1, op0, op1, combine) per block.
 NASNET_A: dict[str, tuple[Block, ...]] = {
@@ -138,9 +140,18 @@ class NASNetSpace(Space):
     # -- cells -----------------------------------------------------------------------------
     def blocks(self, arch: Arch, t: str) -> list[Block]:
         """The (in0, in1, op0, op1, combine) blocks of cell type ``t`` of ``arch``."""
-        return [(int(str(arch[f"{t}.b{b}.in0"])), int(str(arch[f"{t}.b{b}.in1"])),
-                 str(arch[f"{t}.b{b}.op0"]), str(arch[f"{t}.b{b}.op1"]),
-                 str(arch[f"{t}.b{b}.comb"])) for b in range(self.B)]
+        where = self.__dict__.get("_block_pos")  # decision positions, found once
+        if where is None:
+            where = self.__dict__["_block_pos"] = {
+                c: [tuple(self._pos[f"{c}.b{b}.{k}"] for k in ("in0", "in1", "op0", "op1", "comb"))
+                    for b in range(self.B)] for c in CELL_TYPES}
+        if arch.names != self.names:
+            return [(int(str(arch[f"{t}.b{b}.in0"])), int(str(arch[f"{t}.b{b}.in1"])),
+                     str(arch[f"{t}.b{b}.op0"]), str(arch[f"{t}.b{b}.op1"]),
+                     str(arch[f"{t}.b{b}.comb"])) for b in range(self.B)]
+        v = arch.values
+        return [(int(str(v[i0])), int(str(v[i1])), str(v[o0]), str(v[o1]), str(v[c]))
+                for i0, i1, o0, o1, c in where[t]]
 
     def from_blocks(self, cells: Mapping[str, Sequence[Block]]) -> Arch:
         """The arch with these (in0, in1, op0, op1, combine) blocks per cell type."""
@@ -241,8 +252,11 @@ class NASNetSpace(Space):
     def live_cells(self, arch: Arch) -> list[bool]:
         """Which cells the output depends on: cell ``k`` feeds cell ``k+1`` as h_i (state 1)
         and cell ``k+2`` as h_{i-1} (state 0), if those use that state."""
+        return self._live_cells({t: self.blocks(arch, t) for t in CELL_TYPES})
+
+    def _live_cells(self, plans: Mapping[str, list[Block]]) -> list[bool]:
         kinds = self.layout()
-        uses = {t: {s for blk in self.blocks(arch, t) for s in blk[:2]} for t in CELL_TYPES}
+        uses = {t: {s for blk in plans[t] for s in blk[:2]} for t in CELL_TYPES}
         live = [False] * len(kinds)
         live[-1] = True
         for k in reversed(range(len(kinds))):
@@ -296,6 +310,26 @@ class NASNetSpace(Space):
         outs = [_live(states[2 + b]) for b in self.unused(blocks)]
         return outs[0] if len(outs) == 1 else g.concat(*outs)
 
+    def latency_terms(self, arch: Arch, resolution: int, part: Callable[..., Any]) -> list[Any]:
+        """The network of :meth:`_lower` as latency-table pieces, in its order (see
+        :meth:`~archspace.cost.latency_table.LatencyTable.predict`)."""
+        plans = {t: self.blocks(arch, t) for t in CELL_TYPES}
+        terms, stem = part(stem_part, ((self.in_channels, resolution, resolution),),
+                           3 * self.channels)
+        out = [terms]
+        outs: list[tuple[int, ...] | None] = [stem, stem]
+        ch, reduction_prev = self.channels, False
+        for t, live in zip(self.layout(), self._live_cells(plans), strict=True):
+            ch *= 2 if t == _R else 1
+            shape = None
+            if live:
+                shape = _cell_terms(part, out, outs[-2], outs[-1], plans[t], ch, t == _R,
+                                    reduction_prev)
+            outs.append(shape)
+            reduction_prev = t == _R
+        out.append(part(_head_part, (_live(outs[-1]),), self.num_classes)[0])
+        return out
+
     def diagram(self, arch: Arch) -> Diagram:
         """One DAG panel per cell type: inputs, blocks (labelled by their combine op) and the
         concat output; edges labelled by their op (both ops on one edge when a block takes the
@@ -317,10 +351,48 @@ class NASNetSpace(Space):
         return Diagram("dag", self.label, (), (), tuple(panels))
 
 
-def _live(node: Node | None) -> Node:
+def _live(node: _T | None) -> _T:
     if node is None:
         raise IRError("a NASNet block reads a cell input that was not built")
     return node
+
+
+def _cell_terms(part: Callable[..., Any], out: list[Any], s0: Shape | None, s1: Shape | None,
+                blocks: list[Block], ch: int, reduction: bool, reduction_prev: bool) -> Shape:
+    """:meth:`NASNetSpace._cell` as latency-table pieces appended to ``out``, on input shapes;
+    the cell's output shape."""
+    used = {s for blk in blocks for s in blk[:2]}
+    states: list[Shape | None] = [None, None]
+    if 0 in used and s0 is not None:
+        terms, states[0] = (part(factorized_reduce, (s0,), ch) if reduction_prev
+                            else part(relu_conv_bn, (s0,), ch, 1))
+        out.append(terms)
+    if 1 in used and s1 is not None:
+        terms, states[1] = part(relu_conv_bn, (s1,), ch, 1)
+        out.append(terms)
+    for i0, i1, op0, op1, comb in blocks:
+        t0, a = part(nasnet_op, (_live(states[i0]),), op0, ch, 2 if reduction and i0 < 2 else 1)
+        t1, b = part(nasnet_op, (_live(states[i1]),), op1, ch, 2 if reduction and i1 < 2 else 1)
+        terms, shape = (part(sum_part, (a, b)) if comb == "add"
+                        else part(_concat_conv_part, (a, b), ch))
+        out += (t0, t1, terms)
+        states.append(shape)
+    shapes = tuple(_live(states[2 + b]) for b in NASNetSpace.unused(blocks))
+    if len(shapes) == 1:
+        return shapes[0]
+    terms, shape = part(concat_part, shapes)
+    out.append(terms)
+    return shape  # type: ignore[no-any-return]
+
+
+def _concat_conv_part(g: Graph, a: Node, b: Node, ch: int) -> Node:
+    """The ``concat`` combine op (stack, ReLU-Conv1x1-BN to ``ch``), a latency-table piece."""
+    return relu_conv_bn(g, g.concat(a, b), ch, 1)
+
+
+def _head_part(g: Graph, x: Node, num_classes: int) -> Node:
+    """ReLU, global pooling and the classifier, a latency-table piece."""
+    return g.linear(g.flatten(g.gap(g.relu(x))), num_classes)
 
 
 def _state_id(s: int) -> str:

@@ -141,7 +141,14 @@ class NB201Space(ChainSpace):
         return [*chain, ("head", _Head(self.num_classes))]
 
     def blocks(self, arch: Arch, resolution: int) -> list[Block]:
-        return [block for _, block in self._chain(arch)]
+        fixed = self.__dict__.get("_fixed_blocks")  # the blocks no decision changes, built once
+        if fixed is None:
+            fixed = self.__dict__["_fixed_blocks"] = (
+                _Stem(self.C), _Reduce(self.C * 2), _Reduce(self.C * 4), _Head(self.num_classes))
+        stem, red1, red2, head = fixed
+        cell = NB201Cell(tuple(str(v) for v in arch.values))
+        cells = [cell] * self.N
+        return [stem, *cells, red1, *cells, red2, *cells, head]
 
     def _lower(self, arch: Arch, g: Graph, resolution: int) -> None:
         x = g.input((self.in_channels, resolution, resolution))
@@ -278,6 +285,42 @@ class NB201Cell(Block):
 
     def lower(self, g: Graph, x: Node) -> Node:
         return _cell(g, x, list(self.ops))
+
+    def latency_parts(self) -> tuple[Block, ...]:
+        """What :func:`_cell` adds, in its order, each part on a tensor of the cell's shape
+        (every node of a cell has it): the edges into node 1, node 2's two edges and their
+        sum, node 3's three edges and their sum (see
+        :meth:`~archspace.cost.latency_table.LatencyTable.predict_chain`)."""
+        parts = _CELL_PARTS.get(self.ops)
+        if parts is None:
+            e = [_EDGES.get(op) or _EdgeOp(op) for op in self.ops]
+            parts = _CELL_PARTS[self.ops] = (e[0], e[1], e[2], _SUMS[2], e[3], e[4], e[5], _SUMS[3])
+        return parts
+
+
+@dataclass(frozen=True, eq=False)  # interned (below): hashed by identity, a fast lookup
+class _EdgeOp(Block):
+    """One edge's op alone (a part of a cell for the latency table)."""
+
+    op: str
+
+    def lower(self, g: Graph, x: Node) -> Node:
+        return edge_op(g, x, self.op)
+
+
+@dataclass(frozen=True, eq=False)
+class _Sum(Block):
+    """The sum of ``n`` tensors of one shape (a cell node with ``n`` edges in, as a part)."""
+
+    n: int
+
+    def lower(self, g: Graph, x: Node) -> Node:
+        return g.add(*[x] * self.n)
+
+
+_EDGES = {op: _EdgeOp(op) for op in NB201_OPS}
+_SUMS = {n: _Sum(n) for n in (2, 3)}
+_CELL_PARTS: dict[tuple[str, ...], tuple[Block, ...]] = {}  # at most 5**6 entries
 
 
 @dataclass(frozen=True)
