@@ -131,10 +131,10 @@ def describe_task(name: str) -> TaskDatasetInfo:
     kind, path = _kind(name)
     if kind in _BUNDLED and path is None:
         return _bundled(kind)
-    if kind in _LOOKS and not path:
-        raise DatasetError(f"dataset {kind} needs a folder: {kind}:PATH")
     if kind not in _LOOKS:
         raise DatasetError(f"unknown dataset {name!r}; allowed: {', '.join(_summaries())}")
+    if not path:
+        raise DatasetError(f"dataset {kind} needs a folder: {kind}:PATH")
     estimators, looks = _LOOKS[kind]
     if path == "PATH":
         return TaskDatasetInfo(f"{kind}:PATH", estimators, _summaries()[f"{kind}:PATH"],
