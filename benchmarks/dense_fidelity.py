@@ -15,11 +15,17 @@ table (and writes ``.json`` beside the lines)::
     nice -n 15 python benchmarks/dense_fidelity.py run --task segment --archs 20 --size 48 \
         --scenes 96 --val-scenes 32 --layers 4 --aspp 16 --epochs 4
     nice -n 15 python benchmarks/dense_fidelity.py run --task detect --archs 20 --epochs 3
-    python benchmarks/dense_fidelity.py report
+    nice -n 15 python benchmarks/dense_fidelity.py run --task superres --archs 20 --epochs 5
+    python benchmarks/dense_fidelity.py report [--task detect|superres]
 
-A task is one entry of :data:`TASKS`: a function of the parsed arguments returning a
-:class:`Task` (its space, an estimator factory taking the budget multiplier, its metric and the
-metric of its trivial baseline). The detection and super-resolution tasks add theirs there.
+A task is one entry of :data:`TASKS` (segment, detect, superres): how to run and report it, its
+results file and its default B. ``segment`` runs through this file's shared runner (a function
+of the arguments returning a :class:`Task`: its space, an estimator factory taking the budget
+multiplier, its metric and the metric of its trivial baseline; :data:`SETUPS`); ``detect`` and
+``superres`` keep their own runners and line formats (``_dense_detect.py``,
+``_dense_superres.py``: the arch numbering, noise-floor seeds and shards their results files
+were made with). ``dense_fidelity_detect.py`` and ``dense_fidelity_sr.py`` are thin wrappers
+for ``--task detect`` and ``--task superres``.
 """
 
 from __future__ import annotations
@@ -39,6 +45,11 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # numpy and torch are imported later, in the functions
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))  # the task modules beside this file
+
+import _dense_detect  # noqa: E402
+import _dense_superres  # noqa: E402
+
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "dense_fidelity.jsonl"
 MULTIPLIERS = (1, 4)
 
@@ -76,30 +87,9 @@ def segment_task(args: argparse.Namespace) -> Task:
     return Task(space, make, "miou", "miou_background", setting)
 
 
-def detect_task(args: argparse.Namespace) -> Task:
-    """NAS-FPN (``channels=32``) with its fcos head on digit scenes, scored by COCO box AP; the
-    trivial baseline is a constant predictor's AP (the same ten training boxes, each with every
-    class, on every image). The estimator's own defaults (512/128 scenes at 128 px, batch 16,
-    Adam 0.002) unless ``--det-option KEY=VALUE`` says otherwise; ``--epochs`` is B."""
-    from archspace.estimators import get_estimator
-    from archspace.spaces.nasfpn import NASFPNSpace
-
-    space = NASFPNSpace(channels=32)
-    opts: dict[str, Any] = {"device": "cpu", "keep": "none",
-                            **dict(kv.split("=", 1) for kv in args.det_option)}
-
-    def make(mult: int) -> Any:
-        return get_estimator("detect", epochs=args.epochs * mult, **opts)
-
-    extra = " ".join(f"{k}={v}" for k, v in sorted(opts.items()) if k not in ("device", "keep"))
-    setting = f"nasfpn(channels=32) digit-scenes B={args.epochs:g} epochs {extra}".strip()
-    return Task(space, make, "ap", "ap_constant", setting)
-
-
-#: task name -> its setup (add a task by adding a function here).
-TASKS: dict[str, Callable[[argparse.Namespace], Task]] = {
+#: task name -> its setup, for the tasks run by :func:`run` (add one by adding a function here).
+SETUPS: dict[str, Callable[[argparse.Namespace], Task]] = {
     "segment": segment_task,
-    "detect": detect_task,
 }
 
 
@@ -118,7 +108,7 @@ def run(args: argparse.Namespace) -> None:
     import torch
 
     torch.set_num_threads(1)
-    task = TASKS[args.task](args)
+    task = SETUPS[args.task](args)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     done = _done(out)
@@ -218,13 +208,50 @@ def report(args: argparse.Namespace) -> None:
               f"{cell('x1')} | {cell('x4')} | {cpu} |")
 
 
+@dataclass(frozen=True)
+class Runner:
+    """How ``run`` and ``report`` treat a task, where its lines go and its default B."""
+
+    run: Callable[[argparse.Namespace], None]
+    report: Callable[[argparse.Namespace], None]
+    out: Path
+    epochs: float
+
+
+#: Every task: ``--task NAME``.
+TASKS: dict[str, Runner] = {
+    "segment": Runner(run, report, DEFAULT_OUT, 5.0),
+    "detect": Runner(_dense_detect.run, _dense_detect.report, _dense_detect.OUT,
+                     _dense_detect.EPOCHS),
+    "superres": Runner(_dense_superres.run, _dense_superres.report, _dense_superres.OUT,
+                       _dense_superres.EPOCHS),
+}
+
+
+def _task_arguments(p: argparse.ArgumentParser) -> None:
+    """The detect and superres runners' options (segment's are below, in :func:`main`)."""
+    p.add_argument("-e", "--option", "--det-option", dest="option", action="append",
+                   default=[], metavar="K=V", help="detect/superres: an estimator option")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="K=V",
+                   help="superres: a trilevel space parameter (e.g. channels=8)")
+    p.add_argument("--shard", default=None, help="detect/superres: I/N, the archs i with "
+                   "i %% N == I")
+    p.add_argument("--start", type=int, default=0, help="detect: the first arch")
+    p.add_argument("--factor", type=float, default=4.0, help="detect: the larger budget / B")
+    p.add_argument("--seed", type=int, default=0, help="detect: training seed (the noise "
+                   "floor: the same archs with other seeds)")
+    p.add_argument("--only-b", action="store_true", help="detect: train at B only")
+    p.add_argument("--noise", type=int, default=3, help="superres: archs retrained at B "
+                   "with 2 more seeds")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="train the archs at B and 4B (incremental)")
-    r.add_argument("--task", choices=sorted(TASKS), default="segment")
     r.add_argument("--archs", type=int, default=20)
-    r.add_argument("--epochs", type=float, default=5.0, help="budget B in epochs")
+    r.add_argument("--epochs", type=float, default=None, help="budget B in epochs (default: "
+                   "the task's, segment 5, detect 3, superres 5)")
     r.add_argument("--size", type=int, default=64)
     r.add_argument("--scenes", type=int, default=256)
     r.add_argument("--val-scenes", type=int, default=64)
@@ -233,12 +260,18 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--layers", type=int, default=6)
     r.add_argument("--filters", type=int, default=4)
     r.add_argument("--aspp", type=int, default=32)
-    r.add_argument("--det-option", action="append", default=[],
-                   help="detect: an estimator option KEY=VALUE (repeatable)")
-    for q in (r, sub.add_parser("report", help="summarise the lines")):
-        q.add_argument("--out", default=str(DEFAULT_OUT))
+    _task_arguments(r)
+    q = sub.add_parser("report", help="summarise the lines")
+    q.add_argument("--epochs", type=float, default=None, help="superres: B of the lines")
+    for x in (r, q):
+        x.add_argument("--task", choices=sorted(TASKS), default="segment")
+        x.add_argument("--out", default=None, help="the lines (default: the task's file, "
+                       "benchmarks/results/dense_fidelity{,_detect,_sr}.jsonl)")
     args = p.parse_args(argv)
-    (run if args.cmd == "run" else report)(args)
+    task = TASKS[args.task]
+    args.out = args.out or str(task.out)
+    args.epochs = task.epochs if args.epochs is None else args.epochs
+    (task.run if args.cmd == "run" else task.report)(args)
 
 
 if __name__ == "__main__":

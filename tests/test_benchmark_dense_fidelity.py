@@ -52,3 +52,30 @@ def test_a_tiny_run_appends_lines_and_resumes(bench: ModuleType, tmp_path: Path,
     assert len(out.read_text().splitlines()) == 4
     bench.main(["report", "--out", str(out)])
     assert "| segment |" in capsys.readouterr().out
+
+
+def test_every_task_is_in_the_table(bench: ModuleType) -> None:
+    assert set(bench.TASKS) == {"segment", "detect", "superres"}
+    assert bench.TASKS["detect"].out.name == "dense_fidelity_detect.jsonl"
+    assert bench.TASKS["superres"].out.name == "dense_fidelity_sr.jsonl"
+
+
+def test_a_tiny_detect_run_resumes_and_reports(bench: ModuleType, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("faster_coco_eval")
+    out = tmp_path / "det.jsonl"
+    args = ["run", "--task", "detect", "--archs", "2", "--epochs", "1", "--factor", "2",
+            "-e", "train_images=8", "-e", "val_images=4", "-e", "image_size=48",
+            "-e", "batch_size=4", "--out", str(out)]
+    bench.main(args)
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert sorted((r["arch"], r["epochs"], r["seed"]) for r in rows) == \
+        [(0, 1.0, 0), (0, 2.0, 0), (1, 1.0, 0), (1, 2.0, 0)]
+    assert rows[0]["arch_str"].startswith("c0.") and rows[0]["steps"] in (2, 4)
+    bench.main(args)  # everything done: nothing is added
+    assert len(out.read_text().splitlines()) == 4
+    capsys.readouterr()
+    bench.main(["report", "--task", "detect", "--out", str(out)])
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["archs"] == 2 and summary["budgets_epochs"] == [1.0, 2.0]
+    assert summary["constant_predictor"]["ap"] >= 0

@@ -136,3 +136,36 @@ def test_an_unknown_name_is_one_line(data: Path) -> None:
     assert res.exit_code == 2
     assert res.stderr.startswith("archspace: error: unknown dataset 'svhn'; allowed: digits")
     assert res.stderr.count("\n") == 1
+
+
+def test_lists_the_dense_and_superres_sources_and_where_each_is_looked_for(
+        data: Path, tmp_path: Path) -> None:
+    text = _text()
+    assert "datasets of the segment and detect estimators" in text
+    assert "datasets of the superres estimator" in text
+    for name in ("digit-scenes", "voc:PATH", "cityscapes:PATH", "coco:PATH", "photos",
+                 "div2k:PATH", "srfolder:PATH"):
+        assert f"\n{name}" in text, name
+    assert "looks for PATH/leftImg8bit/{train,val}/CITY/*_leftImg8bit.png" in text
+    assert "looks for PATH/DIV2K_train_HR/ and PATH/DIV2K_valid_HR/" in text
+    report = _json()
+    dense = {d["name"]: d for d in report["dense_datasets"]}
+    sr = {d["name"]: d for d in report["superres_datasets"]}
+    assert set(sr) == {"photos", "div2k:PATH", "srfolder:PATH"}
+    assert sr["photos"]["found"] and sr["photos"]["form"] == "bundled"
+    assert [Path(p).name for p in sr["photos"]["looked_for"]] == \
+        ["china.jpg", "flower.jpg", "grace_hopper.jpg"]
+    assert dense["digit-scenes"]["found"] and dense["coco:PATH"]["estimators"] == \
+        "segment, detect"
+    (tmp_path / "cs" / "leftImg8bit").mkdir(parents=True)
+    (tmp_path / "cs" / "gtFine").mkdir()
+    named = _json(f"cityscapes:{tmp_path / 'cs'}", f"div2k:{tmp_path / 'none'}")
+    assert named["datasets"] == []
+    (cs,) = named["dense_datasets"]
+    assert cs["found"] and cs["path"] == str(tmp_path / "cs")
+    (div2k,) = named["superres_datasets"]
+    assert not div2k["found"] and div2k["looked_for"][0].startswith(
+        f"{tmp_path / 'none'}/DIV2K_train_HR/")
+    res = CliRunner().invoke(cli, ["datasets", "srfolder:"])
+    assert res.exit_code == 2 and res.stderr == \
+        "archspace: error: dataset srfolder needs a folder: srfolder:PATH\n"

@@ -92,3 +92,95 @@ def test_unknown_dense_dataset_names() -> None:
         check_dense_name("cifar10")
     with pytest.raises(DatasetError, match="needs a folder"):
         check_dense_name("voc:")
+
+
+def _cityscapes(root: Path, instance: dict[str, np.ndarray | None] | None = None) -> Path:
+    """Two 32x16 images per split in the Cityscapes layout, with labelIds (8-bit) and
+    instanceIds (16-bit: label_id * 1000 + k on each object's pixels, else the label id);
+    ``instance`` replaces (an array) or leaves out (None) the instanceIds of a stem."""
+    for split in ("train", "val"):
+        for k in range(2):
+            stem = f"aachen_{k:06d}_000019"
+            _jpg(root / "leftImg8bit" / split / "aachen" / f"{stem}_leftImg8bit.png", 32, 16, k)
+            ids = np.full((16, 32), 7, np.uint16)  # road
+            ids[2:6, 3:10] = 26001  # a car, instance 1
+            ids[8:14, 20:25] = 24000  # a person, instance 0
+            ids[0:2, 28:32] = 29000  # a caravan: no train id, no box
+            ids[14:16, 0:8] = 26  # a crowd of cars: the plain label id, no box
+            labels = np.where(ids >= 1000, ids // 1000, ids).astype(np.uint8)
+            gt = root / "gtFine" / split / "aachen"
+            gt.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(labels, mode="L").save(gt / f"{stem}_gtFine_labelIds.png")
+            inst = (instance or {}).get(stem, ids)
+            if inst is not None:
+                Image.fromarray(inst).save(gt / f"{stem}_gtFine_instanceIds.png")
+    return root
+
+
+def test_cityscapes_boxes_from_instance_ids(tmp_path: Path) -> None:
+    from archspace.datasets.cityscapes import instance_boxes
+
+    png = _cityscapes(tmp_path) / "gtFine" / "train" / "aachen" / \
+        "aachen_000000_000019_gtFine_instanceIds.png"
+    assert Image.open(png).mode.startswith("I")  # written 16-bit, as the real files are
+    boxes, labels = instance_boxes(png, (32, 16))
+    assert labels.tolist() == [ID_TO_TRAIN_ID[24], ID_TO_TRAIN_ID[26]]  # person, car
+    assert boxes.tolist() == [[20, 8, 5, 6], [3, 2, 7, 4]]
+    d = load_dense(f"cityscapes:{tmp_path}", "val", 16)  # resized to 16x16: x halved
+    assert d.masks is not None and d.boxes is not None and d.box_labels is not None
+    assert np.allclose(d.boxes[1], [[10, 8, 2.5, 6], [1.5, 2, 3.5, 4]])
+    assert d.box_labels[1].tolist() == [11, 13]
+    d.check_boxes()
+    d.check_masks()
+
+
+def test_cityscapes_without_instance_ids_has_masks_only(tmp_path: Path) -> None:
+    stems = {f"aachen_{k:06d}_000019": None for k in range(2)}
+    d = load_cityscapes(_cityscapes(tmp_path, stems), "train", 16)  # type: ignore[arg-type]
+    assert d.masks is not None and d.boxes is None
+    with pytest.raises(DatasetError, match="instanceIds"):
+        d.check_boxes()
+
+
+@pytest.mark.parametrize(("instance", "message"), [
+    (None, "instanceIds.png is missing"),
+    (np.full((16, 32), 7001, np.uint16), "label id 7, which has no instances"),
+    (np.zeros((16, 32, 3), np.uint8), "is mode RGB"),
+    (np.zeros((8, 32), np.uint16), "is 32x8, its image 32x16"),
+])
+def test_cityscapes_bad_instance_ids(tmp_path: Path, instance: np.ndarray | None,
+                                     message: str) -> None:
+    _cityscapes(tmp_path, {"aachen_000001_000019": instance})
+    with pytest.raises(DatasetError, match=message):
+        load_cityscapes(tmp_path, "train", 16)
+
+
+def test_cli_detect_on_bad_cityscapes_instances_is_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("faster_coco_eval")
+    from click.testing import CliRunner
+
+    from archspace.cli import cli
+
+    root = _cityscapes(tmp_path / "cs", {"aachen_000000_000019": np.full((16, 32), 7001,
+                                                                         np.uint16)})
+    res = CliRunner().invoke(cli, [
+        "search", "--space", "nasfpn", "-p", "cells=5", "-p", "channels=8", "-p",
+        "backbone_widths=4,4,4,4,4,4,4", "--estimator", "detect", "-e",
+        f"dataset=cityscapes:{root}", "-e", "image_size=32", "--strategy", "random",
+        "--budget", "1", "--study", str(tmp_path / "x.db"), "--no-progress"])
+    out = res.output
+    assert res.exit_code == 2 and out.count("\n") == 1, out
+    assert out.startswith("archspace: error:") and "has no instances" in out
+
+
+def test_detect_trains_on_cityscapes_boxes(tmp_path: Path) -> None:
+    pytest.importorskip("faster_coco_eval")
+    from archspace import get_space
+    from archspace.estimators import get_estimator
+
+    root = _cityscapes(tmp_path)
+    space = get_space("nasfpn", cells=5, channels=8, backbone_widths=[4] * 7)
+    est = get_estimator("detect", dataset=f"cityscapes:{root}", image_size=32, epochs=1,
+                        batch_size=2, device="cpu")
+    m = est.evaluate(space, space.sample(0), 0)
+    assert m["steps"] == 1 and 0 <= m["ap"] <= 100

@@ -91,7 +91,7 @@ def test_estimator_is_seeded_and_continues_from_a_checkpoint(tmp_path: Path) -> 
 @pytest.mark.parametrize(("args", "message"), [
     (["--space", "nb201", "--estimator", "detect"], "space nb201 has no detection head"),
     (["--space", "nasfpn", *TINY, "--estimator", "detect", "-e", "dataset=digits"],
-     "must be digit-scenes, coco:PATH or voc:PATH"),
+     "must be digit-scenes, coco:PATH, voc:PATH or cityscapes:PATH"),
 ])
 def test_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     res = _run("search", *args, "--strategy", "random", "--budget", "1", "--study",

@@ -1,11 +1,14 @@
 """``archspace datasets``: the datasets the ``train`` and zero-cost estimators read
 (``-e dataset=NAME``), where each is looked for, whether this machine has it and in what form,
-its images, classes and resolution when known, and what the decoded-data cache holds."""
+its images, classes and resolution when known, and what the decoded-data cache holds; then the
+datasets of the dense-task (``segment``, ``detect``) and ``superres`` estimators, with where
+each is looked for (:mod:`archspace.datasets.task_catalog`)."""
 
 from __future__ import annotations
 
 import json
 import textwrap
+from typing import Any
 
 import click
 
@@ -24,28 +27,35 @@ _NAME = 18  # width of the name column
               "cached yet (and cache them), to show its images, classes and resolution.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def datasets(names: tuple[str, ...], root: str | None, load: bool, as_json: bool) -> None:
-    """List the datasets (or only NAME..., e.g. imagefolder:PATH): where each is looked for,
-    whether it is here, and the cache of decoded images."""
+    """List the datasets (or only NAME..., e.g. imagefolder:PATH, voc:PATH, photos): where
+    each is looked for, whether it is here, and the cache of decoded images."""
     from archspace.datasets.catalog import ROOT_ENV, cache_summary, describe_all
-    from archspace.datasets.dense_sources import DENSE_DATASETS
     from archspace.datasets.sources import default_root
+    from archspace.datasets.task_catalog import describe_task, is_task_dataset, task_datasets
 
-    infos = describe_all(root, list(names) or None, load)
+    task_names = [n for n in names if is_task_dataset(n)]
+    plain = [n for n in names if not is_task_dataset(n)]
+    infos = describe_all(root, plain or None, load) if plain or not names else []
+    tasks = [describe_task(n) for n in task_names] if names else task_datasets()
     cache = cache_summary()
     where = str(root) if root else str(default_root())
     if as_json:
         click.echo(json.dumps({"root": where, "root_env": ROOT_ENV,
                                "datasets": [i.as_json() for i in infos], "cache": cache,
-                               "dense_datasets": [{"name": k, "summary": v} for k, v in
-                                                  DENSE_DATASETS.items()]},
+                               "dense_datasets": [t.as_json() for t in tasks
+                                                  if t.estimators != "superres"],
+                               "superres_datasets": [t.as_json() for t in tasks
+                                                     if t.estimators == "superres"]},
                               indent=2))
         return
     width = max(console().width, 40)
-    lines = ["datasets of the train and zero-cost estimators (-e dataset=NAME)", ""]
+    lines = ["datasets of the train and zero-cost estimators (-e dataset=NAME)", ""] \
+        if infos else []
     for info in infos:
         lines += _rows(info.name, _details(info, where), width)
-    lines += ["", *_wrap(f"ROOT is {where} (-e root=DIR; default ${ROOT_ENV}, else "
-                         "~/.cache/archspace/data)", width, 0)]
+    if infos:
+        lines += ["", *_wrap(f"ROOT is {where} (-e root=DIR; default ${ROOT_ENV}, else "
+                             "~/.cache/archspace/data)", width, 0)]
     lines += _wrap(f"cache {cache['dir']} (${cache['env']}, else $XDG_CACHE_HOME/archspace or "
                    f"~/.cache/archspace): {len(cache['entries'])} decoded dataset(s), "
                    f"{_bytes(cache['bytes'])}", width, 0)
@@ -54,12 +64,40 @@ def datasets(names: tuple[str, ...], root: str | None, load: bool, as_json: bool
         lines += _wrap(f"- {e['loader']}: {e['train']:,}{test} images, {e['classes']} classes, "
                        f"{e['resolution']}x{e['resolution']}x{e['channels']}, "
                        f"{_bytes(e['bytes'])}, from {e['source'] or '(unknown)'}", width, 2)
-    if not names:
-        lines += ["", "datasets of the segment estimator (-e dataset=NAME; docs/dense-tasks.md)",
-                  ""]
-        for name, summary in DENSE_DATASETS.items():
-            lines += _rows(name, [summary], width)
-    click.echo("\n".join(lines))
+    lines += _task_lines(tasks, width)
+    click.echo("\n".join(lines).lstrip("\n"))
+
+
+def _task_lines(tasks: list[Any], width: int) -> list[str]:
+    """The dense-task and super-resolution datasets, a section per estimator group."""
+    lines: list[str] = []
+    for estimators, doc in (("segment, detect", "docs/dense-tasks.md"),
+                            ("superres", "docs/super-resolution.md")):
+        group = [t for t in tasks if t.estimators == estimators]
+        if group:
+            lines += ["", *_wrap(f"datasets of the {estimators.replace(', ', ' and ')} "
+                                 f"estimator{'s' if ',' in estimators else ''} (-e "
+                                 f"dataset=NAME; {doc})", width, 0), ""]
+        for t in group:
+            lines += _rows(t.name, _task_details(t), width)
+    return lines
+
+
+def _task_details(info: object) -> list[str]:
+    from archspace.datasets.task_catalog import TaskDatasetInfo
+
+    assert isinstance(info, TaskDatasetInfo)
+    out = [info.summary]
+    if info.form == "bundled":
+        out += [f"bundled: {info.looked_for[0]}", *(f"  {p}" for p in info.looked_for[1:])]
+    elif info.found:
+        out.append(f"found: folder {info.path}")
+    else:
+        out += [("looks for " if info.name.endswith(":PATH") else "not found; looked for ")
+                + ", ".join(info.looked_for)]
+    if info.problem is not None:
+        out.append(f"problem: {info.problem}")
+    return out
 
 
 def _details(info: object, root: str) -> list[str]:

@@ -91,7 +91,8 @@ class DenseDataset:
         in ``[1, num_classes)``."""
         if self.boxes is None or self.box_labels is None:
             raise DatasetError(f"dataset {self.name} has no boxes (detection needs boxes: "
-                               "digit-scenes, voc:PATH, coco:PATH)")
+                               "digit-scenes, voc:PATH, coco:PATH, cityscapes:PATH with "
+                               "instanceIds)")
         h, w = self.size
         for i, (b, lab) in enumerate(zip(self.boxes, self.box_labels, strict=True)):
             if b.size == 0:

@@ -13,10 +13,11 @@ import numpy as np
 
 from archspace.datasets.core import DatasetError
 
-__all__ = ["parse_xml", "read_image", "read_label_png", "scale_boxes"]
+__all__ = ["open_image", "parse_xml", "read_image", "read_label_png", "scale_boxes"]
 
 
-def _open(path: Path) -> Any:
+def open_image(path: Path) -> Any:
+    """The Pillow image at ``path``, loaded (an unreadable file is a DatasetError)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -32,7 +33,7 @@ def read_image(path: Path, size: int) -> tuple[np.ndarray, tuple[int, int]]:
     (width, height)."""
     from PIL import Image
 
-    im = _open(path)
+    im = open_image(path)
     wh = im.size
     rgb = im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
     return np.asarray(rgb, np.uint8), wh
@@ -43,7 +44,7 @@ def read_label_png(path: Path, size: int) -> np.ndarray:
     neighbour to ``size`` x ``size``, uint8."""
     from PIL import Image
 
-    im = _open(path)
+    im = open_image(path)
     if im.mode not in ("P", "L", "I", "I;16"):
         raise DatasetError(f"label image {path} is mode {im.mode}; allowed: a palette (P) or "
                            "grayscale (L) PNG whose values are class ids")

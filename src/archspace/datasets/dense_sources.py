@@ -22,7 +22,7 @@ DENSE_DATASETS: dict[str, str] = {
     "voc:PATH": "a VOC2012-style folder: JPEGImages/, SegmentationClass/ palette PNGs, "
                 "Annotations/ XML boxes, ImageSets/ splits (21 classes)",
     "cityscapes:PATH": "a Cityscapes folder: leftImg8bit/ and gtFine/ labelIds, mapped to the 19 "
-                       "training classes",
+                       "training classes (boxes from gtFine/ instanceIds when present)",
     "coco:PATH": "a COCO folder: annotations/instances_{train,val}*.json and the images "
                  "(boxes and masks)",
 }

@@ -93,7 +93,8 @@ def box_data(train: DenseDataset, val: DenseDataset, name: str) -> BoxData:
     for split in (train, val):
         if not any(len(b) for b in split.boxes or ()):
             raise DatasetError(f"dataset {split.name} has no boxes in any image; detection "
-                               "needs boxes (digit-scenes, voc:PATH, coco:PATH)")
+                               "needs boxes (digit-scenes, voc:PATH, coco:PATH, "
+                               "cityscapes:PATH with instanceIds)")
     x_tr = torch.from_numpy(np.ascontiguousarray(train.images)).permute(0, 3, 1, 2).float() / 255
     x_va = torch.from_numpy(np.ascontiguousarray(val.images)).permute(0, 3, 1, 2).float() / 255
     mean = x_tr.mean((0, 2, 3))

@@ -13,7 +13,8 @@ estimator's (:class:`~archspace.estimators.train.TrainEstimator`), the resource 
 
 Data: ``digit-scenes`` (default; scenes of scikit-learn's digits with tight boxes, validation
 scenes from digits never used in training, :mod:`archspace.datasets.digit_scenes`), or a
-dataset with boxes that the dense loaders read (``coco:PATH``, ``voc:PATH``).
+dataset with boxes that the dense loaders read (``coco:PATH``, ``voc:PATH``,
+``cityscapes:PATH`` with its ``gtFine`` instanceIds).
 """
 
 from __future__ import annotations
@@ -62,8 +63,9 @@ def _box_dataset(name: str) -> bool:
 
 OPTIONS = (
     Option("dataset", "digit-scenes", str, "digit-scenes (scenes of scikit-learn's digits with "
-           "boxes), coco:PATH (instances JSON and images) or voc:PATH (a VOC2012-style folder)",
-           check=_box_dataset, requirement="digit-scenes, coco:PATH or voc:PATH"),
+           "boxes), coco:PATH (instances JSON and images), voc:PATH (a VOC2012-style folder) "
+           "or cityscapes:PATH (boxes from gtFine instanceIds)",
+           check=_box_dataset, requirement="digit-scenes, coco:PATH, voc:PATH or cityscapes:PATH"),
     Option("train_images", 512, int, "training images: digit scenes drawn, or the first N of "
            "a real dataset's training split (none: all)", check=_positive,
            requirement="an integer > 0", maximum=100_000, nullable=True),
