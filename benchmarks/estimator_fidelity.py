@@ -52,6 +52,14 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "cifar10-jpeg.tar.gz"
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "estimator_fidelity.jsonl"
 TARGETS = ("cifar10_test_200ep", "cifar10_valid_12ep")
+#: What one training run scores a cell by besides its validation accuracy (``train``), each a
+#: row of its own; all are losses, so a cell ranks by the negated value. ``sotl_e`` and ``sotl``
+#: are the training-speed estimators of Ru et al., "Speedy Performance Estimation for Neural
+#: Architecture Search" (NeurIPS 2021): the mean minibatch training loss of the last epoch and
+#: of the whole run.
+TRAIN_METRICS = ("val_loss", "sotl_e", "sotl")
+#: The proxies every training row is rank-combined with (mean rank), alone and together.
+TRAIN_COMBOS = (("naswot",), ("jacov",), ("naswot", "jacov"))
 #: Published Spearman correlations with CIFAR-10 test accuracy on NAS-Bench-201 (all 15,625
 #: cells). The gradient proxies and synflow: Abdelfattah et al.'s released computation of their
 #: Table ("Spearman rho of zero-cost proxies on NAS-Bench-201"), SamsungLabs/zero-cost-nas,
@@ -183,9 +191,10 @@ def train(args: argparse.Namespace) -> None:
         t0 = time.process_time()
         metrics = est.evaluate(space, arch, args.seed)
         cost = time.process_time() - t0
+        values = {"train": float(metrics[est.metric]),
+                  **{m: float(metrics[m]) for m in TRAIN_METRICS}}
         append(args.out, {"setting": setting, "id": i, "arch": space.format_arch(arch),
-                          "values": {"train": float(metrics[est.metric])},
-                          "cpu": {"train": cost}})
+                          "values": values, "cpu": dict.fromkeys(values, cost)})
         print(f"  {k + 1}/{len(todo)} {metrics[est.metric]:.2f}% {cost:.1f} CPU-s",
               file=sys.stderr)
 
@@ -240,7 +249,10 @@ def _settings(records: Sequence[dict[str, Any]]) -> dict[str, dict[int, dict[str
         prefix = r["setting"]
         for name, value in r["values"].items():
             if not prefix.startswith("zero-cost"):
-                key = prefix
+                # a training run's metrics: the accuracy keeps the setting's name, the others
+                # are suffixed and negated (lower loss: higher rank)
+                key = prefix if name == "train" else f"{prefix} {name}"
+                value = value if name == "train" else -value
             else:
                 key = name if prefix == main else f"{name} ({prefix})"
             out.setdefault(key, {})[r["id"]] = {"value": value, "cpu": r["cpu"][name],
@@ -302,31 +314,39 @@ def report(args: argparse.Namespace) -> list[dict[str, Any]]:
                 shared = sum(float(np.mean([settings[c][i]["cpu"] for i in zc_ids]))
                              for c in combo) - (len(combo) - 1) * setup
                 add("+".join(combo), zc_ids, pred, shared, "zero-cost combination")
+    seen: set[tuple[int, ...]] = set()
     for name, cells in list(settings.items()):
         if not name.startswith("train") or "synflow" not in settings:
             continue
-        for proxy in ("synflow", "naswot", "jacov"):
-            ids = sorted(set(cells) & set(settings.get(proxy, {})))
+        for combo in TRAIN_COMBOS:
+            ids = sorted(set(cells).intersection(*(settings.get(c, {}) for c in combo)))
             if len(ids) < 5:
                 continue
             pred = _rank_mean([_ranked([cells[i]["value"] for i in ids]),
-                               _ranked([settings[proxy][i]["value"] for i in ids])])
-            cpu = float(np.mean([cells[i]["cpu"] + settings[proxy][i]["cpu"] for i in ids]))
-            add(f"{name} + {proxy}", ids, pred, cpu, "training combination")
+                               *(_ranked([settings[c][i]["value"] for i in ids])
+                                 for c in combo)])
+            # the proxies of a combination share one network and batch (set-up counted once)
+            setup = float(np.mean([settings[combo[0]][i]["setup"] for i in ids]))
+            cpu = float(np.mean([cells[i]["cpu"] for i in ids])) + sum(
+                float(np.mean([settings[c][i]["cpu"] for i in ids])) for c in combo) \
+                - (len(combo) - 1) * setup
+            add(f"{name} + {'+'.join(combo)}", ids, pred, cpu, "training combination")
         # the proxies and the table's 12-epoch validation on the training setting's own cells:
         # a small sample's correlation is only comparable with others on the same cells
         ids = sorted(set(cells) & set(zc_ids))
-        if len(ids) < 5:
+        if len(ids) < 5 or tuple(ids) in seen:
             continue
+        seen.add(tuple(ids))
         for proxy in ("naswot", "jacov", "synflow", "params"):
             if proxy in settings:
                 pred = _ranked([settings[proxy][i]["value"] for i in ids])
                 cpu = float(np.mean([settings[proxy][i]["cpu"] for i in ids]))
                 add(f"{proxy} (same {len(ids)} cells)", ids, pred, cpu, "same cells")
-        if "synflow" in settings and "jacov" in settings:
-            pred = _rank_mean([_ranked([settings[c][i]["value"] for i in ids])
-                               for c in ("synflow", "jacov")])
-            add(f"synflow+jacov (same {len(ids)} cells)", ids, pred, None, "same cells")
+        for combo in (("synflow", "jacov"), ("naswot", "jacov")):
+            if all(c in settings for c in combo):
+                pred = _rank_mean([_ranked([settings[c][i]["value"] for i in ids])
+                                   for c in combo])
+                add(f"{'+'.join(combo)} (same {len(ids)} cells)", ids, pred, None, "same cells")
         add(f"valid_12ep (same {len(ids)} cells)", ids,
             truth["cifar10_valid_12ep"][ids], None, "same cells")
     summary = args.out.with_suffix(".json")
