@@ -17,15 +17,24 @@ loses nothing and a rerun continues; ``report`` reads the lines back and writes 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/estimator_fidelity.py zero-cost --cells 200
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/estimator_fidelity.py train --cells 30 \\
         --train epochs=6 --train train_samples=5000
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/estimator_fidelity.py train --cells 30 \\
+        --train epochs=12 --train train_samples=5000 --train resolution=16 --shard 0/2 &
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/estimator_fidelity.py train --cells 30 \\
+        --train epochs=12 --train train_samples=5000 --train resolution=16 --shard 1/2
     python benchmarks/estimator_fidelity.py report --plot docs/img/estimator_fidelity.png
 
 The zero-cost proxies score the benchmark's own network (``C=16, N=5``, 32x32 input) with one
 batch of ``--batch-size`` training images and weights both drawn with ``--seed`` (the same batch
 for every cell); a cell's CPU time for a proxy is the shared set-up (building the network,
 drawing the batch) plus the proxy's own computation. Training runs ``nb201 -p C=8 -p N=1`` (by
-default) with the ``train`` estimator and reports its validation accuracy on the dataset's test
-split. The dataset is the shared ImageFolder copy of CIFAR-10 (JPEG re-encoded: close to, not
-identical with, the official pickles).
+default) with the ``train`` estimator and records its validation accuracy on the dataset's test
+split (the row named by the setting), its validation loss and the training-speed estimators
+SoTL-E and SoTL of Ru et al. ("Speedy Performance Estimation for Neural Architecture Search",
+NeurIPS 2021: the mean minibatch training loss of the last epoch, and of the whole run), each
+a row suffixed with its name, plus each one's rank combination with naswot, jacov and both:
+one training run, every row. ``--shard K/N`` splits the cells between N processes. The
+dataset is the shared ImageFolder copy of CIFAR-10 (JPEG re-encoded: close to, not identical
+with, the official pickles).
 """
 
 from __future__ import annotations
@@ -184,7 +193,8 @@ def train(args: argparse.Namespace) -> None:
     est.check_space(space)
     have = done_ids(args.out, setting)
     sample = sample_ids(max(args.cells, args.sample_size), args.sample_seed)[:args.cells]
-    todo = [i for i in sample if i not in have]
+    k, n = args.shard
+    todo = [i for i in sample[k::n] if i not in have]
     print(f"{setting}: {len(todo)} cells to train ({len(have)} done)", file=sys.stderr)
     for k, i in enumerate(todo):
         arch = space.validate(base.from_index(i))
@@ -421,6 +431,13 @@ def plot(rows: Sequence[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def _shard(text: str) -> tuple[int, int]:
+    k, _, n = text.partition("/")
+    if not (k.isdigit() and n.isdigit() and 0 <= int(k) < int(n)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not K/N with 0 <= K < N")
+    return int(k), int(n)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("phase", choices=("zero-cost", "train", "report"))
@@ -441,6 +458,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--zc-param", action="append", default=[], metavar="KEY=VALUE",
                    help="an nb201 space parameter for the proxies (default: the benchmark's "
                         "network, C=16, N=5)")
+    p.add_argument("--shard", type=_shard, default=(0, 1), metavar="K/N",
+                   help="train: only the cells at positions K, K+N, ... of the sample (run N "
+                        "processes, K=0..N-1, appending to one --out)")
     p.add_argument("--plot", type=Path, help="report: write the frontier plot here")
     args = p.parse_args(argv)
     if args.phase != "report" and not args.data.exists():

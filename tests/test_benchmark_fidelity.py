@@ -41,12 +41,14 @@ def test_fidelity_benchmark_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert all(set(r["values"]) == PROXIES and set(r["cpu"]) == PROXIES for r in records)
     bench.main(["zero-cost", *common, "--batch-size", "4"])  # resumes: nothing left to score
     assert len(out.read_text().splitlines()) == 4
-    bench.main(["train", "--data", str(data), "--out", str(out), "--cells", "2",
-                "--sample-size", "4", "--train", "epochs=1", "--train", "batch_size=4",
-                "--train", "resolution=16", "--param", "C=4", "--param", "N=1"])
+    for shard in ("1/2", "0/2"):  # two processes' shares of the cells, one file
+        bench.main(["train", "--data", str(data), "--out", str(out), "--cells", "2",
+                    "--sample-size", "4", "--train", "epochs=1", "--train", "batch_size=4",
+                    "--train", "resolution=16", "--param", "C=4", "--param", "N=1",
+                    "--shard", shard])
     trained = [json.loads(line) for line in out.read_text().splitlines()][4:]
-    assert len(trained) == 2 and trained[0]["setting"] == \
-        "train:C=4,N=1,epochs=1,batch_size=4,resolution=16:s0"
+    assert [r["id"] for r in trained] == bench.sample_ids(4, 0)[1::-1]
+    assert trained[0]["setting"] == "train:C=4,N=1,epochs=1,batch_size=4,resolution=16:s0"
     assert all(set(r["values"]) == {"train", "val_loss", "sotl_e", "sotl"} for r in trained)
     assert all(r["values"]["sotl_e"] > 0 and r["values"]["sotl"] > 0 for r in trained)
     capsys.readouterr()
