@@ -17,15 +17,24 @@ loses nothing and a rerun continues; ``report`` reads the lines back and writes 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/estimator_fidelity.py zero-cost --cells 200
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/estimator_fidelity.py train --cells 30 \\
         --train epochs=6 --train train_samples=5000
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/estimator_fidelity.py train --cells 30 \\
+        --train epochs=12 --train train_samples=5000 --train resolution=16 --shard 0/2 &
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/estimator_fidelity.py train --cells 30 \\
+        --train epochs=12 --train train_samples=5000 --train resolution=16 --shard 1/2
     python benchmarks/estimator_fidelity.py report --plot docs/img/estimator_fidelity.png
 
 The zero-cost proxies score the benchmark's own network (``C=16, N=5``, 32x32 input) with one
 batch of ``--batch-size`` training images and weights both drawn with ``--seed`` (the same batch
 for every cell); a cell's CPU time for a proxy is the shared set-up (building the network,
 drawing the batch) plus the proxy's own computation. Training runs ``nb201 -p C=8 -p N=1`` (by
-default) with the ``train`` estimator and reports its validation accuracy on the dataset's test
-split. The dataset is the shared ImageFolder copy of CIFAR-10 (JPEG re-encoded: close to, not
-identical with, the official pickles).
+default) with the ``train`` estimator and records its validation accuracy on the dataset's test
+split (the row named by the setting), its validation loss and the training-speed estimators
+SoTL-E and SoTL of Ru et al. ("Speedy Performance Estimation for Neural Architecture Search",
+NeurIPS 2021: the mean minibatch training loss of the last epoch, and of the whole run), each
+a row suffixed with its name, plus each one's rank combination with naswot, jacov and both:
+one training run, every row. ``--shard K/N`` splits the cells between N processes. The
+dataset is the shared ImageFolder copy of CIFAR-10 (JPEG re-encoded: close to, not identical
+with, the official pickles).
 """
 
 from __future__ import annotations
@@ -52,6 +61,14 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "cifar10-jpeg.tar.gz"
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "estimator_fidelity.jsonl"
 TARGETS = ("cifar10_test_200ep", "cifar10_valid_12ep")
+#: What one training run scores a cell by besides its validation accuracy (``train``), each a
+#: row of its own; all are losses, so a cell ranks by the negated value. ``sotl_e`` and ``sotl``
+#: are the training-speed estimators of Ru et al., "Speedy Performance Estimation for Neural
+#: Architecture Search" (NeurIPS 2021): the mean minibatch training loss of the last epoch and
+#: of the whole run.
+TRAIN_METRICS = ("val_loss", "sotl_e", "sotl")
+#: The proxies every training row is rank-combined with (mean rank), alone and together.
+TRAIN_COMBOS = (("naswot",), ("jacov",), ("naswot", "jacov"))
 #: Published Spearman correlations with CIFAR-10 test accuracy on NAS-Bench-201 (all 15,625
 #: cells). The gradient proxies and synflow: Abdelfattah et al.'s released computation of their
 #: Table ("Spearman rho of zero-cost proxies on NAS-Bench-201"), SamsungLabs/zero-cost-nas,
@@ -176,16 +193,18 @@ def train(args: argparse.Namespace) -> None:
     est.check_space(space)
     have = done_ids(args.out, setting)
     sample = sample_ids(max(args.cells, args.sample_size), args.sample_seed)[:args.cells]
-    todo = [i for i in sample if i not in have]
+    k, n = args.shard
+    todo = [i for i in sample[k::n] if i not in have]
     print(f"{setting}: {len(todo)} cells to train ({len(have)} done)", file=sys.stderr)
     for k, i in enumerate(todo):
         arch = space.validate(base.from_index(i))
         t0 = time.process_time()
         metrics = est.evaluate(space, arch, args.seed)
         cost = time.process_time() - t0
+        values = {"train": float(metrics[est.metric]),
+                  **{m: float(metrics[m]) for m in TRAIN_METRICS}}
         append(args.out, {"setting": setting, "id": i, "arch": space.format_arch(arch),
-                          "values": {"train": float(metrics[est.metric])},
-                          "cpu": {"train": cost}})
+                          "values": values, "cpu": dict.fromkeys(values, cost)})
         print(f"  {k + 1}/{len(todo)} {metrics[est.metric]:.2f}% {cost:.1f} CPU-s",
               file=sys.stderr)
 
@@ -240,7 +259,10 @@ def _settings(records: Sequence[dict[str, Any]]) -> dict[str, dict[int, dict[str
         prefix = r["setting"]
         for name, value in r["values"].items():
             if not prefix.startswith("zero-cost"):
-                key = prefix
+                # a training run's metrics: the accuracy keeps the setting's name, the others
+                # are suffixed and negated (lower loss: higher rank)
+                key = prefix if name == "train" else f"{prefix} {name}"
+                value = value if name == "train" else -value
             else:
                 key = name if prefix == main else f"{name} ({prefix})"
             out.setdefault(key, {})[r["id"]] = {"value": value, "cpu": r["cpu"][name],
@@ -302,31 +324,39 @@ def report(args: argparse.Namespace) -> list[dict[str, Any]]:
                 shared = sum(float(np.mean([settings[c][i]["cpu"] for i in zc_ids]))
                              for c in combo) - (len(combo) - 1) * setup
                 add("+".join(combo), zc_ids, pred, shared, "zero-cost combination")
+    seen: set[tuple[int, ...]] = set()
     for name, cells in list(settings.items()):
         if not name.startswith("train") or "synflow" not in settings:
             continue
-        for proxy in ("synflow", "naswot", "jacov"):
-            ids = sorted(set(cells) & set(settings.get(proxy, {})))
+        for combo in TRAIN_COMBOS:
+            ids = sorted(set(cells).intersection(*(settings.get(c, {}) for c in combo)))
             if len(ids) < 5:
                 continue
             pred = _rank_mean([_ranked([cells[i]["value"] for i in ids]),
-                               _ranked([settings[proxy][i]["value"] for i in ids])])
-            cpu = float(np.mean([cells[i]["cpu"] + settings[proxy][i]["cpu"] for i in ids]))
-            add(f"{name} + {proxy}", ids, pred, cpu, "training combination")
+                               *(_ranked([settings[c][i]["value"] for i in ids])
+                                 for c in combo)])
+            # the proxies of a combination share one network and batch (set-up counted once)
+            setup = float(np.mean([settings[combo[0]][i]["setup"] for i in ids]))
+            cpu = float(np.mean([cells[i]["cpu"] for i in ids])) + sum(
+                float(np.mean([settings[c][i]["cpu"] for i in ids])) for c in combo) \
+                - (len(combo) - 1) * setup
+            add(f"{name} + {'+'.join(combo)}", ids, pred, cpu, "training combination")
         # the proxies and the table's 12-epoch validation on the training setting's own cells:
         # a small sample's correlation is only comparable with others on the same cells
         ids = sorted(set(cells) & set(zc_ids))
-        if len(ids) < 5:
+        if len(ids) < 5 or tuple(ids) in seen:
             continue
+        seen.add(tuple(ids))
         for proxy in ("naswot", "jacov", "synflow", "params"):
             if proxy in settings:
                 pred = _ranked([settings[proxy][i]["value"] for i in ids])
                 cpu = float(np.mean([settings[proxy][i]["cpu"] for i in ids]))
                 add(f"{proxy} (same {len(ids)} cells)", ids, pred, cpu, "same cells")
-        if "synflow" in settings and "jacov" in settings:
-            pred = _rank_mean([_ranked([settings[c][i]["value"] for i in ids])
-                               for c in ("synflow", "jacov")])
-            add(f"synflow+jacov (same {len(ids)} cells)", ids, pred, None, "same cells")
+        for combo in (("synflow", "jacov"), ("naswot", "jacov")):
+            if all(c in settings for c in combo):
+                pred = _rank_mean([_ranked([settings[c][i]["value"] for i in ids])
+                                   for c in combo])
+                add(f"{'+'.join(combo)} (same {len(ids)} cells)", ids, pred, None, "same cells")
         add(f"valid_12ep (same {len(ids)} cells)", ids,
             truth["cifar10_valid_12ep"][ids], None, "same cells")
     summary = args.out.with_suffix(".json")
@@ -401,6 +431,13 @@ def plot(rows: Sequence[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def _shard(text: str) -> tuple[int, int]:
+    k, _, n = text.partition("/")
+    if not (k.isdigit() and n.isdigit() and 0 <= int(k) < int(n)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not K/N with 0 <= K < N")
+    return int(k), int(n)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("phase", choices=("zero-cost", "train", "report"))
@@ -421,6 +458,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--zc-param", action="append", default=[], metavar="KEY=VALUE",
                    help="an nb201 space parameter for the proxies (default: the benchmark's "
                         "network, C=16, N=5)")
+    p.add_argument("--shard", type=_shard, default=(0, 1), metavar="K/N",
+                   help="train: only the cells at positions K, K+N, ... of the sample (run N "
+                        "processes, K=0..N-1, appending to one --out)")
     p.add_argument("--plot", type=Path, help="report: write the frontier plot here")
     args = p.parse_args(argv)
     if args.phase != "report" and not args.data.exists():

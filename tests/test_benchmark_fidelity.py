@@ -41,12 +41,23 @@ def test_fidelity_benchmark_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert all(set(r["values"]) == PROXIES and set(r["cpu"]) == PROXIES for r in records)
     bench.main(["zero-cost", *common, "--batch-size", "4"])  # resumes: nothing left to score
     assert len(out.read_text().splitlines()) == 4
+    for shard in ("1/2", "0/2"):  # two processes' shares of the cells, one file
+        bench.main(["train", "--data", str(data), "--out", str(out), "--cells", "2",
+                    "--sample-size", "4", "--train", "epochs=1", "--train", "batch_size=4",
+                    "--train", "resolution=16", "--param", "C=4", "--param", "N=1",
+                    "--shard", shard])
+    trained = [json.loads(line) for line in out.read_text().splitlines()][4:]
+    assert [r["id"] for r in trained] == bench.sample_ids(4, 0)[1::-1]
+    assert trained[0]["setting"] == "train:C=4,N=1,epochs=1,batch_size=4,resolution=16:s0"
+    assert all(set(r["values"]) == {"train", "val_loss", "sotl_e", "sotl"} for r in trained)
+    assert all(r["values"]["sotl_e"] > 0 and r["values"]["sotl"] > 0 for r in trained)
     capsys.readouterr()
     bench.main(["report", "--out", str(out), "--plot", str(tmp_path / "frontier.png")])
     table = capsys.readouterr().out
     assert "| synflow | 4 |" in table and "| valid_12ep (all 15,625 cells) | 15625 | 0.77" in table
     rows = json.loads(out.with_suffix(".json").read_text())
     assert {r["setting"] for r in rows} >= PROXIES | {"valid_12ep", "synflow+naswot"}
+    assert "train:C=4,N=1,epochs=1,batch_size=4,resolution=16:s0 sotl_e" in table
     assert out.with_suffix(".csv").exists() and (tmp_path / "frontier.png").stat().st_size > 0
 
 
@@ -74,9 +85,11 @@ def test_report_compares_training_with_the_proxies_on_its_own_cells(tmp_path: Pa
         bench.append(out, {"setting": "zero-cost:b4:s0", "id": i, "arch": "",
                            "values": {n: float(rng.random()) for n in names},
                            "cpu": dict.fromkeys(names, 0.1), "setup_cpu": 0.05})
+    metrics = ("train", "val_loss", "sotl_e", "sotl")
     for i in ids[:6]:
         bench.append(out, {"setting": "train:x:s0", "id": i, "arch": "",
-                           "values": {"train": float(rng.random())}, "cpu": {"train": 50.0}})
+                           "values": {m: float(rng.random()) for m in metrics},
+                           "cpu": dict.fromkeys(metrics, 50.0)})
     bench.main(["report", "--out", str(out)])
     rows = {r["setting"]: r for r in json.loads(out.with_suffix(".json").read_text())}
     same = rows["naswot (same 6 cells)"]
@@ -87,5 +100,15 @@ def test_report_compares_training_with_the_proxies_on_its_own_cells(tmp_path: Pa
     expected = spearmanr([naswot[i] for i in cells], truth[cells]).statistic
     assert same["cells"] == 6 and abs(same["cifar10_test_200ep:spearman"] - expected) < 1e-9
     assert same["published_spearman"] is None and rows["naswot"]["cells"] == 7
-    assert {"train:x:s0 + jacov", "synflow+jacov (same 6 cells)",
+    assert {"train:x:s0 + jacov", "synflow+jacov (same 6 cells)", "naswot+jacov (same 6 cells)",
             "valid_12ep (same 6 cells)"} <= set(rows)
+    # one training run, one row per metric (losses rank lowest first) and per combination
+    for m in ("val_loss", "sotl_e", "sotl"):
+        assert {f"train:x:s0 {m}", f"train:x:s0 {m} + naswot",
+                f"train:x:s0 {m} + naswot+jacov"} <= set(rows)
+    sotl_e = {r["id"]: r["values"]["sotl_e"] for r in records if r["setting"] == "train:x:s0"}
+    expected = spearmanr([-sotl_e[i] for i in cells], truth[cells]).statistic
+    assert abs(rows["train:x:s0 sotl_e"]["cifar10_test_200ep:spearman"] - expected) < 1e-9
+    assert rows["train:x:s0 sotl_e + naswot+jacov"]["cpu_s_per_cell"] == pytest.approx(
+        50.0 + 0.1 + 0.1 - 0.05)
+    assert sum(r.startswith("naswot (same") for r in rows) == 1  # once per set of cells

@@ -125,6 +125,31 @@ def test_fit_runs_the_requested_steps_and_restores_lr() -> None:
     assert 75.0 <= acc <= 100.0 and 0 < loss < math.log(2)
 
 
+def test_fit_reports_the_sum_over_training_losses() -> None:
+    """SoTL and SoTL-E (Ru et al., NeurIPS 2021) as the minibatch losses training computed:
+    the mean over every step and over the last epoch's; a continued run whose earlier losses
+    are unknown has no SoTL."""
+    from archspace.estimators.loop import Resume
+
+    model, x, y = _toy()
+    losses: list[float] = []
+
+    def loss_fn(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        loss = nn.functional.cross_entropy(out, target)
+        losses.append(float(loss.detach()))
+        return loss
+
+    opt = make_optimizer(model, "sgd", 0.1, 0.0)
+    res = fit(model, x, y, opt, 8, 3, None, torch.Generator().manual_seed(0), loss_fn=loss_fn)
+    assert res.steps == len(losses) == 15
+    assert res.sotl == pytest.approx(sum(losses) / 15, rel=1e-6)
+    assert res.train_loss == pytest.approx(sum(losses[-5:]) / 5, rel=1e-6)
+    assert res.sotl > res.train_loss  # the loss fell while training
+    later = fit(model, x, y, opt, 8, 4, None, torch.Generator().manual_seed(0),
+                resume=Resume(15))
+    assert later.steps == 20 and math.isnan(later.sotl) and math.isfinite(later.train_loss)
+
+
 def test_fit_stops_at_the_time_budget() -> None:
     model, x, y = _toy()
     opt = make_optimizer(model, "adam", 0.01, 0.0)
@@ -168,6 +193,8 @@ def test_train_learns_digits() -> None:
     est = get_estimator("train", epochs=4, batch_size=32, optimizer="adam", lr=0.01)
     m = est.evaluate(space, space.make({"k": 3, "w": 16}))
     assert m["val_accuracy"] > 60.0 and m["val_loss"] < 1.5 and m["train_loss"] < 1.5
+    assert m["sotl_e"] == m["train_loss"] < m["sotl"] < math.log(10) + 1  # the loss fell
+    assert {"sotl", "sotl_e"} <= set(est.produces())
 
 
 def test_train_catalog_space_fits_classes_channels_and_resolution() -> None:

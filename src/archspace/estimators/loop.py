@@ -48,6 +48,19 @@ class FitResult:
     #: The loss summed over the steps of the epoch training stopped in, and their number.
     epoch_loss: Tensor | None = None
     epoch_steps: int = 0
+    #: The loss summed over every step from the start of training (a continued run included);
+    #: None when a continued run's earlier steps are unknown (a checkpoint without it).
+    run_loss: Tensor | None = None
+
+    @property
+    def sotl(self) -> float:
+        """The mean training loss over every step from the start: the sum over training losses
+        (SoTL) of Ru et al., "Speedy Performance Estimation for Neural Architecture Search"
+        (NeurIPS 2021), divided by the steps (the same for every arch of one setting, so the
+        ranking is SoTL's); lower is better. NaN when :attr:`run_loss` is unknown."""
+        if self.run_loss is None or not self.steps:
+            return math.nan
+        return float(self.run_loss) / self.steps
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,9 @@ class Resume:
     perm: Tensor | None = None
     epoch_loss: Tensor | None = None
     epoch_steps: int = 0
+    #: The loss summed over the ``step`` steps already taken (None: unknown, so the continued
+    #: run's :attr:`FitResult.sotl` is NaN).
+    run_loss: Tensor | None = None
 
 
 def make_optimizer(model: nn.Module, optimizer: str, lr: float, weight_decay: float,
@@ -122,6 +138,10 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, batc
     if resume is not None and resume.epoch_loss is not None and step % per_epoch:
         loss_sum, epoch_steps = resume.epoch_loss.to(x.device).clone(), resume.epoch_steps
     last_sum, last_steps = loss_sum, 0
+    run_sum: Tensor | None = torch.zeros((), device=x.device)
+    if step:
+        run_sum = (resume.run_loss.to(x.device).clone()  # type: ignore[union-attr]
+                   if resume is not None and resume.run_loss is not None else None)
     t0 = time.perf_counter()
     while total is None or step < total:
         b = step % per_epoch
@@ -146,6 +166,8 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, batc
         loss.backward()
         opt.step()
         loss_sum += loss.detach()
+        if run_sum is not None:
+            run_sum += loss.detach()
         step += 1
         epoch_steps += 1
         if step % CHECK_EVERY == 0:
@@ -160,10 +182,11 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, batc
         g["lr"] = lr
     _check(last_sum, step)
     mean = float(last_sum) / last_steps if last_steps else math.nan
+    run = run_sum.detach().cpu() if run_sum is not None else None
     if step % per_epoch and perm is not None:
         return FitResult(step, step / per_epoch, mean, seconds, perm.cpu(),
-                         loss_sum.detach().cpu(), epoch_steps)
-    return FitResult(step, step / per_epoch, mean, seconds)
+                         loss_sum.detach().cpu(), epoch_steps, run)
+    return FitResult(step, step / per_epoch, mean, seconds, run_loss=run)
 
 
 def evaluate_model(model: nn.Module, x: Tensor, y: Tensor,

@@ -23,6 +23,14 @@ How the network is fitted to the data:
   it; images are resized with bilinear
   interpolation (antialiased when shrinking).
 
+Training-speed metrics come free with the run (Ru et al., "Speedy Performance Estimation for
+Neural Architecture Search", NeurIPS 2021): ``sotl_e`` is the mean training loss over the last
+epoch (their SoTL-E with E=1; the same number as ``train_loss``) and ``sotl`` the mean over
+every step from the start (SoTL divided by the steps, which every arch of one setting shares,
+so it ranks as SoTL does); lower is better for both, and both count the minibatch losses as
+training computed them, with no extra pass. A run continued from a checkpoint written before
+``sotl`` existed reports it as NaN.
+
 Determinism: given a seed, the weights (``torch.manual_seed``), the batch order (a seeded
 generator), and, on the CPU, the kernels (``torch.use_deterministic_algorithms``) are fixed, so
 the same seed gives identical metrics as long as ``epochs`` ends training; a ``max_seconds``
@@ -201,8 +209,9 @@ class TrainEstimator(Estimator):
     paper: ClassVar[str] = "Zoph & Le 2017 (ICLR); recipe of Dong & Yang 2020, NAS-Bench-201 (ICLR)"
     options: ClassVar[tuple[Option, ...]] = OPTIONS
     metric = "val_accuracy"
-    metrics: ClassVar[tuple[str, ...]] = ("val_loss", "train_loss", "train_seconds", "epochs",
-                                          "steps", "resolution", "threads", *COSTS)
+    metrics: ClassVar[tuple[str, ...]] = ("val_loss", "train_loss", "sotl_e", "sotl",
+                                          "train_seconds", "epochs", "steps", "resolution",
+                                          "threads", *COSTS)
 
     resource: ClassVar[str | None] = "epochs"
 
@@ -357,7 +366,7 @@ class TrainEstimator(Estimator):
             opt.load_state_dict(start["optimizer"])
             gen.set_state(start["generator"])
             resume = Resume(int(start["step"]), start.get("perm"), start.get("epoch_loss"),
-                            int(start.get("epoch_steps") or 0))
+                            int(start.get("epoch_steps") or 0), start.get("run_loss"))
         return model, opt, gen, resume
 
     def adapted(self, space: Space) -> tuple[Space, int]:
@@ -459,6 +468,7 @@ class TrainEstimator(Estimator):
             acc, loss = evaluate_model(model, data.x_val, data.y_val)
         cost = self.cost(space, arch)
         metrics = {"val_accuracy": acc, "val_loss": loss, "train_loss": res.train_loss,
+                   "sotl_e": res.train_loss, "sotl": res.sotl,
                    "train_seconds": res.seconds, "epochs": res.epochs,
                    "steps": float(res.steps), "resolution": float(r),
                    "train_samples": float(x.shape[0]),
@@ -527,6 +537,7 @@ class TrainedRun:
                 "optimizer": _to_cpu(self.optimizer.state_dict()),
                 "generator": self.generator.get_state(), "perm": self.result.perm,
                 "epoch_loss": self.result.epoch_loss, "epoch_steps": self.result.epoch_steps,
+                "run_loss": self.result.run_loss,
                 "metrics": dict(self.metrics)}
 
 
