@@ -62,3 +62,22 @@ def test_resume_and_summary(tmp_path: Path) -> None:
     assert 0.5 < row["kendall"] < 1.0
     json.dumps(row)
     assert "spos:x:s0" in bench.markdown([row])
+
+
+def test_scoring_settings_and_loss_ranking(tmp_path: Path) -> None:
+    bench = _script()
+    base = "spos:C=8,N=1,e60,n5000,b64,r16:s0"
+    assert bench.score_setting(base, 4, 1000) == base  # the defaults keep the old names
+    cheap = bench.score_setting(base, 2, 500)
+    assert cheap == base + "|bn2,v500" and bench.supernet_setting(cheap) == base
+    out = tmp_path / "r.jsonl"
+    bench.append(out, {"kind": "train", "setting": base, "key": "a.pt", "cpu_s": 50.0})
+    truth = {i: float(i) for i in range(10)}
+    for i in range(10):  # accuracy ranks inversely, the loss rightly (lower loss, better cell)
+        bench.append(out, {"kind": "cell", "setting": cheap, "key": i, "score": -float(i),
+                           "loss": 10.0 - i, "cpu_s": 0.1})
+    (row,) = bench.summarize(bench.read_records(out), truth)
+    assert row["supernet_cpu_s"] == 50.0  # the scoring setting finds its supernet's cost
+    assert row["kendall"] == pytest.approx(-1.0) and row["kendall_loss"] == pytest.approx(1.0)
+    assert row["speedup_scoring_only"] == pytest.approx(bench.TRAIN_CPU_PER_CELL / 0.1)
+    assert "| 1.00 |" in bench.markdown([row])

@@ -59,6 +59,45 @@ def test_extracted_network_computes_what_the_supernet_computes(name: str) -> Non
         assert sum(p.numel() for p in model.parameters()) == sn.active_parameters()
 
 
+def test_recalibration_is_the_cumulative_average_whatever_the_statistics_were() -> None:
+    """SPOS's protocol: the active arch's statistics are re-estimated from its calibration
+    batches alone (as torch's momentum=None from reset statistics), so earlier training or
+    scoring of other archs leaves no trace in its score."""
+    torch.manual_seed(0)
+    _, sn, r = _supernet("nb201")
+    arch = sn.sample(3)
+    batches = [torch.randn(8, 3, r, r) for _ in range(3)]
+    for bn in sn.layers.values():
+        if isinstance(bn, torch.nn.BatchNorm2d):
+            bn.running_mean.add_(5.0)
+            bn.running_var.mul_(9.0)
+    assert sn.recalibrate(batches) == 3
+    ref = sn.extract(arch)
+    for m in ref.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None
+    ref.train()
+    with torch.no_grad():
+        for b in batches:
+            ref(b)
+        x = torch.randn(4, 3, r, r)
+        assert torch.allclose(ref.eval()(x), sn.eval()(x), atol=1e-5)
+
+
+def test_spos_samples_every_op_of_every_edge_uniformly() -> None:
+    import random
+    from collections import Counter
+
+    space = get_space("nb201", C=4, N=1)
+    counts = Counter()
+    for step in range(1000):
+        arch = space.sample(random.Random(f"spos:0:{step}"))  # as train_supernet draws paths
+        counts.update(zip(arch.names, arch.values, strict=True))
+    assert len(counts) == 6 * 5
+    assert all(150 <= c <= 250 for c in counts.values())  # 200 expected, 5+ sigma apart
+
+
 def test_training_a_path_moves_its_slice_of_the_shared_statistics() -> None:
     space, sn, r = _supernet("mcunet")
     sn.activate(space.sample(0)).train()
