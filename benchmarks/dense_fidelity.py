@@ -13,7 +13,8 @@ loses nothing and a rerun continues. ``report`` reads the lines back and prints 
 table (and writes ``.json`` beside the lines)::
 
     nice -n 15 python benchmarks/dense_fidelity.py run --task segment --archs 20 --size 48 \
-        --scenes 96 --val-scenes 32 --layers 4 --aspp 16 --epochs 4
+        --scenes 96 --val-scenes 32 --layers 4 --aspp 16 --epochs 8 --lr 0.01 \
+        --seg-option labels=foreground
     nice -n 15 python benchmarks/dense_fidelity.py run --task detect --archs 20 --epochs 3
     nice -n 15 python benchmarks/dense_fidelity.py run --task superres --archs 20 --epochs 5
     python benchmarks/dense_fidelity.py report [--task detect|superres]
@@ -75,15 +76,22 @@ def segment_task(args: argparse.Namespace) -> Task:
 
     space = AutoDeepLabSpace(layers=args.layers, filter_multiplier=args.filters,
                              aspp_channels=args.aspp)
-    opts = {"image_size": args.size, "scenes": args.scenes, "val_scenes": args.val_scenes,
-            "batch_size": args.batch_size, "lr": args.lr, "device": "cpu", "keep": "none"}
+    opts: dict[str, Any] = {"image_size": args.size, "scenes": args.scenes,
+                            "val_scenes": args.val_scenes, "batch_size": args.batch_size,
+                            "lr": args.lr, "device": "cpu", "keep": "none",
+                            **dict(kv.split("=", 1) for kv in args.seg_option)}
 
     def make(mult: int) -> Any:
         return get_estimator("segment", epochs=args.epochs * mult, **opts)
 
+    # the loss and label options are always named: lines from before they existed (plain
+    # cross-entropy, no prior init, the 11 classes) keep a setting of their own
+    c = make(1).config
     setting = (f"autodeeplab(layers={args.layers},F={args.filters},aspp={args.aspp}) "
                f"digit-scenes {args.size}px {args.scenes}/{args.val_scenes} scenes "
-               f"B={args.epochs:g} epochs bs={args.batch_size} lr={args.lr:g}")
+               f"B={args.epochs:g} epochs bs={args.batch_size} lr={args.lr:g} "
+               f"labels={c['labels']} class_weight={c['class_weight']} "
+               f"prior_init={str(c['prior_init']).lower()}")
     return Task(space, make, "miou", "miou_background", setting)
 
 
@@ -260,6 +268,9 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--layers", type=int, default=6)
     r.add_argument("--filters", type=int, default=4)
     r.add_argument("--aspp", type=int, default=32)
+    r.add_argument("--seg-option", action="append", default=[],
+                   help="segment: an estimator option KEY=VALUE (repeatable), e.g. "
+                   "labels=foreground, class_weight=none, prior_init=false")
     _task_arguments(r)
     q = sub.add_parser("report", help="summarise the lines")
     q.add_argument("--epochs", type=float, default=None, help="superres: B of the lines")

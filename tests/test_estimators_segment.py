@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from _dense_files import _palette_png, make_voc
 from archspace.cli import cli
 from archspace.estimators import EstimatorError, get_estimator
-from archspace.estimators.segment import miou_of
+from archspace.estimators.segment import _init_classifier, class_weights, miou_of, prior_bias
 from archspace.spaces.autodeeplab import AutoDeepLabSpace
 
 TINY = {"image_size": 32, "scenes": 8, "val_scenes": 4, "epochs": 1, "batch_size": 4,
@@ -58,6 +58,55 @@ def test_evaluate_is_deterministic_and_reports_the_head_cost() -> None:
     present = len(set(masks[valid].unique().tolist()))
     bg_iou = float((masks[valid] == 0).float().mean())
     assert a["miou_background"] == pytest.approx(100 * bg_iou / present, abs=1e-3)
+
+
+def test_class_weights_and_prior_bias_match_a_hand_count() -> None:
+    masks = torch.tensor([[0, 0, 0, 1, 255]])  # frequencies 3/4 and 1/4; class 2 absent
+    assert class_weights(masks, 3, "none") is None
+    bal = class_weights(masks, 3, "balanced")
+    assert bal is not None and bal.tolist() == pytest.approx([2 / 3, 2.0, 1.0])
+    sq = class_weights(masks, 3, "sqrt")
+    assert sq is not None
+    z = 0.75 ** 0.5 + 0.25 ** 0.5  # the pixel-weighted mean of 1/sqrt(f) is 1 after scaling
+    assert sq.tolist() == pytest.approx([1 / 0.75 ** 0.5 / z, 2 / z, 1.0], rel=1e-5)
+    # softmax(bias) is the prior: plain, then with the class weights (absent classes at 1e-4)
+    assert prior_bias(masks, 3, None).softmax(0).tolist() == pytest.approx(
+        [0.75, 0.25, 0.0], abs=2e-4)
+    assert prior_bias(masks, 3, bal).softmax(0).tolist() == pytest.approx(
+        [0.5, 0.5, 0.0], abs=2e-4)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 3, 3), torch.nn.Conv2d(3, 3, 1))
+    _init_classifier(model, torch.tensor([1.0, 2.0, 3.0]))
+    assert model[1].bias.tolist() == [1.0, 2.0, 3.0] and model[0].bias.tolist() != [1.0, 2.0, 3.0]
+
+
+def test_weighting_and_prior_init_are_applied() -> None:
+    space, arch = _space(), _space().sample(1)
+    plain = {**TINY, "class_weight": "none", "prior_init": False}
+    runs = {k: get_estimator("segment", **{**plain, **o}).evaluate(space, arch, 0)
+            for k, o in (("plain", {}), ("prior", {"prior_init": True}),
+                         ("sqrt", {"class_weight": "sqrt"}), ("default", {}))}
+    # starting at the priors, the first steps' loss is far below a start at uniform scores
+    assert runs["prior"]["train_loss"] < runs["plain"]["train_loss"]
+    assert runs["sqrt"]["train_loss"] != runs["plain"]["train_loss"]
+    est = get_estimator("segment", **TINY)
+    assert est.config["class_weight"] == "sqrt" and est.config["prior_init"] is True
+    # val_loss is the unweighted cross-entropy whatever the training weights
+    assert all(r["val_loss"] > 0 for r in runs.values())
+
+
+def test_foreground_labels_merge_the_classes() -> None:
+    space, arch = _space(), _space().sample(1)
+    est = get_estimator("segment", **TINY, labels="foreground")
+    data = est.native_dataset()  # type: ignore[attr-defined]
+    assert data.num_classes == 2 and data.class_names == ("background", "foreground")
+    assert set(data.y_train.unique().tolist()) == {0, 1, 255}
+    full = get_estimator("segment", **TINY).native_dataset()  # type: ignore[attr-defined]
+    assert torch.equal(data.y_val == 1, (full.y_val > 0) & (full.y_val != 255))
+    m = est.evaluate(space, arch, 0)
+    fitted, _ = est.adapted(space)  # type: ignore[attr-defined]
+    assert fitted.num_classes == 2
+    bg = full.y_val[full.y_val != 255]
+    assert m["miou_background"] == pytest.approx(50 * float((bg == 0).float().mean()), abs=1e-3)
 
 
 def test_warm_start_continues_exactly(tmp_path: Path) -> None:
