@@ -58,7 +58,7 @@ def test_validate_wants_the_choice_and_its_type() -> None:
     for i, bad in ((0, True), (0, 1.0), (2, 3.0), (0, None), (3, "conv")):
         values = list(good.values)
         values[i] = bad
-        with pytest.raises(ArchError, match="has value|missing|inactive"):
+        with pytest.raises(ArchError, match=r"has value|missing|inactive"):
             t.validate(Arch(good.names, tuple(values)))
 
 
