@@ -150,7 +150,7 @@ class NASNetSpace(Space):
                      str(arch[f"{t}.b{b}.op0"]), str(arch[f"{t}.b{b}.op1"]),
                      str(arch[f"{t}.b{b}.comb"])) for b in range(self.B)]
         v = arch.values
-        return [(int(str(v[i0])), int(str(v[i1])), str(v[o0]), str(v[o1]), str(v[c]))
+        return [(_as_int(v[i0]), _as_int(v[i1]), str(v[o0]), str(v[o1]), str(v[c]))
                 for i0, i1, o0, o1, c in where[t]]
 
     def from_blocks(self, cells: Mapping[str, Sequence[Block]]) -> Arch:
@@ -352,6 +352,10 @@ class NASNetSpace(Space):
             labels = [f"{b}\n{blk[4]}" for b, blk in enumerate(blocks)]
             panels.append(Diagram("dag", f"{t} cell", cell_nodes(self.B, labels), tuple(edges)))
         return Diagram("dag", self.label, (), (), tuple(panels))
+
+
+def _as_int(v: Any) -> int:
+    return v if type(v) is int else int(str(v))
 
 
 def _live(node: _T | None) -> _T:
