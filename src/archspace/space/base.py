@@ -273,7 +273,9 @@ class Space:
     def _valid_values(self, values: Sequence[Value | None]) -> bool:
         """Whether ``values`` pass :meth:`validate`'s per-decision checks (a dictionary lookup
         per decision; the loop in :meth:`validate` then finds what is wrong)."""
-        parents, kinds = self._parents, self._choice_types
+        parents, kinds = self._parents, self.__dict__.get("_choice_types")
+        if kinds is None:  # decisions not set through _set_decisions
+            return False
         try:
             for i, v in enumerate(values):
                 if parents[i] < 0 or self._active(i, values):
