@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archspace import ArchError, Decision, Space, SpaceError
+from archspace import Arch, ArchError, Decision, Space, SpaceError
 
 
 class Toy(Space):
@@ -46,6 +46,20 @@ def test_inactive_decisions_are_none_and_checked() -> None:
         t.validate(a.replace(**{"b0.k": 3}))
     with pytest.raises(ArchError, match="missing"):
         t.validate(a.replace(**{"b0.op": "conv"}))
+
+
+def test_validate_wants_the_choice_and_its_type() -> None:
+    """Equal values of another type (True for 1, 3.0 for 3), a missing value and a value for an
+    inactive decision are refused, as the per-decision loop words it; every enumerated arch is
+    accepted."""
+    t = Toy()
+    assert all(t.validate(a) is a for a in t.enumerate())
+    good = t.make({"depth": 1, "b0.op": "conv", "b0.k": 3})
+    for i, bad in ((0, True), (0, 1.0), (2, 3.0), (0, None), (3, "conv")):
+        values = list(good.values)
+        values[i] = bad
+        with pytest.raises(ArchError, match=r"has value|missing|inactive"):
+            t.validate(Arch(good.names, tuple(values)))
 
 
 def test_mutate_resamples_newly_active_decisions() -> None:

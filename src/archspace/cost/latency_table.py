@@ -235,7 +235,7 @@ class LatencyTable:
         self._parts: dict[tuple[int, ...], dict[Any, tuple[tuple[float, int], ...]]] = {}
         #: Predict blocks with ``latency_parts`` from their parts (see :meth:`predict_chain`).
         self.fast_parts = True
-        self._calls: dict[tuple[Any, ...], tuple[tuple[tuple[float, int], ...], tuple[int, ...]]] = {}
+        self._calls: dict[tuple[Any, ...], tuple[tuple[tuple[float, ...], int], tuple[int, ...]]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -318,16 +318,18 @@ class LatencyTable:
         return ms, k, out.shape
 
     def part(self, fn: Any, shapes: tuple[tuple[int, ...], ...], *args: Any
-             ) -> tuple[tuple[tuple[float, int], ...], tuple[int, ...]]:
-        """The terms (:meth:`_node_terms`) and output shape of ``fn(g, *inputs, *args)``
-        lowered alone into a SegmentGraph on distinct inputs of ``shapes``; each distinct
-        call once per table (see :meth:`predict`)."""
+             ) -> tuple[tuple[tuple[float, ...], int], tuple[int, ...]]:
+        """``((ms of each node, layers), output shape)`` of ``fn(g, *inputs, *args)`` lowered
+        alone into a SegmentGraph on distinct inputs of ``shapes`` (a node's ms and layers as
+        in :meth:`_node_terms`); each distinct call once per table (see :meth:`predict`)."""
         key = (fn, shapes, args)
         hit = self._calls.get(key)
         if hit is None:
             g = SegmentGraph(self._segment_cache)
             out = fn(g, *[g.input(shape) for shape in shapes], *args)
-            hit = self._calls[key] = (tuple(self._node_terms(g)), out.shape)
+            terms = self._node_terms(g)
+            hit = self._calls[key] = ((tuple(ms for ms, _ in terms), sum(k for _, k in terms)),
+                                      out.shape)
         return hit
 
     def _parts_block(self, parts: Sequence[Any], shape: tuple[int, ...]
@@ -415,10 +417,10 @@ class LatencyTable:
         try:
             if self.fast_parts and hasattr(space, "latency_terms"):
                 total, count = 0.0, 0
-                for terms in space.latency_terms(arch, r, self.part):
-                    for ms, k in terms:
+                for values, k in space.latency_terms(arch, r, self.part):
+                    for ms in values:
                         total += ms
-                        count += k
+                    count += k
                 return self.overhead(total, count)
             if getattr(space, "segment_profile", False):  # before blocks: nasnet has both
                 g = SegmentGraph(space.__dict__.setdefault("_segment_cache", {}))

@@ -116,6 +116,13 @@ class Space:
         self.names = names
         self._pos = pos
         self._parents = tuple(parents)
+        kinds: list[dict[Any, type]] = []  # per decision, each choice's type (the first of equals)
+        for d in ds:
+            kind: dict[Any, type] = {}
+            for c in d.choices:
+                kind.setdefault(c, type(c))
+            kinds.append(kind)
+        self._choice_types = tuple(kinds)
         if not hasattr(self, "params"):
             self.params = {}
 
@@ -263,6 +270,23 @@ class Space:
         """A message if ``values`` break a cross-decision constraint (none by default)."""
         return None
 
+    def _valid_values(self, values: Sequence[Value | None]) -> bool:
+        """Whether ``values`` pass :meth:`validate`'s per-decision checks (a dictionary lookup
+        per decision; the loop in :meth:`validate` then finds what is wrong)."""
+        parents, kinds = self._parents, self.__dict__.get("_choice_types")
+        if kinds is None:  # decisions not set through _set_decisions
+            return False
+        try:
+            for i, v in enumerate(values):
+                if parents[i] < 0 or self._active(i, values):
+                    if v is None or type(v) is not kinds[i].get(v):
+                        return False
+                elif v is not None:
+                    return False
+        except TypeError:  # an unhashable value
+            return False
+        return True
+
     def validate(self, arch: Arch) -> Arch:
         """Return ``arch`` if it belongs to this space, else raise :class:`ArchError` naming
         the decision, the bad value and the allowed values."""
@@ -273,6 +297,11 @@ class Space:
                 raise ArchError(f"arch does not match space {self.label}: unknown decisions "
                                 f"{_preview(extra)}, missing {_preview(missing)}")
             arch = Arch(self.names, tuple(arch[n] for n in self.names))
+        if self._valid_values(arch.values):
+            msg = self._violation(arch.values)
+            if msg:
+                raise ArchError(f"arch violates a constraint of {self.label}: {msg}")
+            return arch
         for i, (d, v) in enumerate(zip(self.decisions, arch.values, strict=True)):
             if self._active(i, arch.values):
                 if v is None:

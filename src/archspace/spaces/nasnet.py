@@ -52,7 +52,7 @@ from archspace.ir.graph import Graph, IRError, Node
 from archspace.ir.segments import segment
 from archspace.space import Arch, Decision, Diagram, DiagramEdge, Space
 from archspace.space.params import CHANNELS, count_up_to, limits
-from archspace.spaces.darts import cell_nodes, concat_part, stem_part, sum_part
+from archspace.spaces.darts import cell_nodes, concat_part, stem_part
 
 __all__ = ["COMBINE_OPS", "NASNET_A", "NASNET_OPS", "NASNetSpace"]
 
@@ -150,7 +150,7 @@ class NASNetSpace(Space):
                      str(arch[f"{t}.b{b}.op0"]), str(arch[f"{t}.b{b}.op1"]),
                      str(arch[f"{t}.b{b}.comb"])) for b in range(self.B)]
         v = arch.values
-        return [(int(str(v[i0])), int(str(v[i1])), str(v[o0]), str(v[o1]), str(v[c]))
+        return [(_as_int(v[i0]), _as_int(v[i1]), str(v[o0]), str(v[o1]), str(v[c]))
                 for i0, i1, o0, o1, c in where[t]]
 
     def from_blocks(self, cells: Mapping[str, Sequence[Block]]) -> Arch:
@@ -314,6 +314,10 @@ class NASNetSpace(Space):
         """The network of :meth:`_lower` as latency-table pieces, in its order (see
         :meth:`~archspace.cost.latency_table.LatencyTable.predict`)."""
         plans = {t: self.blocks(arch, t) for t in CELL_TYPES}
+        cells = {t: ([(i0, i1, op0, op1, comb, 2 if t == _R and i0 < 2 else 1,
+                       2 if t == _R and i1 < 2 else 1) for i0, i1, op0, op1, comb in blocks],
+                     {s for blk in blocks for s in blk[:2]}, self.unused(blocks))
+                 for t, blocks in plans.items()}
         terms, stem = part(stem_part, ((self.in_channels, resolution, resolution),),
                            3 * self.channels)
         out = [terms]
@@ -323,8 +327,7 @@ class NASNetSpace(Space):
             ch *= 2 if t == _R else 1
             shape = None
             if live:
-                shape = _cell_terms(part, out, outs[-2], outs[-1], plans[t], ch, t == _R,
-                                    reduction_prev)
+                shape = _cell_terms(part, out, outs[-2], outs[-1], cells[t], ch, reduction_prev)
             outs.append(shape)
             reduction_prev = t == _R
         out.append(part(_head_part, (_live(outs[-1]),), self.num_classes)[0])
@@ -351,6 +354,10 @@ class NASNetSpace(Space):
         return Diagram("dag", self.label, (), (), tuple(panels))
 
 
+def _as_int(v: Any) -> int:
+    return v if type(v) is int else int(str(v))
+
+
 def _live(node: _T | None) -> _T:
     if node is None:
         raise IRError("a NASNet block reads a cell input that was not built")
@@ -358,10 +365,12 @@ def _live(node: _T | None) -> _T:
 
 
 def _cell_terms(part: Callable[..., Any], out: list[Any], s0: Shape | None, s1: Shape | None,
-                blocks: list[Block], ch: int, reduction: bool, reduction_prev: bool) -> Shape:
+                cell: tuple[list[tuple[int, int, str, str, str, int, int]], set[int], list[int]],
+                ch: int, reduction_prev: bool) -> Shape:
     """:meth:`NASNetSpace._cell` as latency-table pieces appended to ``out``, on input shapes;
-    the cell's output shape."""
-    used = {s for blk in blocks for s in blk[:2]}
+    ``cell`` is the cell type's blocks (with the strides of their two ops), the states they
+    read and the unused blocks; returns the cell's output shape."""
+    blocks, used, unused = cell
     states: list[Shape | None] = [None, None]
     if 0 in used and s0 is not None:
         terms, states[0] = (part(factorized_reduce, (s0,), ch) if reduction_prev
@@ -370,14 +379,15 @@ def _cell_terms(part: Callable[..., Any], out: list[Any], s0: Shape | None, s1: 
     if 1 in used and s1 is not None:
         terms, states[1] = part(relu_conv_bn, (s1,), ch, 1)
         out.append(terms)
-    for i0, i1, op0, op1, comb in blocks:
-        t0, a = part(nasnet_op, (_live(states[i0]),), op0, ch, 2 if reduction and i0 < 2 else 1)
-        t1, b = part(nasnet_op, (_live(states[i1]),), op1, ch, 2 if reduction and i1 < 2 else 1)
-        terms, shape = (part(sum_part, (a, b)) if comb == "add"
-                        else part(_concat_conv_part, (a, b), ch))
-        out += (t0, t1, terms)
+    for i0, i1, op0, op1, comb, st0, st1 in blocks:
+        x0, x1 = states[i0], states[i1]
+        if x0 is None or x1 is None:
+            _live(None)
+        t0, a = part(nasnet_op, (x0,), op0, ch, st0)
+        terms, shape = part(_op_combine_part, (a, x1), op1, ch, st1, comb)
+        out += (t0, terms)
         states.append(shape)
-    shapes = tuple(_live(states[2 + b]) for b in NASNetSpace.unused(blocks))
+    shapes = tuple(_live(states[2 + b]) for b in unused)
     if len(shapes) == 1:
         return shapes[0]
     terms, shape = part(concat_part, shapes)
@@ -385,9 +395,14 @@ def _cell_terms(part: Callable[..., Any], out: list[Any], s0: Shape | None, s1: 
     return shape  # type: ignore[no-any-return]
 
 
-def _concat_conv_part(g: Graph, a: Node, b: Node, ch: int) -> Node:
-    """The ``concat`` combine op (stack, ReLU-Conv1x1-BN to ``ch``), a latency-table piece."""
-    return relu_conv_bn(g, g.concat(a, b), ch, 1)
+def _op_combine_part(g: Graph, t0: Node, x: Node, op: str, ch: int, stride: int,
+                     comb: str) -> Node:
+    """A block's second op (on ``x``) and its combine op with the first op's output ``t0``,
+    as :meth:`NASNetSpace._cell` builds them, a latency-table piece."""
+    t1 = nasnet_op(g, x, op, ch, stride)
+    if comb == "add":
+        return g.add(t0, t1)
+    return relu_conv_bn(g, g.concat(t0, t1), ch, 1)
 
 
 def _head_part(g: Graph, x: Node, num_classes: int) -> Node:
