@@ -315,7 +315,8 @@ def report(args: argparse.Namespace) -> list[dict[str, Any]]:
         row.update({f"cifar10_test_200ep:{k}": v for k, v in
                     correlations(valid, truth["cifar10_test_200ep"][all_ids], boot=0).items()})
         rows.append(row)
-        for combo in (("synflow", "naswot"), ("synflow", "jacov"), ("synflow", "naswot", "jacov")):
+        for combo in (("synflow", "naswot"), ("synflow", "jacov"), ("naswot", "jacov"),
+                      ("synflow", "naswot", "jacov")):
             if all(c in settings for c in combo):
                 pred = _rank_mean([_ranked([settings[c][i]["value"] for i in zc_ids])
                                    for c in combo])
@@ -324,10 +325,9 @@ def report(args: argparse.Namespace) -> list[dict[str, Any]]:
                 shared = sum(float(np.mean([settings[c][i]["cpu"] for i in zc_ids]))
                              for c in combo) - (len(combo) - 1) * setup
                 add("+".join(combo), zc_ids, pred, shared, "zero-cost combination")
-    seen: set[tuple[int, ...]] = set()
-    for name, cells in list(settings.items()):
-        if not name.startswith("train") or "synflow" not in settings:
-            continue
+    training = [n for n in settings if n.startswith("train") and "synflow" in settings]
+    for name in training:
+        cells = settings[name]
         for combo in TRAIN_COMBOS:
             ids = sorted(set(cells).intersection(*(settings.get(c, {}) for c in combo)))
             if len(ids) < 5:
@@ -341,9 +341,12 @@ def report(args: argparse.Namespace) -> list[dict[str, Any]]:
                 float(np.mean([settings[c][i]["cpu"] for i in ids])) for c in combo) \
                 - (len(combo) - 1) * setup
             add(f"{name} + {'+'.join(combo)}", ids, pred, cpu, "training combination")
-        # the proxies and the table's 12-epoch validation on the training setting's own cells:
-        # a small sample's correlation is only comparable with others on the same cells
-        ids = sorted(set(cells) & set(zc_ids))
+    # the proxies, the table's 12-epoch validation and the other training settings on each
+    # training setting's own cells: a small sample's correlation is only comparable with
+    # others on the same cells
+    seen: set[tuple[int, ...]] = set()
+    for name in training:
+        ids = sorted(set(settings[name]) & set(zc_ids))
         if len(ids) < 5 or tuple(ids) in seen:
             continue
         seen.add(tuple(ids))
@@ -359,6 +362,12 @@ def report(args: argparse.Namespace) -> list[dict[str, Any]]:
                 add(f"{'+'.join(combo)} (same {len(ids)} cells)", ids, pred, None, "same cells")
         add(f"valid_12ep (same {len(ids)} cells)", ids,
             truth["cifar10_valid_12ep"][ids], None, "same cells")
+        for other in training:
+            if other.split(" ")[0] != name.split(" ")[0] and set(ids) <= set(settings[other]) \
+                    and len(settings[other]) > len(ids):
+                pred = _ranked([settings[other][i]["value"] for i in ids])
+                cpu = float(np.mean([settings[other][i]["cpu"] for i in ids]))
+                add(f"{other} (same {len(ids)} cells)", ids, pred, cpu, "same cells")
     summary = args.out.with_suffix(".json")
     summary.write_text(json.dumps(rows, indent=1) + "\n")
     with args.out.with_suffix(".csv").open("w", newline="") as f:
@@ -394,6 +403,17 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _short(setting: str) -> str:
+    """A training setting's plot label: ``train:C=8,N=1,epochs=6,train_samples=5000:s0 sotl_e``
+    as ``e6,n5000 sotl_e``."""
+    if not setting.startswith("train:"):
+        return setting
+    for long, short in (("train:", ""), ("C=8,N=1,", ""), ("epochs=", "e"),
+                        ("train_samples=", "n"), ("resolution=", "r"), (":s0", "")):
+        setting = setting.replace(long, short)
+    return setting
+
+
 def plot(rows: Sequence[dict[str, Any]], path: Path) -> None:
     """Spearman with the 200-epoch test accuracy against CPU seconds per cell (log scale)."""
     import matplotlib
@@ -416,11 +436,12 @@ def plot(rows: Sequence[dict[str, Any]], path: Path) -> None:
             continue
         cpu = max(cpu, 1e-4)
         ax.scatter(cpu, rho, color=colours.get(r["kind"], "k"), s=18)
-        ax.annotate(f"{r['setting']} ({r['cells']})", (cpu, rho), fontsize=6,
+        ax.annotate(f"{_short(r['setting'])} ({r['cells']})", (cpu, rho), fontsize=5,
                     xytext=(3, 2), textcoords="offset points")
         if r.get("published_spearman") is not None and r["kind"] == "zero-cost":
             ax.scatter(cpu, r["published_spearman"], marker="x", color="grey", s=14)
     ax.set_xscale("log")
+    ax.set_xlim(right=2e3)  # room for the training rows' labels
     ax.set_xlabel("CPU seconds per cell (one thread, log scale)")
     ax.set_ylabel("Spearman vs cifar10_test_200ep")
     ax.set_title("Estimator fidelity on NAS-Bench-201 (CIFAR-10); x: published value")
