@@ -24,6 +24,12 @@ Methods (``--method``):
     edge holds its op; a cell is scored by the sub-supernet of its op. Its cost is the SPOS
     supernet's plus the fine-tuning.
 
+``--resolution 16`` trains and scores at 16x16 pixels (a quarter of the CPU per step, so four
+times the steps for the same CPU); ``--bn-batches`` and ``--val-samples`` set the cost of
+scoring a cell (a setting other than 4 batches and 1,000 test images is recorded as
+``SETTING|bnB,vV``). Each cell's line holds its test accuracy and loss; ``report`` gives the
+Kendall tau of both (ranking by the loss, lower first).
+
 Every step appends JSON lines to ``--out`` (``benchmarks/results/oneshot_fidelity.jsonl``):
 the training cost of each supernet file once it is complete, and one line per scored cell;
 supernet files are written (resumably, every epoch) under ``benchmarks/results/oneshot/``. A
