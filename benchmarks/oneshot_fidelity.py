@@ -511,7 +511,8 @@ def markdown(rows: Sequence[dict[str, Any]]) -> str:
     for r in rows:
         if r.get("kind") == "mcunet":
             continue
-        lines.append(f"| {r['setting']} | {r['cells']} | {_fmt(r['kendall'])} | "
+        setting = str(r["setting"]).replace("|", "\\|")  # a scoring setting's |bnB,vV
+        lines.append(f"| {setting} | {r['cells']} | {_fmt(r['kendall'])} | "
                      f"{_fmt(r.get('kendall_loss'))} | "
                      f"{_fmt(r['spearman'])} | {_fmt(r['top10_precision'])} | "
                      f"{_fmt(r['published_kendall'])} | {_fmt(r['supernet_cpu_s'], 0)} | "

@@ -80,4 +80,5 @@ def test_scoring_settings_and_loss_ranking(tmp_path: Path) -> None:
     assert row["supernet_cpu_s"] == 50.0  # the scoring setting finds its supernet's cost
     assert row["kendall"] == pytest.approx(-1.0) and row["kendall_loss"] == pytest.approx(1.0)
     assert row["speedup_scoring_only"] == pytest.approx(bench.TRAIN_CPU_PER_CELL / 0.1)
-    assert "| 1.00 |" in bench.markdown([row])
+    table = bench.markdown([row])
+    assert "| 1.00 |" in table and "r16:s0\\|bn2,v500 |" in table  # escaped in its cell
