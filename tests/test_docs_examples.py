@@ -6,8 +6,8 @@ folder), and every ``archspace ...`` command of the ```bash blocks runs through 
 commands in order, in a fresh folder holding a copy of ``examples/``) and must exit 0; where its
 trailing comment starts with a number (``archspace size nb201 --distinct  # 5260 ...``) the output
 must contain that number (each command in a process forked from a server that has imported
-torch once: tests/_forkserver.py, checked against a fresh interpreter here). A fence without a language fails the test: tag it ``python`` or
-``bash`` (run here) or ``text`` (not run).
+torch once: tests/_forkserver.py, checked against a fresh interpreter here). A fence without a
+language fails the test: tag it ``python`` or ``bash`` (run here) or ``text`` (not run).
 
 Not run, each with its reason (see :func:`skip_reason`): commands that train networks for
 minutes (their pieces are covered by tests/test_cli_search.py, tests/test_estimators.py,
