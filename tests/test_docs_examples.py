@@ -12,7 +12,8 @@ language fails the test: tag it ``python`` or ``bash`` (run here) or ``text`` (n
 Not run, each with its reason (see :func:`skip_reason`): commands that train networks for
 minutes (their pieces are covered by tests/test_cli_search.py, tests/test_estimators.py,
 tests/test_user_space.py, tests/test_export.py and tests/test_report.py), commands that need a
-study made by one of those, templates with placeholders (``...``, ``FILE.db``, ``HOST:PORT``),
+study made by one of those, an example that repeats one run here (docs/cost-model.md's int8
+search and export: docs/estimation.md's), templates with placeholders (``...``, ``FILE.db``, ``HOST:PORT``),
 and what is not an ``archspace`` command (installing, the test suite, benchmark scripts, Ray).
 
 Commands run here that other tests also cover (in more detail): ``spaces``, ``size``,
@@ -197,6 +198,10 @@ SKIP: tuple[tuple[str, str], ...] = (
     (r"^archspace tinynas\b",
      "trains a supernet and fine-tunes for minutes; every stage, resuming and bad input are "
      "covered at a tiny size by tests/test_tinynas.py"),
+    (r"^archspace search\b.*--study int8\.db\b",
+     "docs/cost-model.md's int8 example: the same training search and int8 export as "
+     "docs/estimation.md's first block (run there: 2 trials, 100 calibration images); the "
+     "int8 export is checked by tests/test_export_int8.py"),
     (r"^archspace analyze edf\b.*--estimator[ =]train\b",
      "trains networks for minutes; edf is covered by tests/test_cli_analyze.py and "
      "tests/test_analysis_edf.py"),
