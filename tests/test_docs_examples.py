@@ -13,8 +13,9 @@ Not run, each with its reason (see :func:`skip_reason`): commands that train net
 minutes (their pieces are covered by tests/test_cli_search.py, tests/test_estimators.py,
 tests/test_user_space.py, tests/test_export.py and tests/test_report.py), commands that need a
 study made by one of those, an example that repeats one run here (docs/cost-model.md's int8
-search and export: docs/estimation.md's), templates with placeholders (``...``, ``FILE.db``, ``HOST:PORT``),
-and what is not an ``archspace`` command (installing, the test suite, benchmark scripts, Ray).
+search and export: docs/estimation.md's) or by a test (docs/dense-tasks.md's search, report and
+export: tests/test_estimators_segment.py's), templates with placeholders (``...``, ``FILE.db``,
+``HOST:PORT``), and what is not an ``archspace`` command (installing, the test suite, benchmark scripts, Ray).
 
 Commands run here that other tests also cover (in more detail): ``spaces``, ``size``,
 ``sample``, ``profile``, ``draw`` (tests/test_cli.py), ``search`` on nb201 (tests/test_cli_search.py),
@@ -202,6 +203,14 @@ SKIP: tuple[tuple[str, str], ...] = (
      "docs/cost-model.md's int8 example: the same training search and int8 export as "
      "docs/estimation.md's first block (run there: 2 trials, 100 calibration images); the "
      "int8 export is checked by tests/test_export_int8.py"),
+    # this exact command only: an edited one runs again
+    ("^" + re.escape("archspace search --space autodeeplab -p layers=3 -p filter_multiplier=2 -p "
+                     "aspp_channels=8 --estimator segment -e image_size=32 -e scenes=8 -e "
+                     "val_scenes=4 -e epochs=1 -e batch_size=4 --strategy random --budget 1 "
+                     "--study seg.db -c 'macs<=50M'") + "$",
+     "docs/dense-tasks.md's segmentation search: the same search (same space, options, "
+     "constraint), then its report and export, run with assertions by tests/"
+     "test_estimators_segment.py::test_cli_search_resume_report_export"),
     (r"^archspace analyze edf\b.*--estimator[ =]train\b",
      "trains networks for minutes; edf is covered by tests/test_cli_analyze.py and "
      "tests/test_analysis_edf.py"),
