@@ -5,14 +5,17 @@ freely: every ```python block runs (a file's blocks in order, in one namespace, 
 folder), and every ``archspace ...`` command of the ```bash blocks runs through bash (a block's
 commands in order, in a fresh folder holding a copy of ``examples/``) and must exit 0; where its
 trailing comment starts with a number (``archspace size nb201 --distinct  # 5260 ...``) the output
-must contain that number. A fence without a language fails the test: tag it ``python`` or
-``bash`` (run here) or ``text`` (not run).
+must contain that number (each command in a process forked from a server that has imported
+torch once: tests/_forkserver.py, checked against a fresh interpreter here). A fence without a
+language fails the test: tag it ``python`` or ``bash`` (run here) or ``text`` (not run).
 
 Not run, each with its reason (see :func:`skip_reason`): commands that train networks for
 minutes (their pieces are covered by tests/test_cli_search.py, tests/test_estimators.py,
 tests/test_user_space.py, tests/test_export.py and tests/test_report.py), commands that need a
-study made by one of those, templates with placeholders (``...``, ``FILE.db``, ``HOST:PORT``),
-and what is not an ``archspace`` command (installing, the test suite, benchmark scripts, Ray).
+study made by one of those, an example that repeats one run here (docs/cost-model.md's int8
+search and export: docs/estimation.md's) or by a test (docs/dense-tasks.md's search, report and
+export: tests/test_estimators_segment.py's), templates with placeholders (``...``, ``FILE.db``,
+``HOST:PORT``), and what is not an ``archspace`` command (installing, the test suite, benchmark scripts, Ray).
 
 Commands run here that other tests also cover (in more detail): ``spaces``, ``size``,
 ``sample``, ``profile``, ``draw`` (tests/test_cli.py), ``search`` on nb201 (tests/test_cli_search.py),
@@ -22,6 +25,7 @@ Commands run here that other tests also cover (in more detail): ``spaces``, ``si
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -29,12 +33,15 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import _forkserver
 import archspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -192,6 +199,18 @@ SKIP: tuple[tuple[str, str], ...] = (
     (r"^archspace tinynas\b",
      "trains a supernet and fine-tunes for minutes; every stage, resuming and bad input are "
      "covered at a tiny size by tests/test_tinynas.py"),
+    (r"^archspace search\b.*--study int8\.db\b",
+     "docs/cost-model.md's int8 example: the same training search and int8 export as "
+     "docs/estimation.md's first block (run there: 2 trials, 100 calibration images); the "
+     "int8 export is checked by tests/test_export_int8.py"),
+    # this exact command only: an edited one runs again
+    ("^" + re.escape("archspace search --space autodeeplab -p layers=3 -p filter_multiplier=2 -p "
+                     "aspp_channels=8 --estimator segment -e image_size=32 -e scenes=8 -e "
+                     "val_scenes=4 -e epochs=1 -e batch_size=4 --strategy random --budget 1 "
+                     "--study seg.db -c 'macs<=50M'") + "$",
+     "docs/dense-tasks.md's segmentation search: the same search (same space, options, "
+     "constraint), then its report and export, run with assertions by tests/"
+     "test_estimators_segment.py::test_cli_search_resume_report_export"),
     (r"^archspace analyze edf\b.*--estimator[ =]train\b",
      "trains networks for minutes; edf is covered by tests/test_cli_analyze.py and "
      "tests/test_analysis_edf.py"),
@@ -241,20 +260,38 @@ def _bash_blocks() -> list[Block]:
 
 
 @pytest.fixture(scope="module")
-def shell_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """PATH with an ``archspace`` that runs this checkout's package with this interpreter."""
+def shell_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """PATH with an ``archspace`` that runs this checkout's package with this interpreter, each
+    command in a process forked from a server that has imported torch once (tests/_forkserver.py)."""
     bin_dir = tmp_path_factory.mktemp("bin")
-    script = bin_dir / "archspace"
-    script.write_text(f"#!{sys.executable}\nimport sys\nfrom archspace.cli import main\n"
-                      "sys.argv[0] = 'archspace'\nmain()\n")
-    script.chmod(0o755)
     src = str(Path(archspace.__file__).resolve().parents[1])
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
                PYTHONPATH=os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p),
                MPLBACKEND="Agg", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                COLUMNS="100",
                ARCHSPACE_DATA_DIR=str(tmp_path_factory.mktemp("data")))  # latency tables
-    return env
+    with _fork_server(env) as sock:
+        script = bin_dir / "archspace"
+        script.write_text(_forkserver.CLIENT.format(python=sys.executable, socket=sock))
+        script.chmod(0o755)
+        yield env
+
+
+@contextlib.contextmanager
+def _fork_server(env: dict[str, str]) -> Iterator[str]:
+    """The fork server's socket (in a short folder: a Unix socket's path is at most 107 bytes)."""
+    folder = tempfile.mkdtemp(prefix="archspace-fs-")
+    sock = os.path.join(folder, "s")
+    server = subprocess.Popen([sys.executable, _forkserver.__file__, sock, *_forkserver.PRELOAD],
+                              env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None and server.stdout.readline() == "ready\n", (
+            f"the fork server did not start (exit status {server.poll()})")
+        yield sock
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.mark.parametrize("block", _bash_blocks(), ids=lambda b: b.where)
@@ -279,6 +316,26 @@ def test_bash_examples(block: Block, tmp_path: Path, shell_env: dict[str, str]) 
         ran.append(cmd)
     if not ran:
         pytest.skip("nothing run: " + "; ".join(skipped))
+
+
+def test_the_fork_server_runs_a_command_as_a_fresh_interpreter_does(shell_env: dict[str, str],
+                                                                     tmp_path: Path) -> None:
+    """Output, errors and exit status of commands served by tests/_forkserver.py are those of
+    the same commands in a fresh interpreter (a pipe between two commands, a usage error)."""
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "archspace").write_text(f"#!{sys.executable}\nimport sys\nfrom archspace.cli import main\n"
+                                     "sys.argv[0] = 'archspace'\nmain()\n")
+    (fresh / "archspace").chmod(0o755)
+    fresh_env = dict(shell_env, PATH=f"{fresh}{os.pathsep}{shell_env['PATH']}")
+    for cmd in ("archspace sample nb201 --seed 1 | archspace profile nb201 --arch @/dev/stdin --json",
+                "archspace size nb201 --param C=x"):
+        served, alone = (subprocess.run(["bash", "-o", "pipefail", "-c", cmd], cwd=tmp_path, env=env,
+                                        capture_output=True, text=True, timeout=300)
+                         for env in (shell_env, fresh_env))
+        assert (served.returncode, served.stdout, served.stderr) == (
+            alone.returncode, alone.stdout, alone.stderr), cmd
+    assert alone.returncode == 2 and alone.stderr.startswith("archspace: error:")
 
 
 def test_the_main_commands_are_run_not_skipped() -> None:
