@@ -137,7 +137,8 @@ def main() -> None:
         per_cell = (time.process_time() - t0) / len(archs)
         by_acc = correlations([s[0] for s in scores], true)
         by_loss = correlations([-s[1] for s in scores], true)
-        rec = {"options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(a).items()},
+        rec = {"options": {k: os.path.relpath(v, ROOT) if isinstance(v, Path) else v
+                           for k, v in vars(a).items()},
                "step": step + 1, "epoch": (step + 1) / per, "train_cpu_s": train_cpu,
                "train_loss": loss_sum / (step + 1 - last), "score_cpu_s_per_cell": per_cell,
                "kendall_acc": by_acc["kendall"], "kendall_loss": by_loss["kendall"],
