@@ -227,6 +227,14 @@ def miou_of(pred: Tensor, target: Tensor, num_classes: int, ignore_index: int = 
     return 100.0 * float(metric(pred, target))
 
 
+def _pixel_counts(masks: Tensor, num_classes: int, ignore_index: int) -> Tensor:
+    """How many pixels of ``masks`` each class labels (float64; ``ignore_index`` not counted)."""
+    import torch
+
+    y = masks[masks != ignore_index]
+    return torch.bincount(y.flatten(), minlength=num_classes)[:num_classes].double()
+
+
 def class_weights(masks: Tensor, num_classes: int, mode: str,
                   ignore_index: int = 255) -> Tensor | None:
     """Per-class cross-entropy weights from the pixel frequencies ``f_c`` of ``masks`` (pixels
@@ -238,8 +246,7 @@ def class_weights(masks: Tensor, num_classes: int, mode: str,
 
     if mode == "none":
         return None
-    y = masks[masks != ignore_index]
-    counts = torch.bincount(y.flatten(), minlength=num_classes)[:num_classes].double()
+    counts = _pixel_counts(masks, num_classes, ignore_index)
     present = counts > 0
     w = torch.ones(num_classes, dtype=torch.float64)
     if bool(present.any()):
@@ -255,10 +262,8 @@ def prior_bias(masks: Tensor, num_classes: int, weights: Tensor | None,
     each weighted by its class weight (the prior initialisation of Lin et al., "Focal Loss for
     Dense Object Detection", ICCV 2017, for a softmax): log p_c, with absent classes at a
     1-in-10^4 prior."""
-    import torch
 
-    y = masks[masks != ignore_index]
-    counts = torch.bincount(y.flatten(), minlength=num_classes)[:num_classes].double()
+    counts = _pixel_counts(masks, num_classes, ignore_index)
     if weights is not None:
         counts = counts * weights.double()
     p = (counts / counts.sum().clamp_min(1.0)).clamp_min(1e-4)
