@@ -105,7 +105,8 @@ def test_ctrl_c_cancels_in_flight_trials_and_resume_finishes(
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.005)
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=60) == 0  # the loop caught Ctrl-C, cancelled and returned
+    # the loop caught Ctrl-C, cancelled and returned
+    assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else b""
     with StudyStorage.open(path) as s:
         assert s.load_config().status == "interrupted"
         assert not s.trials("running")  # cancelled trials are not left half-recorded
