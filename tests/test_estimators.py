@@ -286,3 +286,18 @@ def test_train_uses_the_resolution_the_space_was_given() -> None:
     assert est.adapted(get_space("mcunet", width=0.2))[1] == 32
     # named at its default value, it still means what it says
     assert est.adapted(get_space("mcunet", width=0.2, resolution=224))[1] == 224
+
+
+def test_evaluate_model_batch_does_not_change_the_result() -> None:
+    from archspace.estimators.loop import EVAL_BATCH, EVAL_BATCH_CPU
+    from archspace.nn import build_module
+
+    space = get_space("nb201", C=4, N=1)
+    torch.manual_seed(0)
+    model = build_module(space.lower(space.sample(3), 8))
+    x, y = torch.randn(300, 3, 8, 8), torch.randint(0, 10, (300,))
+    assert EVAL_BATCH_CPU < 300 < EVAL_BATCH  # the default splits x, 512 does not
+    acc, loss = evaluate_model(model, x, y)
+    acc512, loss512 = evaluate_model(model, x, y, batch_size=EVAL_BATCH)
+    assert acc == acc512
+    assert loss == pytest.approx(loss512, rel=1e-6)

@@ -20,8 +20,8 @@ from torch import Tensor, nn
 
 from archspace.estimators.base import EstimatorError, TrainingDiverged
 
-__all__ = ["CHECK_EVERY", "Augment", "FitResult", "Loss", "PairAugment", "Resume", "evaluate_model", "fit",
-           "make_optimizer"]
+__all__ = ["CHECK_EVERY", "EVAL_BATCH", "EVAL_BATCH_CPU", "Augment", "FitResult", "Loss",
+           "PairAugment", "Resume", "evaluate_model", "fit", "make_optimizer"]
 
 #: Steps between checks that the running loss is finite.
 CHECK_EVERY = 20
@@ -189,9 +189,20 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, batc
     return FitResult(step, step / per_epoch, mean, seconds, run_loss=run)
 
 
+#: Evaluation batch on the CPU: small enough that a batch's activations stay in the caches
+#: (nb201 cells, one thread: 128 images evaluate 23% faster than 512 at 16x16 and 31-38% at
+#: 32x32; 64 is no faster); GPUs take :data:`EVAL_BATCH`.
+EVAL_BATCH_CPU = 128
+EVAL_BATCH = 512
+
+
 def evaluate_model(model: nn.Module, x: Tensor, y: Tensor,
-                   batch_size: int = 512) -> tuple[float, float]:
-    """(top-1 accuracy in %, mean cross-entropy) of ``model`` in eval mode on ``(x, y)``."""
+                   batch_size: int | None = None) -> tuple[float, float]:
+    """(top-1 accuracy in %, mean cross-entropy) of ``model`` in eval mode on ``(x, y)``, in
+    batches of ``batch_size`` (default :data:`EVAL_BATCH_CPU` on the CPU, else
+    :data:`EVAL_BATCH`; in eval mode a batch's size does not change its outputs)."""
+    if batch_size is None:
+        batch_size = EVAL_BATCH_CPU if x.device.type == "cpu" else EVAL_BATCH
     model.eval()
     loss = torch.zeros((), device=x.device, dtype=torch.float64)
     correct = torch.zeros((), device=x.device, dtype=torch.int64)

@@ -86,6 +86,28 @@ def _apply(node: Node, mod: nn.Module | None, xs: list[Tensor], training: bool) 
     raise KeyError(f"no torch implementation for IR op {op!r}")
 
 
+def _live_inputs(nodes: list[Node]) -> list[list[int]]:
+    """Each node's inputs, less the ``zero`` nodes an ``add`` can do without: a zero term of
+    the sum's own shape, beside at least one other term, adds nothing (for finite values: a
+    zero op multiplies by 0, so an inf or NaN in its input would otherwise give NaN). Cell
+    spaces with a ``none`` edge (NAS-Bench-201, DARTS; Dong & Yang, ICLR 2020) then skip
+    computing and adding those zeros, in training and evaluation alike."""
+    by_id = {n.id: n for n in nodes}
+
+    def droppable(i: int, add: Node) -> bool:
+        z = by_id[i]
+        return z.op == "zero" and tuple(z.shape) == tuple(add.shape)
+
+    live = []
+    for n in nodes:
+        ins = list(n.inputs)
+        if n.op == "add":
+            kept = [i for i in ins if not droppable(i, n)]
+            ins = kept if kept else ins
+        live.append(ins)
+    return live
+
+
 class GraphModule(nn.Module):
     """Runs an IR graph: one submodule per parameterised node, functional ops for the rest.
 
@@ -105,21 +127,28 @@ class GraphModule(nn.Module):
                 key = node.name.replace(".", "_")
                 self.layers[key] = mod
             self._keys.append(key)
+        self._inputs = _live_inputs(self.nodes)
+        used = {i for ins in self._inputs for i in ins}
+        outputs = {n.id for n in self.nodes} - {i for n in self.nodes for i in n.inputs}
+        #: Nodes computed: a ``zero`` node whose every use was dropped is skipped.
+        self._run = [n.op != "input" and (n.id in used or n.id in outputs) for n in self.nodes]
         last: dict[int, int] = {}
-        for node in self.nodes:
-            for i in node.inputs:
+        for node, ins in zip(self.nodes, self._inputs, strict=True):
+            for i in ins:
                 last[i] = node.id
-        self._free = [[i for i in set(n.inputs) if last[i] == n.id] for n in self.nodes]
+        self._free = [[i for i in set(ins) if last[i] == n.id]
+                      for n, ins in zip(self.nodes, self._inputs, strict=True)]
         self._input_ids = [n.id for n in self.nodes if n.op == "input"]
 
     def forward(self, *inputs: Tensor) -> Tensor:
         values: dict[int, Tensor] = dict(zip(self._input_ids, inputs, strict=True))
         layers = self.layers
         out: Any = None
-        for node, key, free in zip(self.nodes, self._keys, self._free, strict=True):
-            if node.op == "input":
+        for node, key, ins, free, run in zip(self.nodes, self._keys, self._inputs, self._free,
+                                             self._run, strict=True):
+            if not run:
                 continue
-            xs = [values[i] for i in node.inputs]
+            xs = [values[i] for i in ins]
             out = _apply(node, layers[key] if key is not None else None, xs, self.training)
             values[node.id] = out
             for i in free:
