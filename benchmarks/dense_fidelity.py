@@ -12,9 +12,11 @@ Each trial appends one JSON line to ``--out`` (default
 loses nothing and a rerun continues. ``report`` reads the lines back and prints a markdown
 table (and writes ``.json`` beside the lines)::
 
+    nice -n 15 python benchmarks/dense_fidelity.py run --task segment --archs 20 --layers 4 \
+        --aspp 16 --shard 0/2   # and --shard 1/2 beside it: the estimator's defaults
     nice -n 15 python benchmarks/dense_fidelity.py run --task segment --archs 20 --size 48 \
         --scenes 96 --val-scenes 32 --layers 4 --aspp 16 --epochs 8 --lr 0.01 \
-        --seg-option labels=foreground
+        --batch-size 8 --seg-option labels=foreground
     nice -n 15 python benchmarks/dense_fidelity.py run --task detect --archs 20 --epochs 3
     nice -n 15 python benchmarks/dense_fidelity.py run --task superres --archs 20 --epochs 5
     python benchmarks/dense_fidelity.py report [--task detect|superres]
@@ -246,9 +248,16 @@ class Runner:
     epochs: float
 
 
+def _segment_epochs() -> float:
+    """The ``segment`` estimator's default ``epochs`` (its B; the module imports no torch)."""
+    from archspace.estimators.segment import OPTIONS
+
+    return float(next(o.default for o in OPTIONS if o.name == "epochs"))
+
+
 #: Every task: ``--task NAME``.
 TASKS: dict[str, Runner] = {
-    "segment": Runner(run, report, DEFAULT_OUT, 5.0),
+    "segment": Runner(run, report, DEFAULT_OUT, _segment_epochs()),
     "detect": Runner(_dense_detect.run, _dense_detect.report, _dense_detect.OUT,
                      _dense_detect.EPOCHS),
     "superres": Runner(_dense_superres.run, _dense_superres.report, _dense_superres.OUT,
