@@ -12,9 +12,11 @@ Each trial appends one JSON line to ``--out`` (default
 loses nothing and a rerun continues. ``report`` reads the lines back and prints a markdown
 table (and writes ``.json`` beside the lines)::
 
+    nice -n 15 python benchmarks/dense_fidelity.py run --task segment --archs 20 --layers 4 \
+        --aspp 16 --shard 0/2   # and --shard 1/2 beside it: the estimator's defaults
     nice -n 15 python benchmarks/dense_fidelity.py run --task segment --archs 20 --size 48 \
         --scenes 96 --val-scenes 32 --layers 4 --aspp 16 --epochs 8 --lr 0.01 \
-        --seg-option labels=foreground
+        --batch-size 8 --seg-option labels=foreground
     nice -n 15 python benchmarks/dense_fidelity.py run --task detect --archs 20 --epochs 3
     nice -n 15 python benchmarks/dense_fidelity.py run --task superres --archs 20 --epochs 5
     python benchmarks/dense_fidelity.py report [--task detect|superres]
@@ -76,9 +78,10 @@ def segment_task(args: argparse.Namespace) -> Task:
 
     space = AutoDeepLabSpace(layers=args.layers, filter_multiplier=args.filters,
                              aspp_channels=args.aspp)
-    opts: dict[str, Any] = {"image_size": args.size, "scenes": args.scenes,
-                            "val_scenes": args.val_scenes, "batch_size": args.batch_size,
-                            "lr": args.lr, "device": "cpu", "keep": "none",
+    given = {"image_size": args.size, "scenes": args.scenes, "val_scenes": args.val_scenes,
+             "batch_size": args.batch_size, "lr": args.lr}  # None: the estimator's default
+    opts: dict[str, Any] = {**{k: v for k, v in given.items() if v is not None},
+                            "device": "cpu", "keep": "none",
                             **dict(kv.split("=", 1) for kv in args.seg_option)}
 
     def make(mult: int) -> Any:
@@ -86,10 +89,12 @@ def segment_task(args: argparse.Namespace) -> Task:
 
     # the loss and label options are always named: lines from before they existed (plain
     # cross-entropy, no prior init, the 11 classes) keep a setting of their own
-    c = make(1).config
+    est = make(1)
+    c = est.config
+    lr = c["lr"] if c["lr"] is not None else est.default_lr[c["optimizer"]]
     setting = (f"autodeeplab(layers={args.layers},F={args.filters},aspp={args.aspp}) "
-               f"digit-scenes {args.size}px {args.scenes}/{args.val_scenes} scenes "
-               f"B={args.epochs:g} epochs bs={args.batch_size} lr={args.lr:g} "
+               f"digit-scenes {c['image_size']}px {c['scenes']}/{c['val_scenes']} scenes "
+               f"B={args.epochs:g} epochs bs={c['batch_size']} lr={lr:g} "
                f"labels={c['labels']} class_weight={c['class_weight']} "
                f"prior_init={str(c['prior_init']).lower()}")
     return Task(space, make, "miou", "miou_background", setting)
@@ -112,9 +117,24 @@ def _done(out: Path) -> set[tuple[str, str, int, int]]:
     return keys
 
 
+def _shard(spec: str | None) -> tuple[int, int]:
+    """``I/N`` (this process runs the distinct archs j with j % N == I) as (I, N); None: all."""
+    if spec is None:
+        return 0, 1
+    try:
+        part, parts = (int(x) for x in spec.split("/"))
+    except ValueError:
+        part, parts = -1, 0
+    if not 0 <= part < parts:
+        print(f"archspace: error: --shard {spec}: allowed: I/N with 0 <= I < N", file=sys.stderr)
+        raise SystemExit(2)
+    return part, parts
+
+
 def run(args: argparse.Namespace) -> None:
     import torch
 
+    part, parts = _shard(args.shard)  # checked before the data are made
     torch.set_num_threads(1)
     task = SETUPS[args.task](args)
     out = Path(args.out)
@@ -130,6 +150,8 @@ def run(args: argparse.Namespace) -> None:
         if task.space.format_arch(arch) in seen:
             continue
         seen.add(task.space.format_arch(arch))
+        if (len(seen) - 1) % parts != part:  # the j-th distinct arch belongs to shard j % N
+            continue
         for mult, est in ests.items():  # arch by arch: a run cut off leaves complete pairs
             if (args.task, task.setting, i, mult) in done:
                 continue
@@ -226,9 +248,16 @@ class Runner:
     epochs: float
 
 
+def _segment_epochs() -> float:
+    """The ``segment`` estimator's default ``epochs`` (its B; the module imports no torch)."""
+    from archspace.estimators.segment import OPTIONS
+
+    return float(next(o.default for o in OPTIONS if o.name == "epochs"))
+
+
 #: Every task: ``--task NAME``.
 TASKS: dict[str, Runner] = {
-    "segment": Runner(run, report, DEFAULT_OUT, 5.0),
+    "segment": Runner(run, report, DEFAULT_OUT, _segment_epochs()),
     "detect": Runner(_dense_detect.run, _dense_detect.report, _dense_detect.OUT,
                      _dense_detect.EPOCHS),
     "superres": Runner(_dense_superres.run, _dense_superres.report, _dense_superres.OUT,
@@ -242,8 +271,8 @@ def _task_arguments(p: argparse.ArgumentParser) -> None:
                    default=[], metavar="K=V", help="detect/superres: an estimator option")
     p.add_argument("-p", "--param", action="append", default=[], metavar="K=V",
                    help="superres: a trilevel space parameter (e.g. channels=8)")
-    p.add_argument("--shard", default=None, help="detect/superres: I/N, the archs i with "
-                   "i %% N == I")
+    p.add_argument("--shard", default=None, help="I/N: the archs i with i %% N == I "
+                   "(segment: the i-th distinct arch); run N processes, one per I")
     p.add_argument("--start", type=int, default=0, help="detect: the first arch")
     p.add_argument("--factor", type=float, default=4.0, help="detect: the larger budget / B")
     p.add_argument("--seed", type=int, default=0, help="detect: training seed (the noise "
@@ -260,11 +289,12 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--archs", type=int, default=20)
     r.add_argument("--epochs", type=float, default=None, help="budget B in epochs (default: "
                    "the task's, segment 5, detect 3, superres 5)")
-    r.add_argument("--size", type=int, default=64)
-    r.add_argument("--scenes", type=int, default=256)
-    r.add_argument("--val-scenes", type=int, default=64)
-    r.add_argument("--batch-size", type=int, default=8)
-    r.add_argument("--lr", type=float, default=3e-3)
+    # segment: None (not given) is the estimator's default (image_size 96, 256/64 scenes, ...)
+    r.add_argument("--size", type=int, default=None)
+    r.add_argument("--scenes", type=int, default=None)
+    r.add_argument("--val-scenes", type=int, default=None)
+    r.add_argument("--batch-size", type=int, default=None)
+    r.add_argument("--lr", type=float, default=None)
     r.add_argument("--layers", type=int, default=6)
     r.add_argument("--filters", type=int, default=4)
     r.add_argument("--aspp", type=int, default=32)

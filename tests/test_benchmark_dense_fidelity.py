@@ -79,3 +79,24 @@ def test_a_tiny_detect_run_resumes_and_reports(bench: ModuleType, tmp_path: Path
     summary = json.loads(capsys.readouterr().out)
     assert summary["archs"] == 2 and summary["budgets_epochs"] == [1.0, 2.0]
     assert summary["constant_predictor"]["ap"] >= 0
+
+
+def test_segment_shards_split_the_archs(bench: ModuleType, tmp_path: Path) -> None:
+    out = tmp_path / "d.jsonl"
+    args = ["run", "--archs", "3", "--epochs", "0.25", "--size", "32", "--scenes", "8",
+            "--val-scenes", "4", "--layers", "2", "--filters", "2", "--aspp", "8",
+            "--out", str(out)]
+    bench.main([*args, "--shard", "1/2"])  # the second distinct arch only
+    first = {json.loads(x)["arch"] for x in out.read_text().splitlines()}
+    bench.main([*args, "--shard", "0/2"])  # the first and the third
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(first) == 1 and len(rows) == 6 and len({r["arch"] for r in rows}) == 3
+    assert "bs=16 lr=0.001" in rows[0]["setting"]  # not given: the estimator's defaults
+
+
+def test_a_bad_shard_is_one_line(bench: ModuleType, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        bench.main(["run", "--shard", "2/2", "--out", str(tmp_path / "d.jsonl")])
+    assert e.value.code == 2 and not (tmp_path / "d.jsonl").exists()
+    assert capsys.readouterr().err.startswith("archspace: error: --shard 2/2")
