@@ -64,6 +64,7 @@ from archspace.cost.latency_table import (  # noqa: E402
 )
 from archspace.space import Space  # noqa: E402
 from archspace.spaces import get_space  # noqa: E402
+from archspace.spaces._registry import list_spaces  # noqa: E402
 
 SPACES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("mobilenetv2", {"resolution": 96}), ("proxyless", {"resolution": 96}),
@@ -161,9 +162,14 @@ def main() -> None:
     ap.add_argument("--speed-archs", type=int, default=3000)
     ap.add_argument("--speed-runs", type=int, default=3)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--all", action="store_true",
+                    help="time prediction speed on every catalog space (at its defaults)")
     ap.add_argument("--speed-only", action="store_true",
                     help="time prediction only (see the module docstring); no measurement")
     args = ap.parse_args()
+    if args.all:
+        global SPEED_SPACES
+        SPEED_SPACES = (*SPACES, *((n, {}) for n in list_spaces() if n not in dict(SPACES)))
     if args.speed_only:
         _speed_only(args)
         return

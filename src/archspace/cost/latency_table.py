@@ -21,7 +21,14 @@ Two corrections make the sum a network's latency:
 Prediction reads only the IR: no torch module is built. Chain spaces are predicted block by
 block, each distinct (block, input shape) lowered once; spaces that profile through
 :class:`~archspace.ir.segments.SegmentGraph` reuse their segment templates; every signature is
-looked up once per table. This module imports neither torch nor the space layer.
+looked up once per table.
+
+Sums are exact: each layer's latency (a double) is held as an integer multiple of 2**-1074,
+these integers are added, and only the total is rounded, once, to a double (Python's integer
+true division rounds correctly). So the prediction does not depend on how the layers are
+grouped or ordered: a fast path that caches a block's or a cell's sum gives exactly (``==``) the
+number of summing every layer of the lowered network. This module imports neither torch nor
+the space layer.
 """
 
 from __future__ import annotations
@@ -39,8 +46,9 @@ from archspace.errors import ArchspaceError
 from archspace.ir.graph import Graph, IRError, Node
 from archspace.ir.segments import SegmentGraph, Template
 
-__all__ = ["TABLE_SCHEMA", "LatencyError", "LatencyTable", "Overhead", "Signature", "fit_fallback",
-           "fit_overhead", "layer_class", "layer_features", "node_signature", "signature_key"]
+__all__ = ["TABLE_SCHEMA", "LatencyError", "LatencyTable", "Overhead", "Signature", "exact",
+           "fit_fallback", "fit_overhead", "layer_class", "layer_features", "node_signature",
+           "signature_key", "to_ms"]
 
 #: Predictions a table remembers (least recently used dropped first).
 ARCH_CACHE_SIZE = 100_000
@@ -49,6 +57,20 @@ TABLE_SCHEMA = 1
 
 Signature = tuple[Any, ...]
 _TOKENS = itertools.count()
+#: Every finite double is an integer multiple of 2**-1074 (the smallest subnormal).
+_EXP = 1074
+_SCALE = 1 << _EXP
+
+
+def exact(ms: float) -> int:
+    """``ms`` as the integer ``ms * 2**1074`` (exact for every finite double)."""
+    num, den = ms.as_integer_ratio()
+    return num << (_EXP + 1 - den.bit_length())
+
+
+def to_ms(total: int) -> float:
+    """The double nearest ``total * 2**-1074`` (correctly rounded)."""
+    return total / _SCALE
 
 
 class LatencyError(ArchspaceError):
@@ -228,14 +250,16 @@ class LatencyTable:
 
     def __post_init__(self) -> None:
         self._sig_ms: dict[Signature, float] = {}
-        self._chain: dict[tuple[Any, tuple[int, ...]], tuple[float, int, tuple[int, ...]]] = {}
-        self._templates: dict[int, tuple[Template, float, int]] = {}
+        self._sig_exact: dict[Signature, int] = {}
+        self._chain: dict[tuple[Any, tuple[int, ...]], tuple[int, int, tuple[int, ...]]] = {}
+        self._templates: dict[int, tuple[Template, int, int]] = {}
         self._token = next(_TOKENS)
         self._segment_cache: dict[tuple[Any, ...], Template | None] = {}
-        self._parts: dict[tuple[int, ...], dict[Any, tuple[tuple[float, int], ...]]] = {}
+        self._parts: dict[tuple[int, ...], dict[Any, tuple[int, int]]] = {}
         #: Predict blocks with ``latency_parts`` from their parts (see :meth:`predict_chain`).
         self.fast_parts = True
-        self._calls: dict[tuple[Any, ...], tuple[tuple[tuple[float, ...], int], tuple[int, ...]]] = {}
+        self._calls: dict[tuple[Any, ...], tuple[tuple[int, int], tuple[int, ...]]] = {}
+        self._memos: dict[Any, dict[Any, Any]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -254,6 +278,13 @@ class LatencyTable:
         self._sig_ms[sig] = ms
         return ms
 
+    def _layer_exact(self, sig: Signature) -> int:
+        """:meth:`layer_ms` as :func:`exact`'s integer."""
+        hit = self._sig_exact.get(sig)
+        if hit is None:
+            hit = self._sig_exact[sig] = exact(self.layer_ms(sig))
+        return hit
+
     def _fallback_ms(self, sig: Signature) -> float:
         if sig[0] == "input":
             return 0.0
@@ -267,88 +298,103 @@ class LatencyTable:
         return max(coef[0] + coef[1] * macs + coef[2] * n_in + coef[3] * n_out, 0.0)
 
     # -- whole networks --------------------------------------------------------------------
-    def _nodes_ms(self, nodes: Sequence[Node], start: int = 0) -> tuple[float, int]:
-        total, count = 0.0, 0
+    def _nodes_exact(self, nodes: Sequence[Node], start: int = 0) -> tuple[int, int]:
+        """(exact sum, count) of the latencies of ``nodes[start:]``, inputs left out."""
+        total, count = 0, 0
         for node in nodes[start:]:
             if node.op == "input":
                 continue
-            total += self.layer_ms(node_signature(node, nodes))
+            total += self._layer_exact(node_signature(node, nodes))
             count += 1
         return total, count
+
+    def _nodes_ms(self, nodes: Sequence[Node], start: int = 0) -> tuple[float, int]:
+        """(sum in ms, count) of the latencies of ``nodes[start:]``, inputs left out."""
+        total, count = self._nodes_exact(nodes, start)
+        return to_ms(total), count
 
     def predict_graph(self, graph: Graph) -> float:
         """Predicted latency (ms) of a whole IR graph."""
         if isinstance(graph, SegmentGraph):
-            total, count = self._segments_ms(graph)
+            total, count = self._segments_exact(graph)
         else:
-            total, count = self._nodes_ms(graph.nodes)
-        return self.overhead(total, count)
+            total, count = self._nodes_exact(graph.nodes)
+        return self.overhead(to_ms(total), count)
 
-    def _segments_ms(self, graph: SegmentGraph) -> tuple[float, int]:
-        total, count = 0.0, 0
+    def _segments_exact(self, graph: SegmentGraph) -> tuple[int, int]:
+        total, count = 0, 0
         for ms, k in self._node_terms(graph):
             total += ms
             count += k
         return total, count
 
-    def _node_terms(self, graph: SegmentGraph) -> list[tuple[float, int]]:
-        """Each non-input node's (ms, layers), in graph order: a segment node's are its
+    def _node_terms(self, graph: SegmentGraph) -> list[tuple[int, int]]:
+        """Each non-input node's (exact ms, layers), in graph order: a segment node's are its
         template's sum and layer count."""
         nodes, templates = graph.nodes, graph.templates
-        out: list[tuple[float, int]] = []
+        out: list[tuple[int, int]] = []
         cache = self._templates
         for node in nodes:
             tmpl = templates.get(node.id)
             if tmpl is not None:
                 hit = cache.get(id(tmpl))
                 if hit is None or hit[0] is not tmpl:
-                    ms, k = self._nodes_ms(tmpl.nodes, tmpl.n_inputs)
+                    ms, k = self._nodes_exact(tmpl.nodes, tmpl.n_inputs)
                     hit = cache[id(tmpl)] = (tmpl, ms, k)
                 out.append((hit[1], hit[2]))
             elif node.op != "input":
-                out.append((self.layer_ms(node_signature(node, nodes)), 1))
+                out.append((self._layer_exact(node_signature(node, nodes)), 1))
         return out
 
     def _lowered_block(self, block: Any, shape: tuple[int, ...]
-                       ) -> tuple[float, int, tuple[int, ...]]:
-        """(ms, layers, output shape) of ``block`` lowered on ``shape`` into a SegmentGraph."""
+                       ) -> tuple[int, int, tuple[int, ...]]:
+        """(exact ms, layers, output shape) of ``block`` lowered on ``shape`` into a
+        SegmentGraph."""
         g = SegmentGraph(self._segment_cache)
         out = block.lower(g, g.input(shape))
-        ms, k = self._segments_ms(g)
+        ms, k = self._segments_exact(g)
         return ms, k, out.shape
 
     def part(self, fn: Any, shapes: tuple[tuple[int, ...], ...], *args: Any
-             ) -> tuple[tuple[tuple[float, ...], int], tuple[int, ...]]:
-        """``((ms of each node, layers), output shape)`` of ``fn(g, *inputs, *args)`` lowered
-        alone into a SegmentGraph on distinct inputs of ``shapes`` (a node's ms and layers as
-        in :meth:`_node_terms`); each distinct call once per table (see :meth:`predict`)."""
+             ) -> tuple[tuple[int, int], tuple[int, ...]]:
+        """``((exact ms, layers), output shape)`` of ``fn(g, *inputs, *args)`` lowered alone
+        into a SegmentGraph on distinct inputs of ``shapes`` (the sum over its nodes, as in
+        :meth:`_node_terms`); each distinct call once per table (see :meth:`predict`)."""
         key = (fn, shapes, args)
         hit = self._calls.get(key)
         if hit is None:
             g = SegmentGraph(self._segment_cache)
             out = fn(g, *[g.input(shape) for shape in shapes], *args)
-            terms = self._node_terms(g)
-            hit = self._calls[key] = ((tuple(ms for ms, _ in terms), sum(k for _, k in terms)),
-                                      out.shape)
+            hit = self._calls[key] = (self._segments_exact(g), out.shape)
         return hit
 
+    def memo(self, key: Any) -> dict[Any, Any]:
+        """A dict this table keeps for ``key``: where a space's ``latency_terms`` caches sums of
+        :meth:`part` terms (a cell's block, say), so they live and die with this table's
+        latencies. ``key`` must name everything the cached sums depend on that the space does
+        not check when it reads them (see :meth:`predict`)."""
+        found = self._memos.get(key)
+        if found is None:
+            found = self._memos[key] = {}
+        return found
+
     def _parts_block(self, parts: Sequence[Any], shape: tuple[int, ...]
-                     ) -> tuple[float, int, tuple[int, ...]]:
-        """(ms, layers, output shape) of a block made of ``parts`` (see :meth:`predict_chain`):
-        the same sum, term by term in the same order, as lowering the block."""
+                     ) -> tuple[int, int, tuple[int, ...]]:
+        """(exact ms, layers, output shape) of a block made of ``parts`` (see
+        :meth:`predict_chain`): the same layers, so the same exact sum, as lowering the
+        block."""
         cache = self._parts.get(shape)
         if cache is None:
             cache = self._parts[shape] = {}
-        total, count = 0.0, 0
+        total, count = 0, 0
         for part in parts:
             terms = cache.get(part)
             if terms is None:
                 g = SegmentGraph(self._segment_cache)
                 part.lower(g, g.input(shape))
-                terms = cache[part] = tuple(self._node_terms(g))
-            for ms, k in terms:
-                total += ms
-                count += k
+                terms = cache[part] = self._segments_exact(g)
+            total += terms[0]
+            count += terms[1]
         return total, count, shape
 
     def predict_chain(self, input_shape: tuple[int, ...], blocks: Iterable[Any]) -> float:
@@ -361,15 +407,15 @@ class LatencyTable:
         such that lowering the block on an input of shape ``s`` adds exactly the nodes its
         parts add when each is lowered alone on an input of shape ``s``, in order, and its
         output has shape ``s``. Each (part, shape) is lowered once, so a new cell costs a
-        lookup per part, and its sum is the lowered block's, term by term (``fast_parts =
-        False`` lowers every block, the reference the tests compare with)."""
+        lookup per part, and its exact sum is the lowered block's (``fast_parts = False`` lowers
+        every block, the reference the tests compare with)."""
         cache = self._chain
         shape = input_shape
-        total, count = 0.0, 0
+        total, count = 0, 0
         fast = self.fast_parts
         prev: Any = None
         prev_in: tuple[int, ...] | None = None
-        hit = (0.0, 0, shape)
+        hit = (0, 0, shape)
         for block in blocks:
             if block is not prev or shape != prev_in:  # else a repeated cell: the same entry
                 key = (block, shape)
@@ -383,18 +429,19 @@ class LatencyTable:
             total += hit[0]
             count += hit[1]
             shape = hit[2]
-        return self.overhead(total, count)
+        return self.overhead(to_ms(total), count)
 
     def predict(self, space: Any, arch: Any, resolution: int | None = None) -> float:
         """Predicted latency (ms) at batch 1 of ``arch`` of ``space`` at ``resolution``.
 
-        A space with ``latency_terms(arch, resolution, part)`` (``darts``, ``nasnet``) is not
+        A space with ``latency_terms(arch, resolution, part, memo)`` (``darts``, ``nasnet``;
+        ``memo``: :meth:`memo`) is not
         lowered: that method calls ``part`` (:meth:`part`) for each piece of the network in
-        the order its lowering adds their nodes (cell preprocessing, each op, each sum, each
-        concatenation), passing on the output shapes ``part`` returns, and returns the list of
-        the terms it got; their sum, term by term in that order, is the number of lowering
-        the network into a SegmentGraph (``fast_parts = False`` does that, the reference
-        the tests compare with), and a new cell costs a lookup per piece. Otherwise a space
+        the network (cell preprocessing, each cell node or block, each concatenation),
+        passing on the output shapes ``part`` returns, and returns the list of the terms it
+        got; their exact sum is the number of
+        lowering the network into a SegmentGraph (``fast_parts = False`` does that, the
+        reference the tests compare with), and a new cell costs a lookup per piece. Otherwise a space
         with ``segment_profile`` goes through its segment templates, a chain space (one with
         ``blocks``) block by block, any other through its full IR.
         The space remembers the last :data:`ARCH_CACHE_SIZE` predictions per (table, arch,
@@ -416,12 +463,11 @@ class LatencyTable:
     def _predict(self, space: Any, arch: Any, r: int) -> float:
         try:
             if self.fast_parts and hasattr(space, "latency_terms"):
-                total, count = 0.0, 0
-                for values, k in space.latency_terms(arch, r, self.part):
-                    for ms in values:
-                        total += ms
+                total, count = 0, 0
+                for ms, k in space.latency_terms(arch, r, self.part, self.memo):
+                    total += ms
                     count += k
-                return self.overhead(total, count)
+                return self.overhead(to_ms(total), count)
             if getattr(space, "segment_profile", False):  # before blocks: nasnet has both
                 g = SegmentGraph(space.__dict__.setdefault("_segment_cache", {}))
                 space._lower(arch, g, r)

@@ -163,7 +163,8 @@ class DARTSSpace(Space):
             out[t] = plan
         return out
 
-    def latency_terms(self, arch: Arch, resolution: int, part: Callable[..., Any]) -> list[Any]:
+    def latency_terms(self, arch: Arch, resolution: int, part: Callable[..., Any],
+                      memo: Callable[[Any], dict[Any, Any]]) -> list[Any]:
         """The network of :meth:`_lower` as latency-table pieces, in its order (see
         :meth:`~archspace.cost.latency_table.LatencyTable.predict`)."""
         plans = self._plans(arch)

@@ -310,12 +310,18 @@ class NASNetSpace(Space):
         outs = [_live(states[2 + b]) for b in self.unused(blocks)]
         return outs[0] if len(outs) == 1 else g.concat(*outs)
 
-    def latency_terms(self, arch: Arch, resolution: int, part: Callable[..., Any]) -> list[Any]:
-        """The network of :meth:`_lower` as latency-table pieces, in its order (see
-        :meth:`~archspace.cost.latency_table.LatencyTable.predict`)."""
+    def latency_terms(self, arch: Arch, resolution: int, part: Callable[..., Any],
+                      memo: Callable[[Any], dict[Any, Any]]) -> list[Any]:
+        """The network of :meth:`_lower` as latency-table pieces (see
+        :meth:`~archspace.cost.latency_table.LatencyTable.predict`): the stem, per cell its
+        preprocessing, its blocks' sum and its concatenation, and the head. A block's sum (its
+        two ops and combine op) is kept in the table's ``memo`` per (block, channels), with
+        the input shapes it was computed on; it is reused only on those shapes (else summed
+        again from ``part``), so a new cell costs a lookup per block."""
         plans = {t: self.blocks(arch, t) for t in CELL_TYPES}
-        cells = {t: ([(i0, i1, op0, op1, comb, 2 if t == _R and i0 < 2 else 1,
-                       2 if t == _R and i1 < 2 else 1) for i0, i1, op0, op1, comb in blocks],
+        cells = {t: ([(i0, i1, (op0, op1, comb, 2 if t == _R and i0 < 2 else 1,
+                                2 if t == _R and i1 < 2 else 1))
+                      for i0, i1, op0, op1, comb in blocks],
                      {s for blk in blocks for s in blk[:2]}, self.unused(blocks))
                  for t, blocks in plans.items()}
         terms, stem = part(stem_part, ((self.in_channels, resolution, resolution),),
@@ -327,7 +333,8 @@ class NASNetSpace(Space):
             ch *= 2 if t == _R else 1
             shape = None
             if live:
-                shape = _cell_terms(part, out, outs[-2], outs[-1], cells[t], ch, reduction_prev)
+                shape = _cell_terms(part, memo(("nasnet-block", nasnet_op, ch)), out,
+                                    outs[-2], outs[-1], cells[t], ch, reduction_prev)
             outs.append(shape)
             reduction_prev = t == _R
         out.append(part(_head_part, (_live(outs[-1]),), self.num_classes)[0])
@@ -364,12 +371,17 @@ def _live(node: _T | None) -> _T:
     return node
 
 
-def _cell_terms(part: Callable[..., Any], out: list[Any], s0: Shape | None, s1: Shape | None,
-                cell: tuple[list[tuple[int, int, str, str, str, int, int]], set[int], list[int]],
+def _cell_terms(part: Callable[..., Any], sums: dict[Any, Any], out: list[Any],
+                s0: Shape | None, s1: Shape | None,
+                cell: tuple[list[tuple[int, int, tuple[str, str, str, int, int]]], set[int],
+                            list[int]],
                 ch: int, reduction_prev: bool) -> Shape:
     """:meth:`NASNetSpace._cell` as latency-table pieces appended to ``out``, on input shapes;
-    ``cell`` is the cell type's blocks (with the strides of their two ops), the states they
-    read and the unused blocks; returns the cell's output shape."""
+    ``cell`` is the cell type's blocks (the states they read; their two ops, combine op and
+    the strides of the two ops), the states the blocks read and the unused blocks; ``sums``
+    holds the block sums of ``ch`` channels computed so far, ``(ops, combine, strides): (ms,
+    layers, output shape, input shapes)``, each used only on its input shapes; returns the
+    cell's output shape."""
     blocks, used, unused = cell
     states: list[Shape | None] = [None, None]
     if 0 in used and s0 is not None:
@@ -379,14 +391,21 @@ def _cell_terms(part: Callable[..., Any], out: list[Any], s0: Shape | None, s1: 
     if 1 in used and s1 is not None:
         terms, states[1] = part(relu_conv_bn, (s1,), ch, 1)
         out.append(terms)
-    for i0, i1, op0, op1, comb, st0, st1 in blocks:
+    total, count = 0, 0
+    for i0, i1, block in blocks:
         x0, x1 = states[i0], states[i1]
-        if x0 is None or x1 is None:
-            _live(None)
-        t0, a = part(nasnet_op, (x0,), op0, ch, st0)
-        terms, shape = part(_op_combine_part, (a, x1), op1, ch, st1, comb)
-        out += (t0, terms)
-        states.append(shape)
+        hit = sums.get(block)
+        if hit is None or hit[3] != x0 or hit[4] != x1:
+            if x0 is None or x1 is None:
+                _live(None)
+            op0, op1, comb, st0, st1 = block
+            (ms0, k0), a = part(nasnet_op, (x0,), op0, ch, st0)
+            (ms1, k1), shape = part(_op_combine_part, (a, x1), op1, ch, st1, comb)
+            hit = sums[block] = (ms0 + ms1, k0 + k1, shape, x0, x1)
+        total += hit[0]
+        count += hit[1]
+        states.append(hit[2])
+    out.append((total, count))
     shapes = tuple(_live(states[2 + b]) for b in unused)
     if len(shapes) == 1:
         return shapes[0]
