@@ -165,6 +165,10 @@ def _options(args: argparse.Namespace, sandwich: bool) -> dict[str, Any]:
         opts["lr"] = args.lr
     if sandwich:
         opts["sandwich"] = True
+    if args.affine_free:
+        opts["searched_bn_affine"] = False
+    if args.sampler != "uniform":
+        opts["sampler"] = args.sampler
     return opts
 
 
@@ -176,6 +180,10 @@ def _setting(args: argparse.Namespace, method: str) -> str:
         base += f",r{args.resolution}"
     if args.lr is not None:
         base += f",lr{args.lr:g}"
+    if args.affine_free:
+        base += ",bnfree"
+    if args.sampler != "uniform":
+        base += f",{args.sampler}"
     if method == "fewshot":
         base += f",split={args.split_edge},fe{args.fewshot_epochs:g}"
     return f"{method}:{base}:s{args.seed}"
@@ -557,6 +565,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     r.add_argument("--resolution", type=int, default=32, help="input side the supernet trains "
                    "and scores at (16: a quarter of the CPU per step)")
     r.add_argument("--lr", type=float, default=None, help="SGD learning rate (default 0.05)")
+    r.add_argument("--affine-free", action="store_true", help="affine-free batch norm in the "
+                   "searched ops (searched_bn_affine=false)")
+    r.add_argument("--sampler", choices=("uniform", "connected", "fair"), default="uniform",
+                   help="how SPOS draws its paths (the supernet option sampler)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--cells", type=int, default=100)
     r.add_argument("--sample-seed", type=int, default=0)

@@ -10,8 +10,9 @@ during training (batch norm recalibrated on ``--bn-batches`` training batches, a
 shows the trend. Kendall tau-b of the accuracy and of the (negated) test loss against the
 table's ``cifar10_test_200ep``. CPU seconds are ``time.process_time`` with one thread,
 training steps only. ``--sandwich LRR`` trains the largest (L), smallest (S) and random (R)
-paths every step (the sandwich rule, Yu et al., BigNAS, ECCV 2020). Appends one JSON line per
-evaluation to ``--out``::
+paths every step (the sandwich rule, Yu et al., BigNAS, ECCV 2020); ``--affine-free`` and
+``--sampler`` are the supernet options ``searched_bn_affine=false`` and ``sampler``. Appends
+one JSON line per evaluation to ``--out``::
 
     OMP_NUM_THREADS=1 nice -n 15 python benchmarks/oneshot_pilot.py --resolution 16 --epochs 60
 """
@@ -53,6 +54,10 @@ def main() -> None:
     p.add_argument("--val-samples", type=int, default=1000)
     p.add_argument("--sandwich", default="", help="paths per step, e.g. LRR (largest, random, "
                    "random); default one random path")
+    p.add_argument("--affine-free", action="store_true", help="affine-free batch norm in the "
+                   "searched ops (the supernet option searched_bn_affine=false)")
+    p.add_argument("--sampler", choices=("uniform", "connected", "fair"), default="uniform",
+                   help="how the random paths are drawn (the supernet option sampler)")
     a = p.parse_args()
     if not a.data.exists():
         p.exit(2, f"archspace: error: no dataset at {a.data}; allowed: the shared "
@@ -68,11 +73,11 @@ def main() -> None:
     from archspace.estimators.loop import make_optimizer
     from archspace.spaces import get_space
     from archspace.supernet import build_supernet
+    from archspace.supernet.sampling import path_sampler
     from archspace.supernet.train import (
         SupernetTrainer,
         _calibration_images,
         _lr,
-        _step_rng,
         evaluate_path,
         extremes,
     )
@@ -95,7 +100,7 @@ def main() -> None:
                           generator=torch.Generator().manual_seed(0))[:a.val_samples]
     xv, yv = data.x_val[pick], data.y_val[pick]
     torch.manual_seed(0)
-    sn = build_supernet(fitted, r)
+    sn = build_supernet(fitted, r, searched_bn_affine=not a.affine_free)
     opt = make_optimizer(sn, "sgd", a.lr, 5e-4, 0.9)
     augment = augmentation("auto", native.in_channels, r, data.mean, data.std)
     n = int(x.shape[0])
@@ -104,6 +109,7 @@ def main() -> None:
     calib = _calibration_images(x, a.bn_batches * a.batch_size, 0)
     gen = torch.Generator().manual_seed(0)
     big, small = extremes(sn)
+    draw = path_sampler(sn, a.sampler, 0)
     marks = {round(total * (k + 1) / a.evals) for k in range(a.evals)}
     train_cpu, loss_sum, last, perm = 0.0, 0.0, 0, None
     for step in range(total):
@@ -117,9 +123,9 @@ def main() -> None:
         xb, yb = x.index_select(0, idx), y.index_select(0, idx)
         if augment is not None:
             xb = augment(xb, gen)
-        rng = _step_rng(0, step)
-        paths = [{"L": big, "S": small}.get(c) or space.sample(rng) for c in a.sandwich] \
-            if a.sandwich else [space.sample(rng)]
+        rand = iter(draw(step, a.sandwich.count("R") if a.sandwich else 1))
+        paths = [{"L": big, "S": small}.get(c) or next(rand) for c in a.sandwich] \
+            if a.sandwich else list(rand)
         sn.train()
         opt.zero_grad(set_to_none=True)
         for arch in paths:

@@ -48,7 +48,7 @@ def _bar(enabled: bool) -> Iterator[Any]:
 @click.option("-e", "--option", "options", multiple=True, metavar="K=V",
               help="Training option, repeatable: the train estimator's (dataset, epochs, "
                    "batch_size, lr, recipe, ...) and sandwich, distill, kernel_transform, "
-                   "bn_batches.")
+                   "searched_bn_affine, sampler (uniform, connected, fair), bn_batches.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), metavar="FILE",
               help="Supernet file to write after every epoch (an unfinished one of the same "
                    "space and options is continued).")

@@ -1,7 +1,8 @@
 """Weight sharing: one supernet per space, built from the IR (imports torch).
 
 :func:`build_supernet` (or ``space.supernet()``) makes the network (:mod:`.core`),
-:func:`train_supernet` trains it with single-path uniform sampling (SPOS, :mod:`.train`),
+:func:`train_supernet` trains it with single-path sampling (SPOS, :mod:`.train`; the paths
+drawn by :mod:`.sampling`),
 :func:`load_supernet` reads a trained one back (:mod:`.checkpoint`), and the ``oneshot``
 estimator scores archs with its inherited weights. docs/weight-sharing.md has the whole picture.
 """
@@ -17,8 +18,10 @@ from archspace.supernet.core import (
     layer_specs,
     scan_archs,
 )
+from archspace.supernet.sampling import SAMPLERS, dead_nodes, is_connected, path_sampler
 from archspace.supernet.train import evaluate_path, extremes, train_supernet
 
-__all__ = ["PARAM_OPS", "Supernet", "SupernetError", "SupernetFileError", "SupernetUnsupported",
-           "build_supernet", "check_supported", "evaluate_path", "extremes", "layer_specs",
-           "load_supernet", "read_supernet_file", "scan_archs", "train_supernet"]
+__all__ = ["PARAM_OPS", "SAMPLERS", "Supernet", "SupernetError", "SupernetFileError",
+           "SupernetUnsupported", "build_supernet", "check_supported", "dead_nodes",
+           "evaluate_path", "extremes", "is_connected", "layer_specs", "load_supernet",
+           "path_sampler", "read_supernet_file", "scan_archs", "train_supernet"]

@@ -116,7 +116,8 @@ def load_supernet(source: str | os.PathLike[str] | Mapping[str, Any],
     info = data["supernet"]
     try:
         sn = build_supernet(fitted, int(data["resolution"]), specs=info["specs"],
-                            kernel_transform=bool(info.get("kernel_transform", True)))
+                            kernel_transform=bool(info.get("kernel_transform", True)),
+                            searched_bn_affine=bool(info.get("searched_bn_affine", True)))
         sn.load_state_dict(data["state"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]

@@ -15,7 +15,12 @@ every arch of the space:
   stage; cell spaces: every candidate op on every edge has its own weights, as in a DARTS or
   SPOS supernet);
 * batch norm keeps running statistics per name at the largest width and an arch normalises with
-  their leading channels.
+  their leading channels; with ``searched_bn_affine=False`` the batch norms of the searched ops
+  (the names only some archs have: the edge ops of a cell space) hold no scale and shift, as
+  the weight-sharing baselines of NAS-Bench-201 train them (Dong & Yang, "NAS-Bench-201:
+  Extending the Scope of Reproducible Neural Architecture Search", ICLR 2020: ``affine=False``
+  in the searched cells), and the stand-alone network of :meth:`Supernet.extract` gets scale 1
+  and shift 0 there, so it still computes what the supernet does.
 
 :meth:`Supernet.activate` picks the sub-network the forward pass runs (one path: memory as for
 that sub-network alone); :meth:`Supernet.extract` returns the stand-alone network
@@ -70,6 +75,8 @@ class _Spec:
     kernels: set[tuple[int, int]]
     bias: bool
     affine: bool
+    #: Archs (of those the specs were found from) having this name; not saved.
+    count: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"op": self.op, "out": self.out, "inp": self.inp, "bias": self.bias,
@@ -165,6 +172,7 @@ def layer_specs(space: Space, resolution: int, archs: Iterable[Arch]) -> dict[st
     for arch in archs:
         g = _lower(space, arch, resolution)
         _check_ops(space, g)
+        seen: set[str] = set()
         for n in g:
             if n.op not in PARAM_OPS:
                 continue
@@ -172,8 +180,12 @@ def layer_specs(space: Space, resolution: int, archs: Iterable[Arch]) -> dict[st
             out, inp, k, bias, affine = _need(n)
             s = specs.get(key)
             if s is None:
-                specs[key] = _Spec(n.op, out, inp, {k}, bias, affine)
+                specs[key] = _Spec(n.op, out, inp, {k}, bias, affine, 1)
+                seen.add(key)
                 continue
+            if key not in seen:
+                s.count += 1
+                seen.add(key)
             if s.op != n.op:
                 raise SupernetUnsupported(
                     f"space {space.label} has no supernet: node {n.name} is a {s.op} in one arch "
@@ -224,16 +236,19 @@ class Supernet(nn.Module):
     Build one with :func:`build_supernet` (or ``space.supernet()``). ``kernel_transform``
     learns Once-for-All's kernel transformation matrices (one per weight and pair of
     consecutive kernel sizes, initialised to the identity); without it a smaller kernel is the
-    plain centre of the larger one.
+    plain centre of the larger one. ``searched_bn_affine=False`` records that the batch norms
+    of searched ops are affine-free (their specs say ``affine: False``; archs that want them
+    affine run them with scale 1 and shift 0).
     """
 
     def __init__(self, space: Space, resolution: int, specs: dict[str, _Spec],
-                 kernel_transform: bool = True) -> None:
+                 kernel_transform: bool = True, searched_bn_affine: bool = True) -> None:
         super().__init__()
         self.space = space
         self.resolution = resolution
         self.specs = specs
         self.kernel_transform = kernel_transform
+        self.searched_bn_affine = searched_bn_affine
         self.layers = nn.ModuleDict({k: _make_layer(s) for k, s in specs.items()})
         self.ktrans = nn.ParameterDict()
         self._chains: dict[str, list[int]] = {}
@@ -260,6 +275,7 @@ class Supernet(nn.Module):
         return {"space": self.space.name, "params": dict(self.space.params),
                 "resolution": self.resolution, "num_classes": self.space.num_classes,
                 "kernel_transform": self.kernel_transform,
+                "searched_bn_affine": self.searched_bn_affine,
                 "specs": {k: s.to_dict() for k, s in self.specs.items()}}
 
     # -- selecting a sub-network -----------------------------------------------------------
@@ -283,6 +299,8 @@ class Supernet(nn.Module):
             s = self.specs.get(_key(n))
             out, inp, k, bias, affine = _need(n)
             why = None
+            if n.op == "bn" and not self.searched_bn_affine and (s is None or not s.affine):
+                affine = False  # a searched op's batch norm: affine-free in this supernet
             if s is None:
                 if self.grow:
                     self._add_layer(_key(n), _Spec(n.op, out, inp, {k}, bias, affine), None)
@@ -388,8 +406,8 @@ class Supernet(nn.Module):
             o, i = a["out_features"], a["in_features"]
             return F.linear(xs[0], layer.weight[:o, :i], layer.bias[:o] if a["bias"] else None)
         c = node.shape[0]
-        w = layer.weight[:c] if a["affine"] else None
-        b = layer.bias[:c] if a["affine"] else None
+        w = layer.weight[:c] if a["affine"] and layer.affine else None
+        b = layer.bias[:c] if a["affine"] and layer.affine else None
         mean, var = layer.running_mean[:c], layer.running_var[:c]
         if self.training:
             if self._calibrating:  # cumulative average over the calibration batches
@@ -460,9 +478,12 @@ class Supernet(nn.Module):
                     dst.bias.copy_(src.bias[:o])
             else:
                 c = node.shape[0]
-                if a["affine"]:
+                if a["affine"] and src.affine:
                     dst.weight.copy_(src.weight[:c])
                     dst.bias.copy_(src.bias[:c])
+                elif a["affine"]:  # an affine-free searched batch norm: the identity affine
+                    dst.weight.fill_(1.0)
+                    dst.bias.zero_()
                 dst.running_mean.copy_(src.running_mean[:c])
                 dst.running_var.copy_(src.running_var[:c])
                 dst.num_batches_tracked.copy_(src.num_batches_tracked)
@@ -486,20 +507,32 @@ class Supernet(nn.Module):
         return total
 
 
+def searched_names(specs: dict[str, _Spec], archs: int) -> list[str]:
+    """The weight names of searched ops: those fewer than all ``archs`` scanned archs have."""
+    return sorted(k for k, s in specs.items() if s.count < archs)
+
+
 def build_supernet(space: Space, resolution: int | None = None, *,
-                   kernel_transform: bool = True, samples: int = SCAN_SAMPLES,
-                   specs: dict[str, Any] | None = None,
+                   kernel_transform: bool = True, searched_bn_affine: bool = True,
+                   samples: int = SCAN_SAMPLES, specs: dict[str, Any] | None = None,
                    archs: Sequence[Arch] = ()) -> Supernet:
     """The weight-sharing supernet of ``space`` at ``resolution`` (the space's default when
     None). Its weights have the largest shape over :func:`scan_archs` (``samples`` random archs
     among them) and ``archs``; ``specs`` (from :meth:`Supernet.describe`) skips that scan and
-    rebuilds the same shapes, as when loading a saved supernet."""
+    rebuilds the same shapes, as when loading a saved supernet. ``searched_bn_affine=False``
+    makes the batch norms of the searched ops (names not every scanned arch has: the edge ops
+    of a cell space) affine-free, as NAS-Bench-201's weight-sharing baselines train them."""
     r = space.check_resolution(resolution)
     if specs is not None:
         shapes = {k: _Spec.from_dict(v) for k, v in specs.items()}
     else:
-        shapes = layer_specs(space, r, [*scan_archs(space, samples), *archs])
+        scanned = [*scan_archs(space, samples), *archs]
+        shapes = layer_specs(space, r, scanned)
+        if not searched_bn_affine:
+            for k in searched_names(shapes, len(scanned)):
+                if shapes[k].op == "bn":
+                    shapes[k].affine = False
     if not shapes:
         raise SupernetUnsupported(f"space {space.label} has no supernet: its networks have no "
                                   "weights (no conv, bn or linear node)")
-    return Supernet(space, r, shapes, kernel_transform)
+    return Supernet(space, r, shapes, kernel_transform, searched_bn_affine)

@@ -8,6 +8,9 @@ the largest and the smallest arch of the space to the random one (two random pat
 BigNAS does: Yu et al., "BigNAS: Scaling Up Neural Architecture Search with Big Single-Stage
 Models", ECCV 2020); ``distill`` trains every path but the largest on the largest's soft
 predictions (in-place distillation: Yu et al. 2020, as Once-for-All does, Cai et al. ICLR 2020).
+``sampler`` draws the random paths otherwise (:mod:`.sampling`: redrawing disconnected cells,
+or FairNAS's strict fairness), and ``searched_bn_affine=false`` trains the batch norms of the
+searched ops without scale and shift (:func:`~archspace.supernet.core.build_supernet`).
 The largest and smallest archs are those of the most and fewest parameters among the archs the
 supernet was built from (for a chain space, every decision at its largest or smallest choice).
 
@@ -53,6 +56,13 @@ SUPERNET_OPTIONS: tuple[Option, ...] = (
            "(the sandwich rule of BigNAS, Yu et al. 2020)"),
     Option("distill", False, bool, "train the sampled paths on the largest arch's predictions "
            "(in-place distillation, Yu et al. 2020 / Once-for-All)"),
+    Option("searched_bn_affine", True, bool, "scale and shift in the batch norms of the "
+           "searched ops (false: affine-free there, as NAS-Bench-201's weight-sharing "
+           "baselines train them; Dong & Yang, ICLR 2020)"),
+    Option("sampler", "uniform", str, "how the random paths are drawn: uniform (SPOS), "
+           "connected (uniform, redrawn while a node gets only none inputs; SETN, Dong & Yang "
+           "2019) or fair (every op of every decision once per group of steps; FairNAS, Chu et "
+           "al. 2021)", choices=("uniform", "connected", "fair")),
     Option("kernel_transform", True, bool, "learn Once-for-All's kernel transformation matrices "
            "(else a small kernel is the plain centre of the large one)"),
     Option("bn_batches", 4, int, "training batches the final report recalibrates batch-norm "
@@ -60,6 +70,8 @@ SUPERNET_OPTIONS: tuple[Option, ...] = (
 )
 #: Options that change neither the weights nor the schedule.
 _NOT_TRAINING = frozenset({"device", "root", "download", "recipe", "bn_batches"})
+#: Options added after the first supernet files, with their defaults (the former behaviour).
+_NEWER: dict[str, Any] = {"searched_bn_affine": True, "sampler": "uniform"}
 
 
 class SupernetTrainer(TrainEstimator):
@@ -70,7 +82,10 @@ class SupernetTrainer(TrainEstimator):
     options: ClassVar[tuple[Option, ...]] = SUPERNET_OPTIONS
 
     def training_options(self) -> dict[str, Any]:
-        return {k: v for k, v in sorted(self.config.items()) if k not in _NOT_TRAINING}
+        """The options the weights depend on; the newer ones only when not at their default,
+        so files written before they existed still continue."""
+        return {k: v for k, v in sorted(self.config.items()) if k not in _NOT_TRAINING
+                and not (k in _NEWER and v == _NEWER[k])}
 
 
 def extremes(sn: Supernet, samples: int = 16) -> tuple[Arch, Arch]:
@@ -140,6 +155,7 @@ def train_supernet(space: Space, output: str | os.PathLike[str], options: Mappin
     from archspace.estimators.loop import make_optimizer
     from archspace.spaces import space_target
     from archspace.supernet.core import build_supernet, check_supported
+    from archspace.supernet.sampling import path_sampler
 
     trainer = SupernetTrainer(**dict(options))
     c = trainer.config
@@ -174,7 +190,8 @@ def train_supernet(space: Space, output: str | os.PathLike[str], options: Mappin
             return {k: v for k, v in start.items() if k not in ("state", "optimizer", "generator", "rng")}
     device = trainer.device
     torch.manual_seed(seed)
-    sn = build_supernet(fitted, r, kernel_transform=bool(c["kernel_transform"]))  # or refuse
+    sn = build_supernet(fitted, r, kernel_transform=bool(c["kernel_transform"]),
+                        searched_bn_affine=bool(c["searched_bn_affine"]))
     native = trainer.native_dataset()
     data = prepared(native, r, fitted.in_channels, device)
     x, y = trainer._train_split(data)
@@ -204,6 +221,7 @@ def train_supernet(space: Space, output: str | os.PathLike[str], options: Mappin
             if log is not None:
                 log(f"continuing {out} from epoch {step // per_epoch} of {epochs:g}")
         big, small = extremes(sn) if c["sandwich"] else (None, None)
+        draw = path_sampler(sn, str(c["sampler"]), seed)
         augment = augmentation(c.get("augment", "none"), native.in_channels, r, data.mean,
                                data.std)
         perm = None
@@ -219,9 +237,7 @@ def train_supernet(space: Space, output: str | os.PathLike[str], options: Mappin
             xb, yb = x.index_select(0, idx), y.index_select(0, idx)
             if augment is not None:
                 xb = augment(xb, gen)
-            rng = _step_rng(seed, step)
-            paths = [big, small, sn.space.sample(rng), sn.space.sample(rng)] \
-                if big is not None else [sn.space.sample(rng)]
+            paths = [big, small, *draw(step, 2)] if big is not None else draw(step, 1)
             opt.zero_grad(set_to_none=True)
             sn.train()
             teacher = None
