@@ -30,6 +30,13 @@ class KillerEstimator(ToyEstimator):
         return super().evaluate(space, arch, seed)
 
 
+def _write_pid(path: str) -> None:
+    """This process's id into ``path`` in one step (a reader never sees the file empty)."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    Path(tmp).write_text(str(os.getpid()))
+    os.replace(tmp, path)
+
+
 class SlowEstimator(ToyEstimator):
     """Writes its process id to ``pid_file``, sleeps ``seconds``, then writes ``done_file``."""
 
@@ -38,7 +45,7 @@ class SlowEstimator(ToyEstimator):
         self.pid_file, self.done_file, self.seconds = pid_file, done_file, seconds
 
     def evaluate(self, space: Space, arch: Arch, seed: int = 0) -> dict[str, float]:
-        Path(self.pid_file).write_text(str(os.getpid()))
+        _write_pid(self.pid_file)
         time.sleep(self.seconds)
         Path(self.done_file).touch()
         return super().evaluate(space, arch, seed)
@@ -54,7 +61,7 @@ class HangEstimator(ToyEstimator):
 
     def evaluate(self, space: Space, arch: Arch, seed: int = 0) -> dict[str, float]:
         if space.format_arch(arch) == self.hang:
-            Path(self.pid_file).write_text(str(os.getpid()))
+            _write_pid(self.pid_file)
             time.sleep(600)
         return super().evaluate(space, arch, seed)
 
