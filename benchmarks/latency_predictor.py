@@ -212,23 +212,29 @@ def main() -> None:
                     f.flush()
             print(f"pass {pass_} measured", flush=True)
     per_space: dict[str, Any] = {}
-    all_p, all_a, all_b = [], [], []
+    all_p, all_a, all_b, all_o = [], [], [], []
+    one_fit = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
     for space in spaces:
         archs = held[space.label]
         pred = np.array([table.predict(space, a) for a in archs])
+        pred_one = np.array([one_fit.predict(space, a) for a in archs])
         a_ms = np.array([done[("A", space.label, space.format_arch(x))] for x in archs])
         b_ms = np.array([done[("B", space.label, space.format_arch(x))] for x in archs])
         per_space[space.label] = {"predicted": _stats(pred, a_ms), "noise_floor": _stats(b_ms, a_ms),
+                                  "predicted_one_overhead": _stats(pred_one, a_ms),
                                   "measured_ms_range": [float(a_ms.min()), float(a_ms.max())]}
         all_p.extend(pred)
+        all_o.extend(pred_one)
         all_a.extend(a_ms)
         all_b.extend(b_ms)
     p, a_, b_ = np.array(all_p), np.array(all_a), np.array(all_b)
     result = {"clock": args.clock, "machine": machine_info(), "torch": torch.__version__,
               "table_layers": len(table.layers), "table_meta": table.meta,
               "overhead": [table.overhead.a, table.overhead.b, table.overhead.c],
+              "space_overhead": {k: [v.a, v.b, v.c] for k, v in table.space_overhead.items()},
               "lookup_hits": table.hits, "lookup_misses": table.misses,
-              "all": {"predicted": _stats(p, a_), "noise_floor": _stats(b_, a_)},
+              "all": {"predicted": _stats(p, a_), "noise_floor": _stats(b_, a_),
+                      "predicted_one_overhead": _stats(np.array(all_o), a_)},
               "per_space": per_space,
               "speed": _speed(table.to_json(), args.speed_archs, args.speed_runs),
               "load_average": os.getloadavg(), "wall_seconds": round(time.time() - t0, 1)}

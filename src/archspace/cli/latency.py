@@ -81,6 +81,8 @@ def calibrate(device: str, space_specs: tuple[str, ...], archs: int, networks: i
     out = save_table(table)
     summary = {"device": device, "path": str(out), "layers": len(table.layers),
                "overhead": {"a": table.overhead.a, "b": table.overhead.b, "c": table.overhead.c},
+               "space_overhead": {k: {"a": v.a, "b": v.b, "c": v.c}
+                                  for k, v in sorted(table.space_overhead.items())},
                **{k: table.meta[k] for k in ("overhead_form", "clock", "threads", "spaces",
                                              "networks_fitted", "seconds")},
                "fingerprint": table.fingerprint}
@@ -89,8 +91,10 @@ def calibrate(device: str, space_specs: tuple[str, ...], archs: int, networks: i
     else:
         click.echo(f"device {device}: {len(table.layers)} layers, overhead "
                    f"{table.meta['overhead_form']} (a={table.overhead.a:.3g}, "
-                   f"b={table.overhead.b:.3g} ms/layer, c={table.overhead.c:.3g} ms), "
-                   f"{table.meta['seconds']} s; written to {out}")
+                   f"b={table.overhead.b:.3g} ms/layer, c={table.overhead.c:.3g} ms)"
+                   + "".join(f"; {k}: a={v.a:.3g}, b={v.b:.3g}, c={v.c:.3g}"
+                             for k, v in sorted(table.space_overhead.items()))
+                   + f", {table.meta['seconds']} s; written to {out}")
 
 
 @latency.command("devices")

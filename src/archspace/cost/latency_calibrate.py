@@ -12,7 +12,9 @@ tables, with nn-Meter's per-kernel measurement, Zhang et al. MobiSys 2021):
 4. time whole networks of the sampled archs and fit the per-network overhead (dispatch between
    layers, the call): ``measured ~ a * sum(layers) + b * layers + c``, or the plain sum or a
    scale when those predict left-out networks better
-   (:func:`~archspace.cost.latency_table.fit_overhead`).
+   (:func:`~archspace.cost.latency_table.fit_overhead`); once over all networks and once per
+   space family, whose own fit is kept where it predicts that family's left-out networks
+   better (:func:`~archspace.cost.latency_table.fit_space_overheads`).
 
 The result is a :class:`~archspace.cost.latency_table.LatencyTable`; :mod:`archspace.cost.
 latency_store` writes it to the user's data folder. Spaces are passed in (this module does not
@@ -39,7 +41,7 @@ from archspace.cost.latency_table import (
     LatencyTable,
     Signature,
     fit_fallback,
-    fit_overhead,
+    fit_space_overheads,
     layer_class,
     layer_features,
     node_signature,
@@ -95,10 +97,10 @@ def calibrate(device: str, spaces: Sequence[Any], settings: CalibrationSettings 
     say = log or (lambda _: None)
     t_start = time.perf_counter()
     graphs: list[Graph] = []
-    per_space: list[tuple[str, list[Graph]]] = []
+    per_space: list[tuple[str, str, list[Graph]]] = []
     for space in spaces:
         gs = _sample_graphs(space, settings.archs, settings.seed)
-        per_space.append((space.label, gs))
+        per_space.append((space.label, space.name, gs))
         graphs.extend(gs)
     examples: dict[Signature, tuple[Node, list[Node]]] = {}
     for g in graphs:
@@ -124,7 +126,8 @@ def calibrate(device: str, spaces: Sequence[Any], settings: CalibrationSettings 
         sums: list[float] = []
         counts: list[int] = []
         measured: list[float] = []
-        for label, gs in per_space:
+        families: list[str] = []
+        for label, family, gs in per_space:
             for g in gs[:settings.networks]:
                 run = _torch_runner(g)
                 ms = time_call(run, settings.warmup, settings.network_repeats,
@@ -133,18 +136,26 @@ def calibrate(device: str, spaces: Sequence[Any], settings: CalibrationSettings 
                 sums.append(total)
                 counts.append(count)
                 measured.append(ms)
+                families.append(family)
             say(f"  {label}: {min(settings.networks, len(gs))} networks timed")
-    table.overhead, form = fit_overhead(sums, counts, measured)
+    table.overhead, form, own = fit_space_overheads(families, sums, counts, measured)
+    table.space_overhead = {name: model for name, (model, _) in own.items()}
     info = machine_info()
     table.fingerprint = machine_fingerprint(info)
     table.machine = info
     table.meta = {"torch_version": torch.__version__, "threads": settings.threads,
                   "runtime": "torch-eager", "batch": 1, "clock": settings.clock,
-                  "spaces": [label for label, _ in per_space],
+                  "spaces": [label for label, _, _ in per_space],
                   "archs_per_space": settings.archs, "networks_per_space": settings.networks,
                   "layer_repeats": settings.layer_repeats,
                   "network_repeats": settings.network_repeats, "seed": settings.seed,
-                  "networks_fitted": len(measured), "overhead_form": form, "created": time.strftime(
+                  "networks_fitted": len(measured), "overhead_form": form,
+                  "space_overhead_forms": {name: f for name, (_, f) in own.items()},
+                  "networks": [{"space": fam, "layers_ms": round(sm, 6), "layers": k,
+                                "measured_ms": round(ms, 6)}
+                               for fam, sm, k, ms in zip(families, sums, counts, measured,
+                                                         strict=True)],
+                  "created": time.strftime(
                       "%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                   "seconds": round(time.perf_counter() - t_start, 1)}
     return table

@@ -16,7 +16,9 @@ Two corrections make the sum a network's latency:
   output elements``, fitted by least squares on the table's measured layers of that class;
 * the per-network overhead (the framework's dispatch between layers, the call itself):
   ``latency = a * sum(layers) + b * layers + c``, fitted on whole networks measured at
-  calibration.
+  calibration: one fit per calibrated space family (``nb201``'s many tiny layers pay a
+  different share of overhead than a MobileNetV2 chain's), and one over all of them for
+  the spaces that were not calibrated.
 
 Prediction reads only the IR: no torch module is built. Chain spaces are predicted block by
 block, each distinct (block, input shape) lowered once; spaces that profile through
@@ -47,8 +49,8 @@ from archspace.ir.graph import Graph, IRError, Node
 from archspace.ir.segments import SegmentGraph, Template
 
 __all__ = ["TABLE_SCHEMA", "LatencyError", "LatencyTable", "Overhead", "Signature", "exact",
-           "fit_fallback", "fit_overhead", "layer_class", "layer_features", "node_signature",
-           "signature_key", "to_ms"]
+           "fit_fallback", "fit_overhead", "fit_overhead_loo", "fit_space_overheads",
+           "layer_class", "layer_features", "node_signature", "signature_key", "to_ms"]
 
 #: Predictions a table remembers (least recently used dropped first).
 ARCH_CACHE_SIZE = 100_000
@@ -180,29 +182,67 @@ def _fit(s: np.ndarray, n: np.ndarray, y: np.ndarray, form: str) -> Overhead:
     return Overhead(float(coef[0]), float(coef[1]), float(coef[2]))
 
 
+def _loo_errors(s: np.ndarray, n: np.ndarray, y: np.ndarray, form: str) -> np.ndarray:
+    """Each network's squared relative error when ``form`` is fitted on the others."""
+    errs = np.empty(len(y))
+    for k in range(len(y)):
+        keep = np.arange(len(y)) != k
+        model = _fit(s[keep], n[keep], y[keep], form)
+        errs[k] = ((model(float(s[k]), int(n[k])) - y[k]) / max(y[k], 1e-9)) ** 2
+    return errs
+
+
 def fit_overhead(layer_sums: Sequence[float], n_layers: Sequence[int],
                  measured: Sequence[float]) -> tuple[Overhead, str]:
     """The overhead correction of whole networks and its form: of the plain sum (``sum``), a
     scale ``a`` (``scale``, the median ratio) and the least-squares fit of ``a``, ``b`` and
     ``c`` weighted by ``1/measured`` (``linear``), the one with the smallest leave-one-out
     relative error (so a few noisy networks do not buy a fit that only fits them)."""
+    model, form, _ = fit_overhead_loo(layer_sums, n_layers, measured)
+    return model, form
+
+
+def fit_overhead_loo(layer_sums: Sequence[float] | np.ndarray,
+                     n_layers: Sequence[int] | np.ndarray,
+                     measured: Sequence[float] | np.ndarray
+                     ) -> tuple[Overhead, str, np.ndarray]:
+    """:func:`fit_overhead`, and each network's leave-one-out squared relative error under
+    the chosen form (what :func:`fit_space_overheads` compares)."""
     s = np.asarray(layer_sums, float)
     n = np.asarray(n_layers, float)
     y = np.asarray(measured, float)
     if len(y) < 2:
-        return Overhead(), "sum"
+        return Overhead(), "sum", np.full(len(y), np.inf)
     forms = ["sum", "scale"] + (["linear"] if len(y) >= 6 else [])
-    best, best_err = "sum", math.inf
+    best, best_err, best_errs = "sum", math.inf, np.full(len(y), np.inf)
     for form in forms:
-        errs = []
-        for k in range(len(y)):
-            keep = np.arange(len(y)) != k
-            model = _fit(s[keep], n[keep], y[keep], form)
-            errs.append(((model(float(s[k]), int(n[k])) - y[k]) / max(y[k], 1e-9)) ** 2)
+        errs = _loo_errors(s, n, y, form)
         err = float(np.mean(errs))
         if err < best_err - 1e-12:
-            best, best_err = form, err
-    return _fit(s, n, y, best), best
+            best, best_err, best_errs = form, err, errs
+    return _fit(s, n, y, best), best, best_errs
+
+
+def fit_space_overheads(groups: Sequence[str], layer_sums: Sequence[float],
+                        n_layers: Sequence[int], measured: Sequence[float]
+                        ) -> tuple[Overhead, str, dict[str, tuple[Overhead, str]]]:
+    """The overall overhead fit over every network, and per group (space family) its own fit,
+    kept only where it predicts the group's left-out networks better than the overall fit
+    does (mean leave-one-out squared relative error over the group's networks)."""
+    g = np.asarray(groups, object)
+    s = np.asarray(layer_sums, float)
+    n = np.asarray(n_layers, float)
+    y = np.asarray(measured, float)
+    overall, form, overall_errs = fit_overhead_loo(s, n, y)
+    own: dict[str, tuple[Overhead, str]] = {}
+    for name in dict.fromkeys(groups):
+        mask = g == name
+        if int(mask.sum()) < 2 or int(mask.sum()) == len(y):
+            continue
+        model, f, errs = fit_overhead_loo(s[mask], n[mask], y[mask])
+        if float(np.mean(errs)) < float(np.mean(overall_errs[mask])) - 1e-12:
+            own[name] = (model, f)
+    return overall, form, own
 
 
 def fit_fallback(rows: Iterable[tuple[str, tuple[float, float, float], float]]
@@ -247,6 +287,9 @@ class LatencyTable:
     fingerprint: str = ""
     machine: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Overhead fitted on one space family's networks (by :attr:`Space.name`); a space not
+    #: listed gets :attr:`overhead`, the fit over every calibrated network.
+    space_overhead: dict[str, Overhead] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._sig_ms: dict[Signature, float] = {}
@@ -313,13 +356,19 @@ class LatencyTable:
         total, count = self._nodes_exact(nodes, start)
         return to_ms(total), count
 
-    def predict_graph(self, graph: Graph) -> float:
-        """Predicted latency (ms) of a whole IR graph."""
+    def overhead_for(self, space: Any) -> Overhead:
+        """The overhead correction for networks of ``space``: its family's own fit, else the
+        fit over all calibrated networks."""
+        return self.space_overhead.get(getattr(space, "name", None) or "", self.overhead)
+
+    def predict_graph(self, graph: Graph, overhead: Overhead | None = None) -> float:
+        """Predicted latency (ms) of a whole IR graph (with ``overhead``, by default the
+        table's overall one)."""
         if isinstance(graph, SegmentGraph):
             total, count = self._segments_exact(graph)
         else:
             total, count = self._nodes_exact(graph.nodes)
-        return self.overhead(to_ms(total), count)
+        return (overhead or self.overhead)(to_ms(total), count)
 
     def _segments_exact(self, graph: SegmentGraph) -> tuple[int, int]:
         total, count = 0, 0
@@ -397,7 +446,8 @@ class LatencyTable:
             count += terms[1]
         return total, count, shape
 
-    def predict_chain(self, input_shape: tuple[int, ...], blocks: Iterable[Any]) -> float:
+    def predict_chain(self, input_shape: tuple[int, ...], blocks: Iterable[Any],
+                      overhead: Overhead | None = None) -> float:
         """Predicted latency (ms) of a chain of :class:`~archspace.ir.blocks.Block` applied to
         ``input_shape``; each distinct (block, input shape) is lowered once, into a
         :class:`~archspace.ir.segments.SegmentGraph` (its segment ops' templates shared).
@@ -429,7 +479,7 @@ class LatencyTable:
             total += hit[0]
             count += hit[1]
             shape = hit[2]
-        return self.overhead(to_ms(total), count)
+        return (overhead or self.overhead)(to_ms(total), count)
 
     def predict(self, space: Any, arch: Any, resolution: int | None = None) -> float:
         """Predicted latency (ms) at batch 1 of ``arch`` of ``space`` at ``resolution``.
@@ -461,29 +511,32 @@ class LatencyTable:
         return ms
 
     def _predict(self, space: Any, arch: Any, r: int) -> float:
+        ov = self.overhead_for(space)
         try:
             if self.fast_parts and hasattr(space, "latency_terms"):
                 total, count = 0, 0
                 for ms, k in space.latency_terms(arch, r, self.part, self.memo):
                     total += ms
                     count += k
-                return self.overhead(to_ms(total), count)
+                return ov(to_ms(total), count)
             if getattr(space, "segment_profile", False):  # before blocks: nasnet has both
                 g = SegmentGraph(space.__dict__.setdefault("_segment_cache", {}))
                 space._lower(arch, g, r)
-                return self.predict_graph(g)
+                return self.predict_graph(g, ov)
             if hasattr(space, "blocks"):
-                return self.predict_chain((space.in_channels, r, r), space.blocks(arch, r))
+                return self.predict_chain((space.in_channels, r, r), space.blocks(arch, r), ov)
         except IRError:
             pass  # the space's own lower() reports why this arch cannot be built
-        return self.predict_graph(space.lower(arch, r))
+        return self.predict_graph(space.lower(arch, r), ov)
 
     # -- file form -------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         """The table file's content (see :meth:`from_json`)."""
         return {"schema": TABLE_SCHEMA, "kind": "archspace-latency-table", "device": self.device,
                 "fingerprint": self.fingerprint, "machine": self.machine, "meta": self.meta,
-                "overhead": {"a": self.overhead.a, "b": self.overhead.b, "c": self.overhead.c},
+                "overhead": _overhead_json(self.overhead),
+                "space_overhead": {k: _overhead_json(v)
+                                   for k, v in sorted(self.space_overhead.items())},
                 "fallback": {k: list(v) for k, v in sorted(self.fallback.items())},
                 "layers": dict(sorted(self.layers.items()))}
 
@@ -512,8 +565,12 @@ class LatencyTable:
                           "finite number >= 0")
             clean[k] = float(v)
         ov = obj.get("overhead")
-        if not isinstance(ov, Mapping) or not all(_finite(ov.get(k)) for k in "abc"):
+        if not _is_overhead(ov):
             raise bad("overhead must hold finite numbers a, b and c")
+        per_space = obj.get("space_overhead", {})
+        if not isinstance(per_space, Mapping) or not all(
+                isinstance(k, str) and _is_overhead(v) for k, v in per_space.items()):
+            raise bad("space_overhead must map space names to finite numbers a, b and c")
         fb = obj.get("fallback")
         if not isinstance(fb, Mapping):
             raise bad("fallback must map op classes to four numbers")
@@ -529,8 +586,20 @@ class LatencyTable:
         if not isinstance(fingerprint, str) or not isinstance(machine, Mapping) \
                 or not isinstance(meta, Mapping):
             raise bad("fingerprint must be a string, machine and meta objects")
-        return cls(device, clean, Overhead(float(ov["a"]), float(ov["b"]), float(ov["c"])),
-                   fallback, fingerprint, dict(machine), dict(meta))
+        return cls(device, clean, _overhead_of(ov), fallback, fingerprint, dict(machine),
+                   dict(meta), {k: _overhead_of(v) for k, v in per_space.items()})
+
+
+def _overhead_json(ov: Overhead) -> dict[str, float]:
+    return {"a": ov.a, "b": ov.b, "c": ov.c}
+
+
+def _is_overhead(v: Any) -> bool:
+    return isinstance(v, Mapping) and all(_finite(v.get(k)) for k in "abc")
+
+
+def _overhead_of(v: Any) -> Overhead:
+    return Overhead(float(v["a"]), float(v["b"]), float(v["c"]))
 
 
 def _finite(v: Any) -> bool:
