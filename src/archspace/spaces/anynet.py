@@ -67,7 +67,10 @@ class XBlock(Block):
     def lower(self, g: Graph, x: Node) -> Node:
         y = _x_reduce(g, x, self.bottleneck)
         y = _x_group(g, y, self.bottleneck, self.stride, self.bottleneck // self.group_width)
-        return _x_expand(g, y, x, self.out_ch, self.stride)
+        y = _x_expand(g, y, self.out_ch)
+        if x.channels != self.out_ch or self.stride != 1:
+            x = _x_shortcut(g, x, self.out_ch, self.stride)
+        return _x_sum(g, x, y)
 
 
 def _x_reduce(g: Graph, x: Node, wb: int) -> Node:
@@ -80,12 +83,18 @@ def _x_group(g: Graph, y: Node, wb: int, stride: int, groups: int) -> Node:
     return conv_bn_act(g, y, wb, 3, stride, act="relu", groups=groups, name="b")
 
 
-def _x_expand(g: Graph, y: Node, x: Node, out_ch: int, stride: int) -> Node:
-    """The X block's 1x1 conv back to ``out_ch`` and BN, the projection shortcut of the block
-    input ``x`` where the shape changes, the sum and its ReLU."""
-    y = g.bn(g.conv(y, out_ch, 1, name="c"))
-    if x.channels != out_ch or stride != 1:
-        x = g.bn(g.conv(x, out_ch, 1, stride, name="proj"))
+def _x_expand(g: Graph, y: Node, out_ch: int) -> Node:
+    """The X block's 1x1 conv back to ``out_ch`` channels and BN."""
+    return g.bn(g.conv(y, out_ch, 1, name="c"))
+
+
+def _x_shortcut(g: Graph, x: Node, out_ch: int, stride: int) -> Node:
+    """The X block's projection shortcut (where the shape changes): 1x1 conv and BN."""
+    return g.bn(g.conv(x, out_ch, 1, stride, name="proj"))
+
+
+def _x_sum(g: Graph, x: Node, y: Node) -> Node:
+    """The X block's sum of shortcut and branch, and its ReLU."""
     return g.relu(g.add(x, y))
 
 
@@ -97,15 +106,21 @@ def _block_part(g: Graph, x: Node, block: Block) -> Node:
 def _xblock_sum(part: Callable[..., Any], sums: dict[Any, Any], shape: Shape, out_ch: int,
                 wb: int, group_width: int, stride: int) -> tuple[int, int, Shape]:
     """(exact ms, layers, output shape) of ``XBlock(out_ch, stride, wb, group_width)`` on an
-    input of ``shape``, from its three pieces (see :meth:`XBlock.lower`); kept in ``sums``
+    input of ``shape``, from its pieces (see :meth:`XBlock.lower`); kept in ``sums``
     under everything it depends on but the table."""
     key = (shape, out_ch, wb, group_width, stride)
     hit = sums.get(key)
     if hit is None:
         (ms0, k0), s0 = part(_x_reduce, (shape,), wb)
         (ms1, k1), s1 = part(_x_group, (s0,), wb, stride, wb // group_width)
-        (ms2, k2), s2 = part(_x_expand, (s1, shape), out_ch, stride)
-        hit = sums[key] = (ms0 + ms1 + ms2, k0 + k1 + k2, s2)
+        (ms2, k2), s2 = part(_x_expand, (s1,), out_ch)
+        ms, k = ms0 + ms1 + ms2, k0 + k1 + k2
+        x = shape
+        if shape[0] != out_ch or stride != 1:
+            (ms3, k3), x = part(_x_shortcut, (shape,), out_ch, stride)
+            ms, k = ms + ms3, k + k3
+        (ms4, k4), s4 = part(_x_sum, (x, s2))
+        hit = sums[key] = (ms + ms4, k + k4, s4)
     return hit  # type: ignore[no-any-return]
 
 
@@ -115,8 +130,9 @@ def anynetx_terms(stages: Sequence[tuple[int, int, int, int]], num_classes: int,
     """The network of :func:`anynetx_blocks` on an input of ``in_shape`` as latency-table
     terms (see :meth:`~archspace.cost.latency_table.LatencyTable.predict`): the stem, per stage
     its first block and its other (equal) blocks' sum, and the head. A block's sum is kept in
-    the table's ``memo`` under its input shape and parameters, built from three pieces (1x1
-    reduce; 3x3 group conv; 1x1 expand, shortcut and sum), each looked up by :meth:`part`."""
+    the table's ``memo`` under its input shape and parameters, built from its pieces (1x1
+    reduce, 3x3 group conv, 1x1 expand, each with its BN and ReLU; the projection shortcut;
+    the sum and its ReLU), each looked up by :meth:`part`."""
     sums = memo("anynetx-xblock")
     terms, shape = part(_block_part, (in_shape,), ConvBNAct(STEM_WIDTH, 3, 2, act="relu"))
     out = [terms]
