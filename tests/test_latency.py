@@ -440,7 +440,9 @@ def test_cell_caches_are_not_reused_across_tables_params_or_shapes() -> None:
     ("anynet", {}), ("anynet", {"variant": "E", "resolution": 64, "num_classes": 10}),
     ("regnet", {}), ("regnet", {"resolution": 96}),
     ("nasfpn", {}), ("nasfpn", {"head": "fcos", "stacks": 2, "cells": 6, "head_convs": 2,
-                                "resolution": 128, "num_classes": 3})])
+                                "resolution": 128, "num_classes": 3}),
+    ("trilevel", {}), ("trilevel", {"layers": 6, "nodes": 3, "scale": 3, "resolution": 16}),
+    ("trilevel", {"nodes": 1, "levels": 1})])
 def test_stage_spaces_from_pieces_equal_the_lowered_network(name: str,
                                                             params: dict[str, object]) -> None:
     """``latency_terms`` of the spaces that gained one for speed (block sums kept per input
