@@ -443,7 +443,9 @@ def test_cell_caches_are_not_reused_across_tables_params_or_shapes() -> None:
                                 "resolution": 128, "num_classes": 3}),
     ("trilevel", {}), ("trilevel", {"layers": 6, "nodes": 3, "scale": 3, "resolution": 16}),
     ("trilevel", {"nodes": 1, "levels": 1}),
-    ("macro", {}), ("macro", {"layers": 12, "channels": 8}), ("macro", {"layers": 1})])
+    ("macro", {}), ("macro", {"layers": 12, "channels": 8}), ("macro", {"layers": 1}),
+    ("autodeeplab", {}), ("autodeeplab", {"layers": 5, "filter_multiplier": 4,
+                                          "block_multiplier": 2, "resolution": 64})])
 def test_stage_spaces_from_pieces_equal_the_lowered_network(name: str,
                                                             params: dict[str, object]) -> None:
     """``latency_terms`` of the spaces that gained one for speed (block sums kept per input
