@@ -445,7 +445,8 @@ def test_cell_caches_are_not_reused_across_tables_params_or_shapes() -> None:
     ("trilevel", {"nodes": 1, "levels": 1}),
     ("macro", {}), ("macro", {"layers": 12, "channels": 8}), ("macro", {"layers": 1}),
     ("autodeeplab", {}), ("autodeeplab", {"layers": 5, "filter_multiplier": 4,
-                                          "block_multiplier": 2, "resolution": 64})])
+                                          "block_multiplier": 2, "resolution": 64}),
+    ("mnasnet", {}), ("mnasnet", {"base": "mobilenetv2", "resolution": 96, "num_classes": 7})])
 def test_stage_spaces_from_pieces_equal_the_lowered_network(name: str,
                                                             params: dict[str, object]) -> None:
     """``latency_terms`` of the spaces that gained one for speed (block sums kept per input
