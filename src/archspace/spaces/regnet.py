@@ -74,7 +74,15 @@ def _quantized(w0: float, wm: float, k: int) -> int:
 
 def generate_regnet(w0: int, wa: float, wm: float, depth: int) -> tuple[list[int], list[int]]:
     """Per-stage widths and depths of a RegNet (pycls's ``generate_regnet``, q=8)."""
-    widths = [_quantized(w0, wm, _exponent(j, w0, wa, wm)) for j in range(depth)]
+    log_wm = math.log(wm)  # _exponent's divisor, taken once (the same double)
+    quantized: dict[int, int] = {}
+    widths = []
+    for j in range(depth):
+        k = round(math.log((j * wa + w0) / w0) / log_wm)
+        w = quantized.get(k)
+        if w is None:
+            w = quantized[k] = _quantized(w0, wm, k)
+        widths.append(w)
     ws = sorted(set(widths))
     return ws, [widths.count(w) for w in ws]
 
