@@ -467,25 +467,28 @@ def test_stage_spaces_from_pieces_equal_the_lowered_network(name: str,
 
 
 def test_stage_caches_are_not_reused_across_tables_spaces_or_shapes() -> None:
-    """anynet and regnet share one X-block memo per table: predicting both at two resolutions
-    with one table, then with a second table of other latencies, every prediction equals (==)
-    a fresh lowering reference."""
-    spaces = [get_space("anynet", variant="C", num_classes=10), get_space("regnet")]
+    """anynet and regnet share one X-block memo per table; nasfpn, trilevel and mnasnet keep
+    theirs. Predicting each at two resolutions with one table, then with a second table of
+    other latencies, every prediction equals (==) a fresh lowering reference."""
+    spaces = [(get_space("anynet", variant="C", num_classes=10), (64, 96)),
+              (get_space("regnet"), (64, 96)), (get_space("nasfpn", cells=5), (128, 256)),
+              (get_space("trilevel"), (24, 16)), (get_space("mnasnet"), (64, 96))]
     rng = random.Random(17)
-    archs = [[sp.sample(rng) for _ in range(8)] for sp in spaces]
-    graphs = [sp.lower(a[0], 64) for sp, a in zip(spaces, archs, strict=True)]
+    archs = [[sp.sample(rng) for _ in range(8)] for sp, _ in spaces]
+    graphs = [sp.lower(a[0], rs[0]) for (sp, rs), a in zip(spaces, archs, strict=True)]
     first = _irregular_table(graphs)
     second = _irregular_table(graphs)
     second.layers = {k: v * 1.37 + 0.011 for k, v in second.layers.items()}
     for table in (first, second):
         ref = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
         ref.fast_parts = False
-        for r in (64, 96):
-            for sp, aa in zip(spaces, archs, strict=True):
+        for k in (0, 1):
+            for (sp, rs), aa in zip(spaces, archs, strict=True):
                 for a in aa:
-                    assert table.predict(sp, a, r) == ref.predict(sp, a, r)
-        assert table._memos and not ref._memos
-    assert first.predict(spaces[0], archs[0][0], 64) != second.predict(spaces[0], archs[0][0], 64)
+                    assert table.predict(sp, a, rs[k]) == ref.predict(sp, a, rs[k])
+        assert len(table._memos) == 4 and not ref._memos
+    assert first.predict(spaces[0][0], archs[0][0], 64) != second.predict(spaces[0][0],
+                                                                         archs[0][0], 64)
 
 
 def test_signature_keys_match_the_generic_format() -> None:
