@@ -434,3 +434,79 @@ def test_cell_caches_are_not_reused_across_tables_params_or_shapes() -> None:
                     assert table.predict(sp, a, r) == ref.predict(sp, a, r)
         assert table._memos and not ref._memos
     assert first.predict(spaces[0], archs[0][0]) != second.predict(spaces[0], archs[0][0])
+
+
+@pytest.mark.parametrize("name,params", [
+    ("anynet", {}), ("anynet", {"variant": "E", "resolution": 64, "num_classes": 10}),
+    ("regnet", {}), ("regnet", {"resolution": 96}),
+    ("nasfpn", {}), ("nasfpn", {"head": "fcos", "stacks": 2, "cells": 6, "head_convs": 2,
+                                "resolution": 128, "num_classes": 3}),
+    ("trilevel", {}), ("trilevel", {"layers": 6, "nodes": 3, "scale": 3, "resolution": 16}),
+    ("trilevel", {"nodes": 1, "levels": 1}),
+    ("macro", {}), ("macro", {"layers": 12, "channels": 8}), ("macro", {"layers": 1}),
+    ("autodeeplab", {}), ("autodeeplab", {"layers": 5, "filter_multiplier": 4,
+                                          "block_multiplier": 2, "resolution": 64}),
+    ("mnasnet", {}), ("mnasnet", {"base": "mobilenetv2", "resolution": 96, "num_classes": 7})])
+def test_stage_spaces_from_pieces_equal_the_lowered_network(name: str,
+                                                            params: dict[str, object]) -> None:
+    """``latency_terms`` of the spaces that gained one for speed (block sums kept per input
+    shape and parameters, built from looked-up pieces) gives exactly (==) the number of
+    lowering the arch block by block and of summing its full IR, for sampled archs."""
+    space = get_space(name, **params)
+    rng = random.Random(13)
+    archs = [space.sample(rng) for _ in range(30)]
+    table = _irregular_table([space.lower(a) for a in archs[:2]])
+    ref = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
+    ref.fast_parts = False
+    for a in archs + archs[:3]:
+        assert table.predict(space, a) == ref.predict(space, a)
+    for a in archs[:4]:
+        full = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
+        assert table.predict(space, a) == full.predict_graph(space.lower(a))
+    assert table._calls and not ref._calls and table.misses > 0  # both paths taken
+
+
+def test_stage_caches_are_not_reused_across_tables_spaces_or_shapes() -> None:
+    """anynet and regnet share one X-block memo per table; nasfpn, trilevel and mnasnet keep
+    theirs. Predicting each at two resolutions with one table, then with a second table of
+    other latencies, every prediction equals (==) a fresh lowering reference."""
+    spaces = [(get_space("anynet", variant="C", num_classes=10), (64, 96)),
+              (get_space("regnet"), (64, 96)), (get_space("nasfpn", cells=5), (128, 256)),
+              (get_space("trilevel"), (24, 16)), (get_space("mnasnet"), (64, 96))]
+    rng = random.Random(17)
+    archs = [[sp.sample(rng) for _ in range(8)] for sp, _ in spaces]
+    graphs = [sp.lower(a[0], rs[0]) for (sp, rs), a in zip(spaces, archs, strict=True)]
+    first = _irregular_table(graphs)
+    second = _irregular_table(graphs)
+    second.layers = {k: v * 1.37 + 0.011 for k, v in second.layers.items()}
+    for table in (first, second):
+        ref = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
+        ref.fast_parts = False
+        for k in (0, 1):
+            for (sp, rs), aa in zip(spaces, archs, strict=True):
+                for a in aa:
+                    assert table.predict(sp, a, rs[k]) == ref.predict(sp, a, rs[k])
+        assert len(table._memos) == 4 and not ref._memos
+    assert first.predict(spaces[0][0], archs[0][0], 64) != second.predict(spaces[0][0],
+                                                                         archs[0][0], 64)
+
+
+def test_signature_keys_match_the_generic_format() -> None:
+    """The table's remembered shape and attribute texts give the same keys as formatting each
+    signature afresh, on every layer of sampled archs of several spaces."""
+    def generic(v: object) -> str:
+        if isinstance(v, bool):
+            return str(int(v))
+        if isinstance(v, tuple):
+            return "x".join(generic(x) for x in v)
+        return str(v)
+
+    texts: tuple[dict[object, str], dict[object, str]] = ({}, {})
+    for name in ("anynet", "nasnet", "mnasnet", "nasfpn"):
+        space = get_space(name)
+        g = space.lower(space.sample(1))
+        for node in g.nodes:
+            op, ins, out, attrs = sig = node_signature(node, g.nodes)
+            want = "|".join((op, "+".join(generic(s) for s in ins), generic(out),
+                             ",".join(generic(a) for a in attrs)))
+            assert signature_key(sig) == want == signature_key(sig, texts)

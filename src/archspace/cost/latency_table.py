@@ -104,22 +104,51 @@ def _attrs_key(node: Node) -> tuple[Any, ...]:
 def node_signature(node: Node, nodes: Sequence[Node]) -> Signature:
     """The layer signature of ``node`` (its inputs are ``nodes[i]``): op, input shapes (in
     order, a repeated input repeated), output shape and the op's work-changing attributes."""
-    return (node.op, tuple(nodes[i].shape for i in node.inputs), node.shape, _attrs_key(node))
+    ins = node.inputs
+    return (node.op, (nodes[ins[0]].shape,) if len(ins) == 1
+            else tuple([nodes[i].shape for i in ins]), node.shape, _attrs_key(node))
 
 
 def _fmt(v: Any) -> str:
+    t = type(v)
+    if t is int or t is str:  # the common cases first (a bool is not ``type(v) is int``)
+        return str(v)
     if isinstance(v, bool):
         return str(int(v))
     if isinstance(v, tuple):
-        return "x".join(_fmt(x) for x in v)
+        return "x".join([_fmt(x) for x in v])
     return str(v)
 
 
-def signature_key(sig: Signature) -> str:
+def _shape_fmt(shape: Any) -> str:
+    """:func:`_fmt` of a shape: ``"x".join(map(str, ...))`` where every entry is an int."""
+    if type(shape) is tuple and all(type(d) is int for d in shape):
+        return "x".join(map(str, shape))
+    return _fmt(shape)
+
+
+def signature_key(sig: Signature, texts: tuple[dict[Any, str], dict[Any, str]] | None = None
+                  ) -> str:
     """The signature as the table file's key, e.g.
-    ``conv|16x32x32|32x32x32|3x3,1,1x1,1,1,0`` (op | inputs, ``+`` between | output | attrs)."""
+    ``conv|16x32x32|32x32x32|3x3,1,1x1,1,1,0`` (op | inputs, ``+`` between | output | attrs).
+    ``texts`` (optional): two dicts that remember each shape's and each attribute tuple's
+    text between calls."""
     op, ins, out, attrs = sig
-    return "|".join((op, "+".join(_fmt(s) for s in ins), _fmt(out), ",".join(_fmt(a) for a in attrs)))
+    if texts is None:
+        return (f"{op}|{'+'.join([_shape_fmt(s) for s in ins])}|{_shape_fmt(out)}|"
+                f"{','.join([_fmt(a) for a in attrs])}")
+    shapes, attr_texts = texts
+    parts = []
+    for s in (*ins, out):
+        text = shapes.get(s)
+        if text is None:
+            text = shapes[s] = _shape_fmt(s)
+        parts.append(text)
+    out_s = parts.pop()
+    attrs_s = attr_texts.get(attrs)
+    if attrs_s is None:
+        attrs_s = attr_texts[attrs] = ",".join([_fmt(a) for a in attrs])
+    return f"{op}|{'+'.join(parts)}|{out_s}|{attrs_s}"
 
 
 def layer_class(sig: Signature) -> str:
@@ -137,10 +166,7 @@ def layer_class(sig: Signature) -> str:
 
 
 def _numel(shape: Sequence[int]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
+    return math.prod(shape)
 
 
 def layer_features(sig: Signature) -> tuple[float, float, float]:
@@ -154,7 +180,8 @@ def layer_features(sig: Signature) -> tuple[float, float, float]:
         macs = ins[0][0] * out[0]
     elif op in ("maxpool", "avgpool"):
         macs = _numel(out) * attrs[0] * attrs[0]
-    return float(macs), float(sum(_numel(s) for s in ins)), float(_numel(out))
+    n_in = _numel(ins[0]) if len(ins) == 1 else sum([_numel(s) for s in ins])
+    return float(macs), float(n_in), float(_numel(out))
 
 
 @dataclass(frozen=True)
@@ -294,6 +321,9 @@ class LatencyTable:
     def __post_init__(self) -> None:
         self._sig_ms: dict[Signature, float] = {}
         self._sig_exact: dict[Signature, int] = {}
+        self._texts: tuple[dict[Any, str], dict[Any, str]] = ({}, {})
+        self._coef_of: dict[str, tuple[float, float, float, float]] | None = None
+        self._coefs: dict[str, tuple[float, float, float, float] | None] = {}
         self._chain: dict[tuple[Any, tuple[int, ...]], tuple[int, int, tuple[int, ...]]] = {}
         self._templates: dict[int, tuple[Template, int, int]] = {}
         self._token = next(_TOKENS)
@@ -312,7 +342,7 @@ class LatencyTable:
         hit = self._sig_ms.get(sig)
         if hit is not None:
             return hit
-        ms = self.layers.get(signature_key(sig))
+        ms = self.layers.get(signature_key(sig, self._texts))
         if ms is None:
             self.misses += 1
             ms = self._fallback_ms(sig)
@@ -331,14 +361,25 @@ class LatencyTable:
     def _fallback_ms(self, sig: Signature) -> float:
         if sig[0] == "input":
             return 0.0
-        coef = self.fallback.get(layer_class(sig))
-        if coef is None:  # an op never measured: the cheapest elementwise op measured
-            known = [c for k, c in self.fallback.items() if not k.startswith("conv")]
-            if not known:
-                return 0.0
-            coef = min(known, key=lambda c: c[0])
+        coef = self._class_coef(layer_class(sig))
+        if coef is None:
+            return 0.0
         macs, n_in, n_out = layer_features(sig)
         return max(coef[0] + coef[1] * macs + coef[2] * n_in + coef[3] * n_out, 0.0)
+
+    def _class_coef(self, cls: str) -> tuple[float, float, float, float] | None:
+        """The fallback model of op class ``cls``; of an op never measured, the cheapest
+        elementwise op measured (None if none was). Remembered per ``fallback`` dict."""
+        if self._coef_of is not self.fallback:
+            self._coef_of, self._coefs = self.fallback, {}
+        if cls in self._coefs:
+            return self._coefs[cls]
+        coef = self.fallback.get(cls)
+        if coef is None:
+            known = [c for k, c in self.fallback.items() if not k.startswith("conv")]
+            coef = min(known, key=lambda c: c[0]) if known else None
+        self._coefs[cls] = coef
+        return coef
 
     # -- whole networks --------------------------------------------------------------------
     def _nodes_exact(self, nodes: Sequence[Node], start: int = 0) -> tuple[int, int]:
@@ -371,10 +412,32 @@ class LatencyTable:
         return (overhead or self.overhead)(to_ms(total), count)
 
     def _segments_exact(self, graph: SegmentGraph) -> tuple[int, int]:
+        """The sum of :meth:`_node_terms` (written out: the loop of every cold prediction)."""
+        nodes, templates = graph.nodes, graph.templates
+        known = self._sig_exact
         total, count = 0, 0
-        for ms, k in self._node_terms(graph):
-            total += ms
-            count += k
+        for node in nodes:
+            op = node.op
+            if op == "input":
+                continue
+            if op == "segment":
+                tmpl = templates.get(node.id)
+                if tmpl is not None:
+                    hit = self._templates.get(id(tmpl))
+                    if hit is None or hit[0] is not tmpl:
+                        ms, k = self._nodes_exact(tmpl.nodes, tmpl.n_inputs)
+                        hit = self._templates[id(tmpl)] = (tmpl, ms, k)
+                    total += hit[1]
+                    count += hit[2]
+                    continue
+            ins = node.inputs
+            sig = (op, (nodes[ins[0]].shape,) if len(ins) == 1
+                   else tuple([nodes[i].shape for i in ins]), node.shape, _attrs_key(node))
+            v = known.get(sig)
+            if v is None:
+                v = known[sig] = exact(self.layer_ms(sig))
+            total += v
+            count += 1
         return total, count
 
     def _node_terms(self, graph: SegmentGraph) -> list[tuple[int, int]]:

@@ -35,20 +35,20 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from archspace.errors import ParamError, SpaceError
 from archspace.ir.blocks import Block, ClassifierHead, ConvBNAct, conv_bn_act
-from archspace.ir.graph import Graph, Node
+from archspace.ir.graph import Graph, Node, Shape
 from archspace.space import Arch, ChainSpace, Decision, Diagram, DiagramEdge, DiagramNode, as_rng
 from archspace.space.decision import Value
 from archspace.space.params import CHANNELS, Limit, count_up_to, limits
 from archspace.spaces._chains import count_chains, sample_chain
 
 __all__ = ["VARIANTS", "AnyNetSpace", "StageSpec", "XBlock", "adjust_compatibility",
-           "anynetx_blocks", "anynetx_named_blocks", "stages_diagram"]
+           "anynetx_blocks", "anynetx_named_blocks", "anynetx_terms", "stages_diagram"]
 
 VARIANTS = ("A", "B", "C", "D", "E")
 STEM_WIDTH = 32
@@ -65,14 +65,89 @@ class XBlock(Block):
     group_width: int
 
     def lower(self, g: Graph, x: Node) -> Node:
-        wb = self.bottleneck
-        y = conv_bn_act(g, x, wb, 1, act="relu", name="a")
-        y = conv_bn_act(g, y, wb, 3, self.stride, act="relu", groups=wb // self.group_width,
-                        name="b")
-        y = g.bn(g.conv(y, self.out_ch, 1, name="c"))
+        y = _x_reduce(g, x, self.bottleneck)
+        y = _x_group(g, y, self.bottleneck, self.stride, self.bottleneck // self.group_width)
+        y = _x_expand(g, y, self.out_ch)
         if x.channels != self.out_ch or self.stride != 1:
-            x = g.bn(g.conv(x, self.out_ch, 1, self.stride, name="proj"))
-        return g.relu(g.add(x, y))
+            x = _x_shortcut(g, x, self.out_ch, self.stride)
+        return _x_sum(g, x, y)
+
+
+def _x_reduce(g: Graph, x: Node, wb: int) -> Node:
+    """The X block's 1x1 conv to ``wb`` channels, BN, ReLU."""
+    return conv_bn_act(g, x, wb, 1, act="relu", name="a")
+
+
+def _x_group(g: Graph, y: Node, wb: int, stride: int, groups: int) -> Node:
+    """The X block's 3x3 group conv, BN, ReLU."""
+    return conv_bn_act(g, y, wb, 3, stride, act="relu", groups=groups, name="b")
+
+
+def _x_expand(g: Graph, y: Node, out_ch: int) -> Node:
+    """The X block's 1x1 conv back to ``out_ch`` channels and BN."""
+    return g.bn(g.conv(y, out_ch, 1, name="c"))
+
+
+def _x_shortcut(g: Graph, x: Node, out_ch: int, stride: int) -> Node:
+    """The X block's projection shortcut (where the shape changes): 1x1 conv and BN."""
+    return g.bn(g.conv(x, out_ch, 1, stride, name="proj"))
+
+
+def _x_sum(g: Graph, x: Node, y: Node) -> Node:
+    """The X block's sum of shortcut and branch, and its ReLU."""
+    return g.relu(g.add(x, y))
+
+
+def _block_part(g: Graph, x: Node, block: Block) -> Node:
+    """``block`` lowered on ``x``, a latency-table piece."""
+    return block.lower(g, x)
+
+
+def _xblock_sum(part: Callable[..., Any], sums: dict[Any, Any], shape: Shape, out_ch: int,
+                wb: int, group_width: int, stride: int) -> tuple[int, int, Shape]:
+    """(exact ms, layers, output shape) of ``XBlock(out_ch, stride, wb, group_width)`` on an
+    input of ``shape``, from its pieces (see :meth:`XBlock.lower`); kept in ``sums``
+    under everything it depends on but the table."""
+    key = (shape, out_ch, wb, group_width, stride)
+    hit = sums.get(key)
+    if hit is None:
+        (ms0, k0), s0 = part(_x_reduce, (shape,), wb)
+        (ms1, k1), s1 = part(_x_group, (s0,), wb, stride, wb // group_width)
+        (ms2, k2), s2 = part(_x_expand, (s1,), out_ch)
+        ms, k = ms0 + ms1 + ms2, k0 + k1 + k2
+        x = shape
+        if shape[0] != out_ch or stride != 1:
+            (ms3, k3), x = part(_x_shortcut, (shape,), out_ch, stride)
+            ms, k = ms + ms3, k + k3
+        (ms4, k4), s4 = part(_x_sum, (x, s2))
+        hit = sums[key] = (ms + ms4, k + k4, s4)
+    return hit  # type: ignore[no-any-return]
+
+
+def anynetx_terms(stages: Sequence[tuple[int, int, int, int]], num_classes: int,
+                  in_shape: Shape, part: Callable[..., Any],
+                  memo: Callable[[Any], dict[Any, Any]]) -> list[tuple[int, int]]:
+    """The network of :func:`anynetx_blocks` on an input of ``in_shape`` as latency-table
+    terms (see :meth:`~archspace.cost.latency_table.LatencyTable.predict`): the stem, per stage
+    its first block and its other (equal) blocks' sum, and the head. A block's sum is kept in
+    the table's ``memo`` under its input shape and parameters, built from its pieces (1x1
+    reduce, 3x3 group conv, 1x1 expand, each with its BN and ReLU; the projection shortcut;
+    the sum and its ReLU), each looked up by :meth:`part`."""
+    sums = memo("anynetx-xblock")
+    terms, shape = part(_block_part, (in_shape,), ConvBNAct(STEM_WIDTH, 3, 2, act="relu"))
+    out = [terms]
+    for d, w, r, gw in stages:
+        if d < 1:
+            continue
+        w, gw = adjust_compatibility(w, r, gw)
+        wb = w // r
+        ms, k, shape = _xblock_sum(part, sums, shape, w, wb, gw, 2)
+        out.append((ms, k))
+        if d > 1:
+            ms, k, shape = _xblock_sum(part, sums, shape, w, wb, gw, 1)
+            out.append((ms * (d - 1), k * (d - 1)))
+    out.append(part(_block_part, (shape,), ClassifierHead(num_classes))[0])
+    return out
 
 
 @dataclass(frozen=True)
@@ -241,6 +316,12 @@ class AnyNetSpace(ChainSpace):
 
     def named_blocks(self, arch: Arch, resolution: int) -> list[tuple[str, Block]]:
         return anynetx_named_blocks(self.stage_specs(arch), self.num_classes)
+
+    def latency_terms(self, arch: Arch, resolution: int, part: Callable[..., Any],
+                      memo: Callable[[Any], dict[Any, Any]]) -> list[tuple[int, int]]:
+        """:meth:`blocks` as latency-table terms (see :func:`anynetx_terms`)."""
+        return anynetx_terms(self.stage_specs(arch), self.num_classes,
+                             (self.in_channels, resolution, resolution), part, memo)
 
     def diagram(self, arch: Arch) -> Diagram:
         arch = self.validate(arch)

@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from archspace.errors import ParamError, SpaceError
 from archspace.ir.blocks import conv_bn_act, relu_conv_bn, sep_conv
@@ -131,28 +132,32 @@ class AutoDeepLabSpace(Space):
     def _lower(self, arch: Arch, g: Graph, resolution: int) -> None:
         x = g.input((self.in_channels, resolution, resolution))
         with g.scope("stem"):
-            x = conv_bn_act(g, x, 64, 3, 2, act="relu")
-            x = conv_bn_act(g, x, 64, 3, 1, act="relu")
-            x = conv_bn_act(g, x, 128, 3, 2, act=None)
+            x = _stem(g, x)
         sizes = _level_sizes(x.shape[1])
         level = STEM_LEVEL
         for i, nxt in enumerate(self.path(arch)):
             with g.scope(f"l{i}"):
-                x = self._resample(g, x, level, nxt, sizes)
-                x = g.add(x, sep_conv(g, x, x.channels, 3))
+                x = _layer(g, x, level, nxt, self.channels(nxt), sizes[nxt])
             level = nxt
-        with g.scope("aspp"):
-            x = _aspp(g, g.relu(x), self.aspp_channels, level)
-        x = g.conv(x, self.num_classes, 1, bias=True, name="logits")
-        g.upsample(x, (resolution, resolution), mode="bilinear", name="upsample")
+        _tail(g, x, self.aspp_channels, level, self.num_classes, resolution)
 
-    def _resample(self, g: Graph, x: Node, level: int, nxt: int, sizes: dict[int, int]) -> Node:
-        ch = self.channels(nxt)
-        if nxt > level:
-            return relu_conv_bn(g, x, ch, 3, stride=2)
-        if nxt < level:
-            x = g.upsample(x, (sizes[nxt], sizes[nxt]), mode="bilinear")
-        return relu_conv_bn(g, x, ch, 1) if x.channels != ch else x
+    def latency_terms(self, arch: Arch, resolution: int, part: Callable[..., Any],
+                      memo: Callable[[Any], dict[Any, Any]]) -> list[tuple[int, int]]:
+        """The network of :meth:`_lower` as latency-table terms (see
+        :meth:`~archspace.cost.latency_table.LatencyTable.predict`): the stem, each layer
+        (resampling and cell, looked up by ``part`` on its input shape and move) and the ASPP
+        head with the logits."""
+        terms, shape = part(_stem, ((self.in_channels, resolution, resolution),))
+        out = [terms]
+        sizes = _level_sizes(shape[1])
+        level = STEM_LEVEL
+        for nxt in self.path(arch):
+            terms, shape = part(_layer, (shape,), level, nxt, self.channels(nxt), sizes[nxt])
+            out.append(terms)
+            level = nxt
+        out.append(part(_tail, (shape,), self.aspp_channels, level, self.num_classes,
+                        resolution)[0])
+        return out
 
     def diagram(self, arch: Arch) -> Diagram:
         path = self.path(arch)
@@ -167,6 +172,35 @@ class AutoDeepLabSpace(Space):
         edges = tuple(DiagramEdge(a, b) for a, b in itertools.pairwise(ids))
         rates = "-".join(map(str, path))
         return Diagram("lattice", f"{self.label}: rates {rates}", tuple(nodes), edges)
+
+
+def _stem(g: Graph, x: Node) -> Node:
+    """The stem: three 3x3 conv-BN(-ReLU), strides 2, 1, 2, to rate 4."""
+    x = conv_bn_act(g, x, 64, 3, 2, act="relu")
+    x = conv_bn_act(g, x, 64, 3, 1, act="relu")
+    return conv_bn_act(g, x, 128, 3, 2, act=None)
+
+
+def _layer(g: Graph, x: Node, level: int, nxt: int, ch: int, size: int) -> Node:
+    """One layer: from rate ``level`` to ``nxt`` (``ch`` channels, spatial ``size``), then the
+    cell, ``x + sep_conv(x)``."""
+    if nxt > level:
+        x = relu_conv_bn(g, x, ch, 3, stride=2)
+    else:
+        if nxt < level:
+            x = g.upsample(x, (size, size), mode="bilinear")
+        if x.channels != ch:
+            x = relu_conv_bn(g, x, ch, 1)
+    return g.add(x, sep_conv(g, x, x.channels, 3))
+
+
+def _tail(g: Graph, x: Node, aspp_channels: int, level: int, num_classes: int,
+          resolution: int) -> Node:
+    """ReLU and ASPP at rate ``level``, the 1x1 logits conv and the upsampling to the input."""
+    with g.scope("aspp"):
+        x = _aspp(g, g.relu(x), aspp_channels, level)
+    x = g.conv(x, num_classes, 1, bias=True, name="logits")
+    return g.upsample(x, (resolution, resolution), mode="bilinear", name="upsample")
 
 
 def _level_sizes(stem_size: int) -> dict[int, int]:

@@ -96,7 +96,7 @@ class MacroSpace(Space):
     def _lower(self, arch: Arch, g: Graph, resolution: int) -> None:
         x = g.input((self.in_channels, resolution, resolution))
         with g.scope("stem"):
-            stem = g.bn(g.conv(x, self.channels, 3))
+            stem = _stem_part(g, x, self.channels)
         outs: list[Node] = []
         cache: dict[tuple[int, int], Node] = {}
 
@@ -116,13 +116,48 @@ class MacroSpace(Space):
             inp = at_stage(i - 1, stage)
             extra = [at_stage(j, stage) for j in skips]
             with g.scope(f"l{i}"):
-                y = _OP_FUNCS[op](g, inp)
+                y = _op_part(g, inp, op)
                 if i > 0:
-                    y = g.bn(g.add(y, *extra) if extra else y)
+                    y = _merge_part(g, y, *extra)
             outs.append(y)
         with g.scope("head"):
-            h = g.flatten(g.gap(g.relu(outs[-1])))
-            g.linear(h, self.num_classes, name="classifier")
+            _head_part(g, outs[-1], self.num_classes)
+
+    def latency_terms(self, arch: Arch, resolution: int, part: Callable[..., Any],
+                      memo: Callable[[Any], dict[Any, Any]]) -> list[tuple[int, int]]:
+        """The network of :meth:`_lower` as latency-table terms (see
+        :meth:`~archspace.cost.latency_table.LatencyTable.predict`), each looked up by
+        ``part`` on input shapes: the stem, each factorized reduction (once per layer output
+        and stage, as :meth:`_lower` shares them), each layer's op and its sum-and-BN (on the op
+        output and the skips' shapes), and the head."""
+        terms, stem = part(_stem_part, ((self.in_channels, resolution, resolution),),
+                           self.channels)
+        out = [terms]
+        outs: list[tuple[int, ...]] = []
+        cache: dict[tuple[int, int], tuple[int, ...]] = {}
+
+        def at_stage(j: int, stage: int) -> tuple[int, ...]:
+            if (j, stage) not in cache:
+                if stage == (0 if j < 0 else self.stage_of(j)):
+                    cache[(j, stage)] = stem if j < 0 else outs[j]
+                else:
+                    prev = at_stage(j, stage - 1)
+                    terms, cache[(j, stage)] = part(factorized_reduce, (prev,), 2 * prev[0])
+                    out.append(terms)
+            return cache[(j, stage)]
+
+        for i, (op, skips) in enumerate(self._layers(arch)):
+            stage = self.stage_of(i)
+            inp = at_stage(i - 1, stage)
+            extra = [at_stage(j, stage) for j in skips]
+            terms, y = part(_op_part, (inp,), op)
+            out.append(terms)
+            if i > 0:
+                terms, y = part(_merge_part, (y, *extra))
+                out.append(terms)
+            outs.append(y)
+        out.append(part(_head_part, (outs[-1],), self.num_classes)[0])
+        return out
 
     def diagram(self, arch: Arch) -> Diagram:
         layers = self._layers(arch)
@@ -139,3 +174,23 @@ class MacroSpace(Space):
         nodes.append(DiagramNode("head", f"head\ngap, fc\n{self.num_classes}", group="output"))
         edges.append(DiagramEdge(prev, "head"))
         return Diagram("dag", f"{self.label}: {self.layers} layers", tuple(nodes), tuple(edges))
+
+
+def _stem_part(g: Graph, x: Node, channels: int) -> Node:
+    """The stem: 3x3 conv and BN."""
+    return g.bn(g.conv(x, channels, 3))
+
+
+def _op_part(g: Graph, x: Node, op: str) -> Node:
+    """A layer's op on its input."""
+    return _OP_FUNCS[op](g, x)
+
+
+def _merge_part(g: Graph, y: Node, *extra: Node) -> Node:
+    """A layer's op output ``y`` plus its skip inputs, then BN."""
+    return g.bn(g.add(y, *extra) if extra else y)
+
+
+def _head_part(g: Graph, x: Node, num_classes: int) -> Node:
+    """The head: ReLU, global average pooling, linear."""
+    return g.linear(g.flatten(g.gap(g.relu(x))), num_classes, name="classifier")

@@ -29,7 +29,9 @@ reduces to ``int(ratio * block input channels)`` channels, as the MnasNet code d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from archspace.errors import ArchError, ParamError
 from archspace.ir.blocks import Block, ClassifierHead, ConvBNAct, MBConv, squeeze_excite
@@ -147,7 +149,7 @@ class MnasNetSpace(ChainSpace):
         """Stem ``b0``, layers by position in their stage (``s2.b1``), head ``head0``, ``head1``:
         a layer's name never depends on the depths of earlier stages."""
         v = dict(arch.items())
-        out: list[tuple[str, Block]] = [("b0", ConvBNAct(32, 3, 2, "relu"))]
+        out: list[tuple[str, Block]] = [("b0", _STEM)]
         for i, (base, n, stride) in enumerate(zip(BASES[self.base], LAYERS, STRIDES, strict=True)):
             p = f"s{i + 1}."
             layers = n + int(v[p + "layers"])  # type: ignore[arg-type]
@@ -158,12 +160,59 @@ class MnasNetSpace(ChainSpace):
                 out.append((f"{p}b{j}", _layer(str(v[p + "op"]), width, int(v[p + "k"]),  # type: ignore[arg-type]
                                                stride if j == 0 else 1, float(v[p + "se"]),  # type: ignore[arg-type]
                                                v[p + "skip"] == "identity")))
-        out += [("head0", ConvBNAct(1280, 1, 1, "relu")),
+        out += [("head0", _HEAD),
                 ("head1", ClassifierHead(self.num_classes, 0.2))]
+        return out
+
+    def latency_terms(self, arch: Arch, resolution: int, part: Callable[..., Any],
+                      memo: Callable[[Any], dict[Any, Any]]) -> list[tuple[int, int]]:
+        """:meth:`named_blocks` as latency-table terms (see
+        :meth:`~archspace.cost.latency_table.LatencyTable.predict`): the stem, per stage its
+        first layer and its other (equal) layers' sum, and the head. A layer's sum is kept in
+        the table's ``memo`` under its parameters and input shape (a new one lowered once by
+        ``part``)."""
+        v = dict(arch.items())
+        sums = memo("mnasnet-layer")
+        terms, shape = part(_block_part, ((self.in_channels, resolution, resolution),), _STEM)
+        out = [terms]
+        for i, (base, n, stride) in enumerate(zip(BASES[self.base], LAYERS, STRIDES, strict=True)):
+            p = f"s{i + 1}."
+            layers = n + int(v[p + "layers"])  # type: ignore[arg-type]
+            if layers == 0:
+                continue
+            width = int(base * float(v[p + "filter"]))  # type: ignore[arg-type]
+            spec = (str(v[p + "op"]), width, int(v[p + "k"]), float(v[p + "se"]),  # type: ignore[arg-type]
+                    v[p + "skip"] == "identity")
+            for s, times in ((stride, 1), (1, layers - 1)):
+                if times:
+                    key = (spec, s, shape)
+                    hit = sums.get(key)
+                    if hit is None:
+                        op, width, k, se, skip = spec
+                        (ms, count), after = part(_block_part, (shape,),
+                                                  _layer(op, width, k, s, se, skip))
+                        hit = sums[key] = (ms, count, after)
+                    out.append((hit[0] * times, hit[1] * times))
+                    shape = hit[2]
+        out.append(part(_head_part, (shape,), self.num_classes)[0])
         return out
 
     def diagram(self, arch: Arch) -> Diagram:
         return chain_diagram(self, arch)
+
+
+_STEM = ConvBNAct(32, 3, 2, "relu")
+_HEAD = ConvBNAct(1280, 1, 1, "relu")
+
+
+def _block_part(g: Graph, x: Node, block: Block) -> Node:
+    """``block`` lowered on ``x``, a latency-table piece."""
+    return block.lower(g, x)
+
+
+def _head_part(g: Graph, x: Node, num_classes: int) -> Node:
+    """The head blocks of :meth:`MnasNetSpace.named_blocks` lowered on ``x``."""
+    return ClassifierHead(num_classes, 0.2).lower(g, _HEAD.lower(g, x))
 
 
 def _layer(op: str, out: int, k: int, stride: int, se: float, skip: bool) -> Block:

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from archspace.errors import ParamError, SpaceError
@@ -195,11 +195,11 @@ class NASFPNSpace(Space):
         feats = []
         with g.scope("backbone"):
             for level, width in enumerate(self.backbone_widths, 1):
-                x = conv_bn_act(g, x, width, 3, 2, act="relu", name=f"c{level}")
+                x = _backbone_part(g, x, width, f"c{level}")
                 if level >= LEVELS[0]:
                     feats.append(x)
         with g.scope("lateral"):
-            feats = [g.bn(g.conv(f, self.channels, 1, name=f"p{lv}"))
+            feats = [_lateral_part(g, f, self.channels, f"p{lv}")
                      for f, lv in zip(feats, LEVELS, strict=True)]
         for s in range(self.stacks):
             with g.scope(f"fpn{s}"):
@@ -207,50 +207,64 @@ class NASFPNSpace(Space):
         if self.head == "fcos":
             self._fcos_head(g, feats)
             return
-        pooled = [g.gap(f, name=f"gap{lv}") for f, lv in zip(feats, LEVELS, strict=True)]
-        g.linear(g.flatten(g.concat(*pooled)), self.num_classes, name="classifier")
+        _classify_part(g, *feats, self.num_classes)
 
     def _fcos_head(self, g: Graph, feats: list[Node]) -> None:
-        """Per level: ``head_convs`` conv-BN-ReLU, then a 3x3 conv to class logits, l/t/r/b and
-        centerness; the levels' maps flattened and concatenated (P3 first)."""
-        flat = []
-        for f, lv in zip(feats, LEVELS, strict=True):
-            with g.scope(f"head.p{lv}"):
-                x = f
-                for k in range(self.head_convs):
-                    x = conv_bn_act(g, x, self.channels, 3, 1, act="relu", name=f"tower{k}")
-                y = g.conv(x, self.num_classes + BOX_OUTPUTS, 3, bias=True, name="predict")
-                flat.append(g.flatten(y))
-        g.concat(*flat, name="detections")
+        _fcos_part(g, *feats, self.channels, self.head_convs, self.num_classes)
 
     def _pyramid(self, g: Graph, cells: list[tuple[str, str, int, str]],
                  feats: list[Node]) -> list[Node]:
         pool: list[tuple[Node, int]] = list(zip(feats, LEVELS, strict=True))
-        index = {f"P{lv}": k for k, lv in enumerate(LEVELS)}
-        used = [0] * len(pool)
-        first_out = self.cells - N_OUT
-        for i, (a, b, level, op) in enumerate(cells):
+        for i, (ia, ib, level, op, spare) in enumerate(_pyramid_plan(cells, self.cells - N_OUT)):
             with g.scope(f"c{i}"):
-                ia, ib = index[a], index[b]
-                used[ia] += 1
-                used[ib] += 1
-                xa, xb = (_resample(g, *pool[k], level) for k in (ia, ib))
-                if op == "sum":
-                    y = g.add(xa, xb)
-                else:
-                    coarse, other = (xa, xb) if pool[ia][1] >= pool[ib][1] else (xb, xa)
-                    y = _attention(g, coarse, other)
-                if i >= first_out:
-                    spare = [k for k, (_, lv) in enumerate(pool) if not used[k] and lv == level]
-                    for k in spare:
-                        used[k] += 1
-                    y = g.add(y, *(pool[k][0] for k in spare)) if spare else y
-                y = g.bn(g.conv(g.relu(y), self.channels, 3))
-            index[f"c{i}"] = len(pool)
+                (xa, la), (xb, lb) = pool[ia], pool[ib]
+                y = _merge_cell(g, xa, xb, *(pool[k][0] for k in spare), la, lb, level, op,
+                                self.channels)
             pool.append((y, level))
-            used.append(0)
         out = {lv: node for node, lv in pool[-N_OUT:]}
         return [out[lv] for lv in LEVELS]
+
+    def latency_terms(self, arch: Arch, resolution: int, part: Callable[..., Any],
+                      memo: Callable[[Any], dict[Any, Any]]) -> list[tuple[int, int]]:
+        """The network of :meth:`_lower` as latency-table terms (see
+        :meth:`~archspace.cost.latency_table.LatencyTable.predict`): the backbone and lateral
+        convs (their sum kept in the table's ``memo`` per input shape, widths and channels),
+        each merging cell (:func:`_merge_cell`, looked up by ``part`` on its inputs' shapes and
+        levels) and the head."""
+        cells = self.cell_specs(arch)
+        in_shape = (self.in_channels, resolution, resolution)
+        stems = memo("nasfpn-stem")
+        key = (in_shape, self.backbone_widths, self.channels)
+        hit = stems.get(key)
+        if hit is None:
+            total, count, shape, feats = 0, 0, in_shape, []
+            for level, width in enumerate(self.backbone_widths, 1):
+                (ms, k), shape = part(_backbone_part, (shape,), width)
+                total, count = total + ms, count + k
+                if level >= LEVELS[0]:
+                    (ms, k), lateral = part(_lateral_part, (shape,), self.channels)
+                    total, count = total + ms, count + k
+                    feats.append(lateral)
+            hit = stems[key] = (total, count, feats)
+        out = [(hit[0], hit[1])]
+        plan = _pyramid_plan(cells, self.cells - N_OUT)
+        feats = hit[2]
+        for _ in range(self.stacks):
+            pool: list[tuple[tuple[int, ...], int]] = list(zip(feats, LEVELS, strict=True))
+            for ia, ib, level, op, spare in plan:
+                (sa, la), (sb, lb) = pool[ia], pool[ib]
+                terms, shape = part(_merge_cell, (sa, sb, *(pool[k][0] for k in spare)), la,
+                                    lb, level, op, self.channels)
+                out.append(terms)
+                pool.append((shape, level))
+            last = {lv: sh for sh, lv in pool[-N_OUT:]}
+            feats = [last[lv] for lv in LEVELS]
+        if self.head == "fcos":
+            out.append(part(_fcos_part, tuple(feats), self.channels, self.head_convs,
+                            self.num_classes)[0])
+        else:
+            out.append(part(_classify_part, tuple(feats), self.num_classes)[0])
+        return out
 
     def diagram(self, arch: Arch) -> Diagram:
         cells = self.cell_specs(arch)
@@ -299,3 +313,77 @@ def _attention(g: Graph, coarse: Node, other: Node) -> Node:
     """NAS-FPN's global-pooling op: coarse + other * sigmoid(global max pool of coarse)."""
     gate = g.act(g.maxpool(coarse, coarse.shape[1], coarse.shape[1], name="global_max"), "sigmoid")
     return g.add(coarse, g.mul(other, gate))
+
+
+def _pyramid_plan(cells: list[tuple[str, str, int, str]], first_out: int
+                  ) -> list[tuple[int, int, int, str, tuple[int, ...]]]:
+    """Per merging cell: the pool indices of its two inputs, its output level, its op and the
+    pool indices of the unused same-level maps an output cell (from ``first_out`` on) adds."""
+    levels = list(LEVELS)
+    index = {f"P{lv}": k for k, lv in enumerate(LEVELS)}
+    used = [0] * len(levels)
+    plan = []
+    for i, (a, b, level, op) in enumerate(cells):
+        ia, ib = index[a], index[b]
+        used[ia] += 1
+        used[ib] += 1
+        spare: tuple[int, ...] = ()
+        if i >= first_out:
+            spare = tuple(k for k, lv in enumerate(levels) if not used[k] and lv == level)
+            for k in spare:
+                used[k] += 1
+        plan.append((ia, ib, level, op, spare))
+        index[f"c{i}"] = len(levels)
+        levels.append(level)
+        used.append(0)
+    return plan
+
+
+def _merge_cell(g: Graph, *xs_and_args: Any) -> Node:
+    """One merging cell, ``_merge_cell(g, a, b, *spares, level_a, level_b, level, op,
+    channels)``: ``a`` and ``b`` resampled to ``level`` and merged by ``op``, the ``spares``
+    (unused maps of that level) added, then ReLU, 3x3 conv and BN; a latency-table piece too."""
+    *xs, la, lb, level, op, channels = xs_and_args
+    a, b, *spares = xs
+    xa, xb = _resample(g, a, la, level), _resample(g, b, lb, level)
+    if op == "sum":
+        y = g.add(xa, xb)
+    else:
+        coarse, other = (xa, xb) if la >= lb else (xb, xa)
+        y = _attention(g, coarse, other)
+    if spares:
+        y = g.add(y, *spares)
+    return g.bn(g.conv(g.relu(y), channels, 3))
+
+
+def _backbone_part(g: Graph, x: Node, width: int, name: str | None = None) -> Node:
+    """One backbone layer: 3x3 stride-2 conv, BN, ReLU."""
+    return conv_bn_act(g, x, width, 3, 2, act="relu", name=name)
+
+
+def _lateral_part(g: Graph, x: Node, channels: int, name: str | None = None) -> Node:
+    """One lateral 1x1 conv and BN to the pyramid's channels."""
+    return g.bn(g.conv(x, channels, 1, name=name))
+
+
+def _classify_part(g: Graph, *feats_and_classes: Any) -> Node:
+    """The classification head on P3-P7: each level pooled, concatenated, a linear layer."""
+    *feats, num_classes = feats_and_classes
+    pooled = [g.gap(f, name=f"gap{lv}") for f, lv in zip(feats, LEVELS, strict=True)]
+    return g.linear(g.flatten(g.concat(*pooled)), num_classes, name="classifier")
+
+
+def _fcos_part(g: Graph, *feats_and_args: Any) -> Node:
+    """The ``fcos`` head on P3-P7 (``*feats, channels, head_convs, num_classes``): per level
+    ``head_convs`` conv-BN-ReLU, then a 3x3 conv to class logits, l/t/r/b and centerness; the
+    levels' maps flattened and concatenated (P3 first)."""
+    *feats, channels, head_convs, num_classes = feats_and_args
+    flat = []
+    for f, lv in zip(feats, LEVELS, strict=True):
+        with g.scope(f"head.p{lv}"):
+            x = f
+            for k in range(head_convs):
+                x = conv_bn_act(g, x, channels, 3, 1, act="relu", name=f"tower{k}")
+            y = g.conv(x, num_classes + BOX_OUTPUTS, 3, bias=True, name="predict")
+            flat.append(g.flatten(y))
+    return g.concat(*flat, name="detections")

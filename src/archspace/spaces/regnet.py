@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from archspace.errors import ParamError
@@ -38,7 +38,13 @@ from archspace.ir.blocks import Block
 from archspace.space import Arch, ChainSpace, Decision, Diagram
 from archspace.space.decision import Value
 from archspace.space.params import CHANNELS, Limit, count_up_to, limits
-from archspace.spaces.anynet import adjusted_stages, anynetx_blocks, anynetx_named_blocks, stages_diagram
+from archspace.spaces.anynet import (
+    adjusted_stages,
+    anynetx_blocks,
+    anynetx_named_blocks,
+    anynetx_terms,
+    stages_diagram,
+)
 
 __all__ = ["PUBLISHED", "RegNetSpace", "generate_regnet"]
 
@@ -68,7 +74,15 @@ def _quantized(w0: float, wm: float, k: int) -> int:
 
 def generate_regnet(w0: int, wa: float, wm: float, depth: int) -> tuple[list[int], list[int]]:
     """Per-stage widths and depths of a RegNet (pycls's ``generate_regnet``, q=8)."""
-    widths = [_quantized(w0, wm, _exponent(j, w0, wa, wm)) for j in range(depth)]
+    log_wm = math.log(wm)  # _exponent's divisor, taken once (the same double)
+    quantized: dict[int, int] = {}
+    widths = []
+    for j in range(depth):
+        k = round(math.log((j * wa + w0) / w0) / log_wm)
+        w = quantized.get(k)
+        if w is None:
+            w = quantized[k] = _quantized(w0, wm, k)
+        widths.append(w)
     ws = sorted(set(widths))
     return ws, [widths.count(w) for w in ws]
 
@@ -169,6 +183,13 @@ class RegNetSpace(ChainSpace):
 
     def named_blocks(self, arch: Arch, resolution: int) -> list[tuple[str, Block]]:
         return anynetx_named_blocks(self.stage_specs(arch), self.num_classes)
+
+    def latency_terms(self, arch: Arch, resolution: int, part: Callable[..., Any],
+                      memo: Callable[[Any], dict[Any, Any]]) -> list[tuple[int, int]]:
+        """:meth:`blocks` as latency-table terms (see
+        :func:`~archspace.spaces.anynet.anynetx_terms`)."""
+        return anynetx_terms(self.stage_specs(arch), self.num_classes,
+                             (self.in_channels, resolution, resolution), part, memo)
 
     def diagram(self, arch: Arch) -> Diagram:
         arch = self.validate(arch)

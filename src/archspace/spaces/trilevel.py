@@ -42,7 +42,8 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from archspace.errors import ParamError, SpaceError
 from archspace.ir.graph import Graph, Node
@@ -154,29 +155,51 @@ class TrilevelSpace(Space):
         lr = g.input((self.in_channels, r, r))
         sizes = _rate_sizes(r, self.rates)
         with g.scope("stem"):
-            stem = g.conv(lr, self.channels, 3, bias=True)
+            stem = _stem(g, lr, self.channels)
         x, rate = stem, 1
+        for i, (nxt, ch, ops) in enumerate(self._layers(arch)):
+            with g.scope(f"l{i}"):
+                x = _resample(g, x, rate, nxt, ch, sizes[nxt])
+                x = _cell(g, x, self.nodes, ops)
+            rate = nxt
+        _tail(g, x, stem, lr, rate, self.channels, self.scale, r)
+
+    def _layers(self, arch: Arch) -> list[tuple[int, int, tuple[tuple[tuple[int, int], str], ...]]]:
+        """Per layer: its rate, its channels and its cell's ops ``((a, b), op)``, sorted."""
+        out = []
         for i in range(self.layers):
             nxt = int(arch[f"l{i}.rate"])  # type: ignore[arg-type]
             ch = self.layer_channels(nxt, float(arch[f"l{i}.width"]))  # type: ignore[arg-type]
-            with g.scope(f"l{i}"):
-                x = _resample(g, x, rate, nxt, ch, sizes)
-                ops = {(a, b): str(arch[f"l{i}.op{a}{b}"]) for b in range(1, self.nodes + 1)
-                       for a in range(b)}
-                x = _cell(g, x, self.nodes, tuple(sorted(ops.items())))
+            ops = {(a, b): str(arch[f"l{i}.op{a}{b}"]) for b in range(1, self.nodes + 1)
+                   for a in range(b)}
+            out.append((nxt, ch, tuple(sorted(ops.items()))))
+        return out
+
+    def latency_terms(self, arch: Arch, resolution: int, part: Callable[..., Any],
+                      memo: Callable[[Any], dict[Any, Any]]) -> list[tuple[int, int]]:
+        """The network of :meth:`_lower` as latency-table terms (see
+        :meth:`~archspace.cost.latency_table.LatencyTable.predict`): the stem, per layer its
+        resampling and its cell, and the fusion and upsampler. A cell's sum is kept in the
+        table's ``memo`` under its input shape and ops, made of its ops and sums (each looked
+        up by ``part``: every state of a cell has the cell input's shape)."""
+        r = resolution
+        lr = (self.in_channels, r, r)
+        sizes = _rate_sizes(r, self.rates)
+        cells = memo("trilevel-cell")
+        terms, stem = part(_stem, (lr,), self.channels)
+        out = [terms]
+        shape, rate = stem, 1
+        for nxt, ch, ops in self._layers(arch):
+            terms, shape = part(_resample, (shape,), rate, nxt, ch, sizes[nxt])
+            out.append(terms)
+            key = (shape, self.nodes, ops)
+            hit = cells.get(key)
+            if hit is None:
+                hit = cells[key] = _cell_sum(part, shape, self.nodes, ops)
+            out.append(hit)
             rate = nxt
-        with g.scope("fuse"):
-            if rate != 1:
-                x = g.upsample(x, (r, r), mode="bilinear")
-            if x.channels != self.channels:
-                x = g.conv(x, self.channels, 1, bias=True)
-            x = g.add(x, stem, name="long_skip")
-        with g.scope("upsampler"):
-            s = self.scale
-            y = g.pixel_shuffle(g.conv(x, self.in_channels * s * s, 3, bias=True,
-                                       zero_init=True), s)
-            up = g.upsample(lr, (r * s, r * s), mode="bicubic", name="bicubic")
-        g.add(y, up, name="output")
+        out.append(part(_tail, (shape, stem, lr), rate, self.channels, self.scale, r)[0])
+        return out
 
     def diagram(self, arch: Arch) -> Diagram:
         path = self.path(arch)
@@ -203,12 +226,35 @@ def _rate_sizes(resolution: int, rates: Sequence[int]) -> dict[int, int]:
     return sizes
 
 
-def _resample(g: Graph, x: Node, rate: int, nxt: int, ch: int, sizes: dict[int, int]) -> Node:
+def _stem(g: Graph, lr: Node, channels: int) -> Node:
+    """The 3x3 stem conv at the LR input's resolution."""
+    return g.conv(lr, channels, 3, bias=True)
+
+
+def _resample(g: Graph, x: Node, rate: int, nxt: int, ch: int, size: int) -> Node:
+    """From ``rate`` to the next layer's rate ``nxt`` (spatial ``size``) and ``ch`` channels."""
     if nxt > rate:
         return g.conv(g.relu(x), ch, 3, stride=2, bias=True, name="down")
     if nxt < rate:
-        x = g.upsample(x, (sizes[nxt], sizes[nxt]), mode="bilinear")
+        x = g.upsample(x, (size, size), mode="bilinear")
     return g.conv(x, ch, 1, bias=True, name="resize") if x.channels != ch else x
+
+
+def _tail(g: Graph, x: Node, stem: Node, lr: Node, rate: int, channels: int, scale: int,
+          r: int) -> Node:
+    """Back to rate 1 and ``channels``, the long skip from the stem, the sub-pixel upsampler
+    and the bicubic global residual of the LR input ``lr``."""
+    with g.scope("fuse"):
+        if rate != 1:
+            x = g.upsample(x, (r, r), mode="bilinear")
+        if x.channels != channels:
+            x = g.conv(x, channels, 1, bias=True)
+        x = g.add(x, stem, name="long_skip")
+    with g.scope("upsampler"):
+        y = g.pixel_shuffle(g.conv(x, lr.channels * scale * scale, 3, bias=True,
+                                   zero_init=True), scale)
+        up = g.upsample(lr, (r * scale, r * scale), mode="bicubic", name="bicubic")
+    return g.add(y, up, name="output")
 
 
 @segment
@@ -220,6 +266,33 @@ def _cell(g: Graph, x: Node, nodes: int, ops: tuple[tuple[tuple[int, int], str],
         terms = [_op(g, states[a], op_of[(a, b)], f"op{a}{b}") for a in range(b)]
         states.append(terms[0] if len(terms) == 1 else g.add(*terms, name=f"node{b}"))
     return g.add(x, states[-1], name="residual")
+
+
+def _cell_sum(part: Callable[..., Any], shape: tuple[int, ...], nodes: int,
+              ops: tuple[tuple[tuple[int, int], str], ...]) -> tuple[int, int]:
+    """(exact ms, layers) of :func:`_cell` on ``shape`` from its pieces: each op (on ``shape``:
+    no op changes it), each node's sum of more than one term and the residual sum."""
+    op_of = dict(ops)
+    total, count = 0, 0
+    for b in range(1, nodes + 1):
+        for a in range(b):
+            (ms, k), _ = part(_op_part, (shape,), op_of[(a, b)])
+            total, count = total + ms, count + k
+        if b > 1:
+            (ms, k), _ = part(_sum_part, (shape,) * b)
+            total, count = total + ms, count + k
+    (ms, k), _ = part(_sum_part, (shape, shape))
+    return total + ms, count + k
+
+
+def _op_part(g: Graph, x: Node, op: str) -> Node:
+    """One cell op alone, a latency-table piece."""
+    return _op(g, x, op, "op")
+
+
+def _sum_part(g: Graph, *xs: Node) -> Node:
+    """The sum of ``xs``, a latency-table piece."""
+    return g.add(*xs)
 
 
 def _op(g: Graph, x: Node, op: str, name: str) -> Node:
