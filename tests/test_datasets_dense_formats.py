@@ -173,6 +173,27 @@ def test_cli_detect_on_bad_cityscapes_instances_is_one_line(tmp_path: Path) -> N
     assert out.startswith("archspace: error:") and "has no instances" in out
 
 
+def test_cli_segment_on_cityscapes_ids_above_33_is_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from archspace.cli import cli
+
+    root = _cityscapes(tmp_path / "cs")
+    gt = root / "gtFine" / "train" / "aachen" / "aachen_000001_000019_gtFine_labelIds.png"
+    ids = np.asarray(Image.open(gt)).copy()
+    ids[0, 0] = 40  # one pixel: a nearest resize to 16 px could drop it, the check must not
+    Image.fromarray(ids, mode="L").save(gt)
+    res = CliRunner().invoke(cli, [
+        "search", "--space", "autodeeplab", "-p", "layers=3", "-p", "filter_multiplier=2",
+        "-p", "aspp_channels=8", "--estimator", "segment", "-e", f"dataset=cityscapes:{root}",
+        "-e", "image_size=16", "--strategy", "random", "--budget", "1", "--study",
+        str(tmp_path / "x.db"), "--no-progress"])
+    out = res.output
+    assert res.exit_code == 2 and out.count("\n") == 1, out
+    assert out.startswith("archspace: error:") and "values [40] are outside the Cityscapes" in out
+    assert "allowed: 0..33" in out and "Traceback" not in out
+
+
 def test_detect_trains_on_cityscapes_boxes(tmp_path: Path) -> None:
     pytest.importorskip("faster_coco_eval")
     from archspace import get_space

@@ -177,6 +177,32 @@ def test_cli_coco_folder(tmp_path: Path, box: list[float] | None, code: int,
         assert out.startswith("archspace: error:") and message in out and out.count("\n") == 1
 
 
+@pytest.mark.parametrize(("change", "message"), [
+    ("no_annotations", "dataset voc/train has no boxes"),
+    ("box_outside", "box (11, 6, 90, 15) is outside the 40x30 image"),
+])
+def test_cli_voc_without_boxes_or_with_a_box_outside(tmp_path: Path, change: str,
+                                                     message: str) -> None:
+    import shutil
+
+    from _dense_files import make_voc
+
+    voc = make_voc(tmp_path / "voc") / "VOCdevkit" / "VOC2012"
+    for xml in (voc / "Annotations").glob("*.xml"):
+        if change == "no_annotations":
+            xml.unlink()
+        else:
+            xml.write_text(xml.read_text().replace("<xmax>30</xmax>", "<xmax>90</xmax>"))
+    if change == "no_annotations":
+        shutil.rmtree(voc / "Annotations")
+    res = _run("search", "--space", "nasfpn", *TINY, "--estimator", "detect", "-e",
+               f"dataset=voc:{tmp_path / 'voc'}", "-e", "image_size=40", "--strategy", "random",
+               "--budget", "1", "--study", str(tmp_path / "v.db"), "--no-progress")
+    out = res.output  # type: ignore[attr-defined]
+    assert res.exit_code == 2 and out.count("\n") == 1, out  # type: ignore[attr-defined]
+    assert out.startswith("archspace: error:") and message in out
+
+
 def test_estimator_refuses_a_space_without_head() -> None:
     with pytest.raises(EstimatorError, match="no detection head"):
         get_estimator("detect").check_space(get_space("mobilenetv2"))

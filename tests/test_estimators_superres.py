@@ -197,6 +197,18 @@ def test_cli_bad_input_is_one_line(tmp_path: Path, args: list[str], words: str) 
     assert len(lines) == 1 and lines[0].startswith("archspace: error:") and words in lines[0]
 
 
+def test_cli_srfolder_with_a_small_hr_image_is_one_line(tmp_path: Path) -> None:
+    _png(tmp_path / "hr" / "a.png", (40, 40), 0)
+    _png(tmp_path / "hr" / "b.png", (40, 12), 1)
+    r = CliRunner().invoke(cli, ["search", *SPACE, "--estimator", "superres", *TINY_CLI, "-e",
+                                 f"dataset=srfolder:{tmp_path / 'hr'}", "--strategy", "random",
+                                 "--budget", "1", "--study", str(tmp_path / "b.db")])
+    assert r.exit_code == 2, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("archspace: error:"), r.output
+    assert "HR image b.png is 40x12, smaller than the 16x16 HR patch" in lines[0]
+
+
 def test_a_continued_run_equals_a_straight_one(tmp_path: Path) -> None:
     space = get_space("trilevel", channels=4, layers=2)
     est = get_estimator("superres", **{**TINY, "horizon": 2.0})

@@ -4,8 +4,9 @@ Understanding", CVPR 2016), read with Pillow and numpy (no torchvision).
 ``cityscapes:PATH`` names the folder holding ``leftImg8bit/{train,val}/CITY/*_leftImg8bit.png``
 and ``gtFine/{train,val}/CITY/*_gtFine_labelIds.png``. The 34 label ids are mapped to the 19
 training classes by the official table (cityscapesScripts' ``labels.py``: id -> trainId); every
-other id (void, and the classes not evaluated) becomes 255 (ignore). Class 0 is ``road`` here,
-not a background. Images (2048x1024) are resized, not cropped, to a square side.
+other id (void, and the classes not evaluated) becomes 255 (ignore); a value above 33 is no
+label id and is refused. Class 0 is ``road`` here, not a background. Images (2048x1024) are
+resized, not cropped, to a square side.
 
 Boxes, for detection, come from ``gtFine/.../*_gtFine_instanceIds.png`` when every image of the
 split has one (else the split has masks only): 16-bit PNGs whose pixels of a single object hold
@@ -37,7 +38,10 @@ ID_TO_TRAIN_ID = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 2
                   24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
 #: The label ids whose objects carry instance ids (``hasInstances`` in ``labels.py``).
 INSTANCE_IDS = range(24, 34)
-_VERSION = 3  # 2: images cached as (N, 3, H, W); 3: boxes from instanceIds
+#: The largest label id (``labels.py``: 0 unlabeled ... 33 bicycle; license plate, -1, is
+#: never written to a labelIds PNG). A larger value is refused, not silently ignored.
+_MAX_LABEL_ID = 33
+_VERSION = 4  # 2: images cached as (N, 3, H, W); 3: boxes from instanceIds; 4: ids checked
 
 
 def label_lut() -> np.ndarray:
@@ -113,7 +117,8 @@ def _decode(root: Path, pairs: list[tuple[Path, Path]], split: str, size: int) -
     lut = label_lut()
     read = [read_image(img, size) for img, _ in pairs]
     images = np.stack([x for x, _ in read])
-    masks = np.stack([lut[read_label_png(gt, size)] for _, gt in pairs])
+    masks = np.stack([lut[read_label_png(gt, size, _MAX_LABEL_ID, "Cityscapes label ids")]
+                      for _, gt in pairs])
     inst = _instances(root, pairs)
     boxes = labels = None
     if inst is not None:

@@ -39,9 +39,11 @@ def read_image(path: Path, size: int) -> tuple[np.ndarray, tuple[int, int]]:
     return np.asarray(rgb, np.uint8), wh
 
 
-def read_label_png(path: Path, size: int) -> np.ndarray:
+def read_label_png(path: Path, size: int, max_label: int | None = None,
+                   what: str = "labels") -> np.ndarray:
     """A label PNG (palette indices or grayscale values are the labels) resized by nearest
-    neighbour to ``size`` x ``size``, uint8."""
+    neighbour to ``size`` x ``size``, uint8. With ``max_label``, a value above it is a
+    DatasetError, checked at full resolution (the resize could drop the pixels holding it)."""
     from PIL import Image
 
     im = open_image(path)
@@ -51,6 +53,10 @@ def read_label_png(path: Path, size: int) -> np.ndarray:
     labels = np.asarray(im)
     if labels.max(initial=0) > 255:
         raise DatasetError(f"label image {path} has labels above 255")
+    if max_label is not None and labels.max(initial=0) > max_label:
+        bad = np.unique(labels[labels > max_label])[:5].tolist()
+        raise DatasetError(f"label image {path}: values {bad} are outside the {what} "
+                           f"(allowed: 0..{max_label})")
     small = Image.fromarray(labels.astype(np.uint8), mode="L")
     return np.asarray(small.resize((size, size), Image.Resampling.NEAREST), np.uint8)
 
