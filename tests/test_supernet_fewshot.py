@@ -203,3 +203,26 @@ def test_bad_input_is_one_line_exit_2(fs_file: Path, tmp_path: Path) -> None:
                        f"supernet={part}", "--strategy", "random", "--budget", "1", "--study",
                        str(tmp_path / "s.db"), "--no-progress")
     assert code == 2 and "unfinished" in err and err.count("\n") == 1, err
+
+
+def test_export_writes_the_routed_sub_supernets_weights(fs_file: Path, tmp_path: Path) -> None:
+    import json
+
+    from archspace.export import load_model
+
+    db, out = tmp_path / "e.db", tmp_path / "model"
+    for args in (("search", *SPACE_ARGS, "--estimator", "oneshot", "-e", f"supernet={fs_file}",
+                  "--strategy", "random", "--budget", "3", "--seed", "0", "--study", str(db),
+                  "--no-progress"), ("export", str(db), "-o", str(out))):
+        code, _, err = run(*args)
+        assert code == 0, err
+    info = json.loads((out / "arch.json").read_text())
+    assert info["network"]["weights"] == "inherited"
+    space = _space()
+    arch = space.parse_arch(info["arch"])
+    est = get_estimator("oneshot", supernet=str(fs_file))
+    est.evaluate(space, arch)  # recalibrates the arch in its sub-supernet
+    fs = est.supernet(space)
+    x = torch.randn(3, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(load_model(out)(x), fs.activate(arch).eval()(x), atol=1e-5)
