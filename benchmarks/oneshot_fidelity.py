@@ -17,12 +17,14 @@ Methods (``--method``):
     SPOS with the sandwich rule (largest, smallest and two random paths per step; Yu et al.,
     BigNAS, ECCV 2020).
 ``fewshot``
-    few-shot NAS (Zhao et al., "Few-shot Neural Architecture Search", ICML 2021): the trained
-    SPOS supernet is split on one edge (``--split-edge``, default ``n3.in0``, the edge from
-    the cell input to its output) into one sub-supernet per candidate op, each initialised
-    with the one-shot weights and fine-tuned ``--fewshot-epochs`` epochs on the archs whose
-    edge holds its op; a cell is scored by the sub-supernet of its op. Its cost is the SPOS
-    supernet's plus the fine-tuning.
+    few-shot NAS (Zhao et al., "Few-shot Neural Architecture Search", ICML 2021), with the
+    library's :mod:`archspace.supernet.fewshot` (``supernet train -e few_shot=EDGE``): the
+    trained SPOS supernet is split on one edge (``--split-edge``, default ``n3.in0``, the edge
+    from the cell input to its output, whose op explains most of the table's variance) into
+    one sub-supernet per candidate op, each initialised with the one-shot weights and trained
+    ``--fewshot-epochs`` epochs (lr ``--fewshot-lr``, cosine) on the archs whose edge holds
+    its op, all in one file; the ``oneshot`` estimator scores a cell with the sub-supernet of
+    its op. Its cost is the SPOS supernet's plus the split stage's.
 
 ``--resolution 16`` trains and scores at 16x16 pixels (a quarter of the CPU per step, so four
 times the steps for the same CPU); ``--bn-batches`` and ``--val-samples`` set the cost of
@@ -75,7 +77,6 @@ PUBLISHED = {
                    "quote them)"),
     "fewshot": (0.61, "few-shot NAS, Zhao et al. ICML 2021"),
 }
-OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 
 
 # -- pure helpers (tested without data) -------------------------------------------------------
@@ -186,6 +187,8 @@ def _setting(args: argparse.Namespace, method: str) -> str:
         base += f",{args.sampler}"
     if method == "fewshot":
         base += f",split={args.split_edge},fe{args.fewshot_epochs:g}"
+        if args.fewshot_lr != 0.02:
+            base += f",flr{args.fewshot_lr:g}"
     return f"{method}:{base}:s{args.seed}"
 
 
@@ -232,79 +235,35 @@ def train_spos(args: argparse.Namespace, method: str, out: Path) -> Path:
     return path
 
 
-def train_fewshot(args: argparse.Namespace, base: Path, out: Path) -> dict[str, Path]:
-    """Split the supernet in ``base`` on ``--split-edge``: one sub-supernet file per op,
-    fine-tuned on the archs holding that op there (Zhao et al. 2021); ``--fewshot-op`` trains
-    only that op's (the five can run apart)."""
-    import torch
-    import torch.nn.functional as F
+def train_fewshot(args: argparse.Namespace, base: Path, out: Path) -> Path:
+    """Split the SPOS supernet in ``base`` on ``--split-edge`` with the library's few-shot
+    training (:mod:`archspace.supernet.fewshot`: one sub-supernet per op, each initialised
+    from ``base`` and trained ``--fewshot-epochs`` on the archs holding that op there; Zhao et
+    al. 2021), into one file beside ``base``; records the CPU seconds of the split stage."""
+    import shutil
 
-    from archspace.datasets import prepared
-    from archspace.estimators.augment import augmentation
-    from archspace.estimators.loop import make_optimizer
-    from archspace.estimators.train import deterministic_mode
-    from archspace.supernet.checkpoint import load_supernet, read_supernet_file, write_supernet_file
-    from archspace.supernet.train import SupernetTrainer, _lr, _step_rng
+    from archspace.supernet.train import train_supernet
 
     setting = _setting(args, "fewshot")
+    path = base.with_name(f"{base.stem}_fewshot_{args.split_edge}_e{args.fewshot_epochs:g}"
+                          f"_lr{args.fewshot_lr:g}.pt")
     recorded = done(read_records(out), "train", setting)
-    space = _space(args)
-    data0 = read_supernet_file(base)
-    files: dict[str, Path] = {}
-    trainer = SupernetTrainer(**_options(args, False))
-    fitted, r = trainer.adapted(space)
-    native = trainer.native_dataset()
-    data = prepared(native, r, fitted.in_channels, "cpu")
-    x, y = trainer._train_split(data)
-    n = int(x.shape[0])
-    bs = min(args.batch_size, n)
-    per_epoch = max(n // bs, 1)
-    total = math.ceil(args.fewshot_epochs * per_epoch)
-    for j, op in enumerate(OPS):
-        path = base.with_name(base.stem + f"_fewshot_{args.split_edge}_{op}_"
-                              f"e{args.fewshot_epochs:g}.pt")
-        files[op] = path
-        if (path.name in recorded and path.exists()) or args.fewshot_op not in (None, op):
-            continue
-        _log(f"few-shot {args.split_edge}={op}: fine-tuning {total} steps -> {path.name}")
-        t0 = time.process_time()
-        sub = space.restrict({args.split_edge: [op]})
-        sn = load_supernet(data0, space)
-        with deterministic_mode("cpu"):
-            opt = make_optimizer(sn, "sgd", args.fewshot_lr, 5e-4, 0.9)
-            bases = [float(g["lr"]) for g in opt.param_groups]
-            gen = torch.Generator().manual_seed(args.seed + 1 + j)
-            augment = augmentation("auto", native.in_channels, r, data.mean, data.std)
-            perm = None
-            losses = []
-            for step in range(total):
-                b = step % per_epoch
-                if b == 0 or perm is None:
-                    perm = torch.randperm(n, generator=gen)
-                for g, lr0 in zip(opt.param_groups, bases, strict=True):
-                    g["lr"] = _lr(lr0, step / total)
-                idx = perm[b * bs:(b + 1) * bs]
-                xb, yb = x.index_select(0, idx), y.index_select(0, idx)
-                if augment is not None:
-                    xb = augment(xb, gen)
-                sn.train()
-                sn.activate(sub.sample(_step_rng(args.seed + 1 + j, step)))
-                opt.zero_grad(set_to_none=True)
-                loss = F.cross_entropy(sn(xb), yb)
-                loss.backward()
-                opt.step()
-                losses.append(float(loss.detach()))
-        payload = {**data0, "state": {k: v.detach().cpu() for k, v in sn.state_dict().items()},
-                   "fewshot": {"edge": args.split_edge, "op": op,
-                               "epochs": args.fewshot_epochs}}
-        payload.pop("optimizer", None)
-        write_supernet_file(path, payload)
-        cpu = time.process_time() - t0
-        append(out, {"kind": "train", "setting": setting, "key": path.name, "cpu_s": cpu,
-                     "op": op, "loss": float(np.mean(losses[-per_epoch:])) if losses else None})
-        _log(f"few-shot {op}: {cpu:.1f} CPU-s, last-epoch loss "
-             f"{np.mean(losses[-per_epoch:]):.3f}")
-    return files
+    if path.name in recorded and path.exists():
+        return path
+    if not path.exists():  # the one-shot stage is the trained SPOS supernet
+        shutil.copyfile(base, path)
+    opts = {**_options(args, False), "few_shot": args.split_edge,
+            "few_shot_epochs": args.fewshot_epochs, "few_shot_lr": args.fewshot_lr}
+    _log(f"few-shot {setting} -> {path.name}")
+    t0 = time.process_time()
+    info = train_supernet(_space(args), path, opts, seed=args.seed, log=_log)
+    cpu = time.process_time() - t0
+    subs = (info.get("few_shot") or {}).get("subs") or []
+    append(out, {"kind": "train", "setting": setting, "key": path.name, "cpu_s": cpu,
+                 "subs": [{"op": s.get("op"), "history": s.get("history"),
+                           "metrics": s.get("metrics")} for s in subs]})
+    _log(f"few-shot trained in {cpu:.1f} CPU-s: {info.get('metrics')}")
+    return path
 
 
 def score(args: argparse.Namespace, setting: str, supernet_of: Callable[[Any], Path],
@@ -349,11 +308,8 @@ def run(args: argparse.Namespace) -> None:
         score(args, score_setting(_setting(args, args.method), *scoring), lambda arch: path, out)
     else:
         base = train_spos(args, "spos", out)
-        files = train_fewshot(args, base, out)
-        if args.fewshot_op is not None:
-            return
-        score(args, score_setting(_setting(args, "fewshot"), *scoring),
-              lambda arch: files[str(arch[args.split_edge])], out)
+        path = train_fewshot(args, base, out)
+        score(args, score_setting(_setting(args, "fewshot"), *scoring), lambda arch: path, out)
 
 
 def _shard(args: argparse.Namespace) -> tuple[int, int]:
@@ -465,10 +421,13 @@ def summarize(records: Sequence[dict[str, Any]], truth: Any) -> list[dict[str, A
     supernet's training CPU seconds (a few-shot setting adds its SPOS supernet's) and the CPU
     seconds per scored cell. ``kendall_loss`` ranks by the test loss instead of the accuracy
     (lower loss first; when every cell has one)."""
-    train_cost: dict[str, float] = {}
+    last: dict[tuple[str, str], float] = {}  # a file trained again counts once (its last run)
     for r in records:
         if r.get("kind") == "train":
-            train_cost[r["setting"]] = train_cost.get(r["setting"], 0.0) + float(r["cpu_s"])
+            last[(r["setting"], r["key"])] = float(r["cpu_s"])
+    train_cost: dict[str, float] = {}
+    for (setting, _), cpu in last.items():
+        train_cost[setting] = train_cost.get(setting, 0.0) + cpu
     rows = []
     settings = list(dict.fromkeys(r["setting"] for r in records if r.get("kind") == "cell"))
     for s in settings:
@@ -578,8 +537,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     r.add_argument("--split-edge", default="n3.in0")
     r.add_argument("--fewshot-epochs", type=float, default=2)
     r.add_argument("--fewshot-lr", type=float, default=0.02)
-    r.add_argument("--fewshot-op", choices=OPS, default=None,
-                   help="train only this op's sub-supernet and stop (no scoring)")
     r.add_argument("--shard", default="0/1", help="I/N: score only the sampled cells k with "
                    "k %% N == I (start shards once the supernet is trained)")
     m = sub.add_parser("mcunet", help="inherited-weight rank vs short training, mcunet archs")

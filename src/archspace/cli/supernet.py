@@ -48,7 +48,9 @@ def _bar(enabled: bool) -> Iterator[Any]:
 @click.option("-e", "--option", "options", multiple=True, metavar="K=V",
               help="Training option, repeatable: the train estimator's (dataset, epochs, "
                    "batch_size, lr, recipe, ...) and sandwich, distill, kernel_transform, "
-                   "searched_bn_affine, sampler (uniform, connected, fair), bn_batches.")
+                   "searched_bn_affine, sampler (uniform, connected, fair), bn_batches; "
+                   "few_shot=EDGE splits the trained supernet on that cell edge into one "
+                   "sub-supernet per op (few-shot NAS; few_shot_epochs, few_shot_lr).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), metavar="FILE",
               help="Supernet file to write after every epoch (an unfinished one of the same "
                    "space and options is continued).")
@@ -59,7 +61,8 @@ def _bar(enabled: bool) -> Iterator[Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")
 def train(space_name: str, params: tuple[str, ...], options: tuple[str, ...], output: str,
           seed: int, fresh: bool, progress: bool | None, as_json: bool) -> None:
-    """Train the supernet of SPACE with single-path uniform sampling (SPOS) into FILE."""
+    """Train the supernet of SPACE with single-path uniform sampling (SPOS) into FILE; with
+    -e few_shot=EDGE, then split it on that edge (few-shot NAS, Zhao et al. 2021)."""
     from archspace.supernet.train import train_supernet
 
     space = load_space(space_name, params)
@@ -71,11 +74,15 @@ def train(space_name: str, params: tuple[str, ...], options: tuple[str, ...], ou
     if as_json:
         click.echo(json.dumps({k: summary.get(k) for k in (
             "space", "params", "resolution", "num_classes", "dataset", "epoch", "step",
-            "history", "metrics")}, indent=2, default=str))
+            "history", "metrics", "few_shot")}, indent=2, default=str))
         return
     click.echo(f"supernet of {summary['label']} at {summary['resolution']}px, "
                f"{summary['num_classes']} classes: {summary['epoch']:g} epochs on "
                f"{summary['dataset']} -> {output}")
+    fs = summary.get("few_shot")
+    if fs:
+        click.echo(f"  few-shot: split on {fs['edge']} into {len(fs['ops'])} sub-supernets "
+                   f"({', '.join(map(str, fs['ops']))}), {fs['epochs']:g} epochs each")
     for name, value in (summary.get("metrics") or {}).items():
         if name.endswith("accuracy"):
             click.echo(f"  {name.replace('_', ' ')}  {value:.2f}% (inherited weights, BN "

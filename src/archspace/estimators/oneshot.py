@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from archspace.datasets import Dataset
     from archspace.supernet import Supernet
+    from archspace.supernet.fewshot import FewShotSupernet
 
 __all__ = ["OneshotEstimator"]
 
@@ -70,6 +71,10 @@ class OneshotEstimator(TrainEstimator):
             raise EstimatorError("estimator oneshot needs the supernet file: -e supernet=FILE "
                                  "(written by 'archspace supernet train -o FILE')")
         data = read_supernet_file(own["supernet"])
+        if "few_shot" in data:
+            from archspace.supernet.fewshot import check_few_shot_file
+
+            check_few_shot_file(data, f"supernet file {own['supernet']}")
         trained = {o.name: o.default for o in OPTIONS}
         trained.update(dict(data.get("options") or {}))
         trained["resolution"] = int(data["resolution"])
@@ -78,7 +83,7 @@ class OneshotEstimator(TrainEstimator):
         self._spaces = {}
         self._dataset = None
         self._subsets = {}
-        self._net: tuple[Space, Supernet] | None = None
+        self._net: tuple[Space, Supernet | FewShotSupernet] | None = None
         self._calib: tuple[Dataset, Tensor, Tensor, Tensor] | None = None
 
     def __getstate__(self) -> dict[str, Any]:  # workers load the file again
@@ -100,8 +105,9 @@ class OneshotEstimator(TrainEstimator):
         fitted = self._space(space, int(self._file["num_classes"]))
         return fitted, int(self._file["resolution"])
 
-    def supernet(self, space: Space) -> Supernet:
-        """The trained supernet of ``space`` on the estimator's device (loaded once)."""
+    def supernet(self, space: Space) -> Supernet | FewShotSupernet:
+        """The trained supernet of ``space`` on the estimator's device (loaded once; a
+        few-shot file gives the sub-supernets, each arch scored by the one holding it)."""
         from archspace.supernet.checkpoint import load_supernet
 
         if self._net is None or self._net[0] is not space:
@@ -131,7 +137,7 @@ class OneshotEstimator(TrainEstimator):
             self._calib = (data, calib, xv, yv)
         return self._calib[1], self._calib[2], self._calib[3]
 
-    def _score(self, space: Space, arch: Arch) -> tuple[Supernet, float, float]:
+    def _score(self, space: Space, arch: Arch) -> tuple[Supernet | FewShotSupernet, float, float]:
         import torch
 
         from archspace.supernet.train import evaluate_path

@@ -80,6 +80,9 @@ class Space:
     #: a subclass extends it as ``limits(Space.param_limits, B=count_up_to(100))``.
     param_limits: ClassVar[Mapping[str, Limit]] = limits({}, resolution=RESOLUTION,
                                                          num_classes=CLASSES)
+    #: Glob patterns of the decisions that pick the op of a cell edge (:meth:`edges`; few-shot
+    #: NAS splits a supernet on one of them); empty for a space without cell edges.
+    edge_patterns: ClassVar[tuple[str, ...]] = ()
 
     decisions: tuple[Decision, ...]
     params: dict[str, Any]
@@ -136,6 +139,12 @@ class Space:
         return f"<{type(self).__name__} {self.label}: {len(self.decisions)} decisions>"
 
     # -- structure -------------------------------------------------------------------------
+    def edges(self) -> list[str]:
+        """Names of the decisions that pick the op of a cell edge (those matching
+        :attr:`edge_patterns`), in decision order; empty for a space without cell edges."""
+        return [n for n in self.names
+                if any(fnmatch.fnmatchcase(n, p) for p in self.edge_patterns)]
+
     def decision(self, name: str) -> Decision:
         """The decision called ``name``."""
         try:

@@ -68,6 +68,7 @@ class DARTSSpace(Space):
 
     name = "darts"
     kind = "cell"
+    edge_patterns = ("*.op0", "*.op1")
     segment_profile = True
     paper = "Liu et al. 2019, DARTS (ICLR)"
     min_resolution = 8

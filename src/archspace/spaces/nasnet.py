@@ -87,6 +87,7 @@ class NASNetSpace(Space):
 
     name = "nasnet"
     kind = "cell"
+    edge_patterns = ("*.op0", "*.op1")
     segment_profile = True
     paper = "Zoph et al. 2018, NASNet (CVPR)"
     min_resolution = 8

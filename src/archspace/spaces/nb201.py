@@ -51,6 +51,7 @@ class NB201Space(ChainSpace):
 
     name = "nb201"
     kind = "cell"
+    edge_patterns = ("n*.in*",)
     paper = "Dong & Yang 2020, NAS-Bench-201 (ICLR)"
     min_resolution = 8
     resolution_step = 4

@@ -22,6 +22,7 @@ from archspace.space import Space
 
 if TYPE_CHECKING:
     from archspace.supernet.core import Supernet
+    from archspace.supernet.fewshot import FewShotSupernet
 
 __all__ = ["FORMAT", "SupernetFileError", "check_space", "load_supernet", "read_supernet_file",
            "write_supernet_file"]
@@ -93,8 +94,10 @@ def check_space(data: Mapping[str, Any], space: Space, where: str) -> None:
 
 
 def load_supernet(source: str | os.PathLike[str] | Mapping[str, Any],
-                  space: Space | None = None) -> Supernet:
-    """The trained supernet of a file (or a file's contents), in eval mode on the CPU.
+                  space: Space | None = None) -> Supernet | FewShotSupernet:
+    """The trained supernet of a file (or a file's contents), in eval mode on the CPU: a
+    :class:`~archspace.supernet.fewshot.FewShotSupernet` for a few-shot file (``supernet
+    train -e few_shot=EDGE``), which routes each arch to its sub-supernet.
 
     ``space`` is checked against the file (:func:`check_space`); without it the space is
     rebuilt from the catalog (a user space, ``module:Class``, must be given: its module is
@@ -113,6 +116,10 @@ def load_supernet(source: str | os.PathLike[str] | Mapping[str, Any],
         space = get_space(str(data["space"]), **params)
     check_space(data, space, where)
     fitted = adapt_space(space, int(data["num_classes"]))
+    if "few_shot" in data:
+        from archspace.supernet.fewshot import load_few_shot
+
+        return load_few_shot(data, fitted, where)
     info = data["supernet"]
     try:
         sn = build_supernet(fitted, int(data["resolution"]), specs=info["specs"],

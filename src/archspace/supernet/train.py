@@ -45,11 +45,18 @@ if TYPE_CHECKING:
     from torch import Tensor
 
     from archspace.supernet.core import Supernet
+    from archspace.supernet.fewshot import FewShotSupernet
 
 __all__ = ["SUPERNET_OPTIONS", "SupernetTrainer", "evaluate_path", "extremes", "train_supernet"]
 
 #: The training options that do not apply to a supernet (no per-trial checkpoints or horizon).
 _DROPPED = {"keep", "horizon"}
+
+
+def _positive(v: float) -> bool:
+    return v > 0
+
+
 SUPERNET_OPTIONS: tuple[Option, ...] = (
     *(o for o in TRAIN_OPTIONS if o.name not in _DROPPED),
     Option("sandwich", False, bool, "also train the largest and the smallest arch every step "
@@ -67,11 +74,20 @@ SUPERNET_OPTIONS: tuple[Option, ...] = (
            "(else a small kernel is the plain centre of the large one)"),
     Option("bn_batches", 4, int, "training batches the final report recalibrates batch-norm "
            "statistics on", check=lambda v: v > 0, requirement="an integer > 0", maximum=10_000),
+    Option("few_shot", None, str, "split the trained supernet on this cell edge (a decision "
+           "of space.edges(), e.g. n1.in0 of nb201) into one sub-supernet per op, each "
+           "initialised from it and trained on its sub-space (few-shot NAS, Zhao et al. ICML "
+           "2021; one file)"),
+    Option("few_shot_epochs", None, float, "epochs of each few-shot sub-supernet (default: "
+           "epochs)", check=_positive, requirement="a number > 0"),
+    Option("few_shot_lr", None, float, "initial learning rate of each few-shot sub-supernet "
+           "(default: lr)", check=_positive, requirement="a number > 0"),
 )
 #: Options that change neither the weights nor the schedule.
 _NOT_TRAINING = frozenset({"device", "root", "download", "recipe", "bn_batches"})
 #: Options added after the first supernet files, with their defaults (the former behaviour).
-_NEWER: dict[str, Any] = {"searched_bn_affine": True, "sampler": "uniform"}
+_NEWER: dict[str, Any] = {"searched_bn_affine": True, "sampler": "uniform", "few_shot": None,
+                          "few_shot_epochs": None, "few_shot_lr": None}
 
 
 class SupernetTrainer(TrainEstimator):
@@ -114,7 +130,7 @@ def _step_rng(seed: int, step: int) -> random.Random:
     return random.Random(f"spos:{seed}:{step}")
 
 
-def evaluate_path(sn: Supernet, arch: Arch, calib: Tensor, x_val: Tensor, y_val: Tensor,
+def evaluate_path(sn: Supernet | FewShotSupernet, arch: Arch, calib: Tensor, x_val: Tensor, y_val: Tensor,
                   bn_batches: int, batch_size: int) -> tuple[float, float]:
     """(top-1 accuracy %, mean loss) of ``arch`` with inherited weights on ``(x_val, y_val)``
     after recalibrating its batch-norm statistics on the first ``bn_batches`` batches of
@@ -148,7 +164,6 @@ def train_supernet(space: Space, output: str | os.PathLike[str], options: Mappin
     file's contents but the tensors: the space, the epochs done, the loss of each epoch and the
     inherited-weight accuracy of the largest and the smallest arch."""
     import torch
-    import torch.nn.functional as F
 
     from archspace.datasets import prepared
     from archspace.estimators.augment import augmentation
@@ -169,6 +184,11 @@ def train_supernet(space: Space, output: str | os.PathLike[str], options: Mappin
     out = Path(output)
     if out.is_dir():
         raise SupernetFileError(f"output {out} is a folder; give a file name, e.g. sn.pt")
+    if c.get("few_shot") is not None:
+        from archspace.supernet.fewshot import train_few_shot
+
+        return train_few_shot(space, out, options, seed, fresh=fresh, progress=progress,
+                              log=log)
     fitted, r = trainer.adapted(space)
     base_info = {"space": space_target(space), "params": dict(space.params),
                  "label": space.label, "resolution": r, "num_classes": fitted.num_classes,
@@ -220,68 +240,93 @@ def train_supernet(space: Space, output: str | os.PathLike[str], options: Mappin
             step, history = int(start["step"]), list(start.get("history") or [])
             if log is not None:
                 log(f"continuing {out} from epoch {step // per_epoch} of {epochs:g}")
-        big, small = extremes(sn) if c["sandwich"] else (None, None)
         draw = path_sampler(sn, str(c["sampler"]), seed)
         augment = augmentation(c.get("augment", "none"), native.in_channels, r, data.mean,
                                data.std)
-        perm = None
-        loss_sum, loss_n = 0.0, 0
         payload: dict[str, Any] = {**base_info, "epoch": step / per_epoch, "step": step}
-        while step < total:
-            b = step % per_epoch
-            if b == 0 or perm is None:
-                perm = torch.randperm(n, generator=gen).to(device)
-            for g, base in zip(opt.param_groups, bases, strict=True):
-                g["lr"] = _lr(base, step / total)
-            idx = perm[b * bs:(b + 1) * bs]
-            xb, yb = x.index_select(0, idx), y.index_select(0, idx)
-            if augment is not None:
-                xb = augment(xb, gen)
-            paths = [big, small, *draw(step, 2)] if big is not None else draw(step, 1)
-            opt.zero_grad(set_to_none=True)
-            sn.train()
-            teacher = None
-            step_loss = 0.0
-            for k, arch in enumerate(paths):
-                before = dict(sn.named_parameters())
-                sn.activate(arch)  # type: ignore[arg-type]
-                if sn.grown:  # weights grown for this arch: the optimiser follows them
-                    opt = _regrown(opt, sn, before, c)
-                    sn.grown.clear()
-                logits = sn(xb)
-                if teacher is not None:
-                    loss = F.kl_div(F.log_softmax(logits, 1), teacher, reduction="batchmean")
-                else:
-                    loss = F.cross_entropy(logits, yb)
-                if c["distill"] and k == 0:
-                    teacher = F.softmax(logits.detach(), 1)
-                loss.backward()
-                step_loss += float(loss.detach())
-            opt.step()
-            step += 1
-            if not math.isfinite(step_loss):
-                raise EstimatorError(f"supernet training diverged at step {step} (loss "
-                                     f"{step_loss}); allowed: a lower lr")
-            loss_sum, loss_n = loss_sum + step_loss / len(paths), loss_n + 1
-            if progress is not None:
-                progress(step, total, step_loss / len(paths))
-            if step % per_epoch == 0 or step == total:
-                history.append(loss_sum / max(loss_n, 1))
-                loss_sum, loss_n = 0.0, 0
-                perm = None
-                payload = {**base_info, "supernet": sn.describe(), "epoch": step / per_epoch,
-                           "epochs": epochs, "step": step, "history": history,
-                           "complete": step >= total,
-                           "state": {k: v.detach().cpu() for k, v in sn.state_dict().items()},
-                           "optimizer": _to_cpu(opt.state_dict()),
-                           "generator": gen.get_state(), "rng": torch.get_rng_state()}
-                if step >= total:
-                    payload["metrics"] = _report(sn, x, data.x_val, data.y_val,
-                                                 int(c["bn_batches"]), bs, seed)
-                write_supernet_file(out, payload)
-                if log is not None and step < total:
-                    log(f"epoch {step // per_epoch}: loss {history[-1]:.4f} (saved {out})")
+
+        def saved(step: int, history: list[float], opt: Any) -> None:
+            nonlocal payload
+            payload = {**base_info, "supernet": sn.describe(), "epoch": step / per_epoch,
+                       "epochs": epochs, "step": step, "history": history,
+                       "complete": step >= total,
+                       "state": {k: v.detach().cpu() for k, v in sn.state_dict().items()},
+                       "optimizer": _to_cpu(opt.state_dict()),
+                       "generator": gen.get_state(), "rng": torch.get_rng_state()}
+            if step >= total:
+                payload["metrics"] = _report(sn, x, data.x_val, data.y_val,
+                                             int(c["bn_batches"]), bs, seed)
+            write_supernet_file(out, payload)
+            if log is not None and step < total:
+                log(f"epoch {step // per_epoch}: loss {history[-1]:.4f} (saved {out})")
+
+        run_steps(sn, opt, bases, gen, x, y, c, augment, draw, step, total, per_epoch,
+                  history, saved, progress)
     return {k: v for k, v in payload.items() if k not in ("state", "optimizer", "generator", "rng")}
+
+
+def run_steps(sn: Supernet, opt: Any, bases: list[float], gen: Any, x: Tensor, y: Tensor,
+              c: Mapping[str, Any], augment: Any, draw: Callable[[int, int], list[Arch]],
+              step: int, total: int, per_epoch: int, history: list[float],
+              saved: Callable[[int, list[float], Any], None],
+              progress: Callable[[int, int, float], None] | None = None) -> None:
+    """Train ``sn`` from ``step`` to ``total`` steps (SPOS, with ``c``'s sandwich and
+    distillation options): each step one batch of a fresh permutation per epoch (drawn from
+    ``gen``), the paths ``draw(step, k)`` gives, the learning rate a per-step cosine from
+    ``bases`` to zero; ``saved(step, history, opt)`` is called after every epoch and the
+    last step (``history``: the mean loss of each epoch)."""
+    import torch
+    import torch.nn.functional as F
+
+    device = x.device
+    n = int(x.shape[0])
+    bs = min(int(c["batch_size"]), n)
+    big, small = extremes(sn) if c["sandwich"] else (None, None)
+    perm = None
+    loss_sum, loss_n = 0.0, 0
+    while step < total:
+        b = step % per_epoch
+        if b == 0 or perm is None:
+            perm = torch.randperm(n, generator=gen).to(device)
+        for g, base in zip(opt.param_groups, bases, strict=True):
+            g["lr"] = _lr(base, step / total)
+        idx = perm[b * bs:(b + 1) * bs]
+        xb, yb = x.index_select(0, idx), y.index_select(0, idx)
+        if augment is not None:
+            xb = augment(xb, gen)
+        paths = [big, small, *draw(step, 2)] if big is not None else draw(step, 1)
+        opt.zero_grad(set_to_none=True)
+        sn.train()
+        teacher = None
+        step_loss = 0.0
+        for k, arch in enumerate(paths):
+            before = dict(sn.named_parameters())
+            sn.activate(arch)  # type: ignore[arg-type]
+            if sn.grown:  # weights grown for this arch: the optimiser follows them
+                opt = _regrown(opt, sn, before, c)
+                sn.grown.clear()
+            logits = sn(xb)
+            if teacher is not None:
+                loss = F.kl_div(F.log_softmax(logits, 1), teacher, reduction="batchmean")
+            else:
+                loss = F.cross_entropy(logits, yb)
+            if c["distill"] and k == 0:
+                teacher = F.softmax(logits.detach(), 1)
+            loss.backward()
+            step_loss += float(loss.detach())
+        opt.step()
+        step += 1
+        if not math.isfinite(step_loss):
+            raise EstimatorError(f"supernet training diverged at step {step} (loss "
+                                 f"{step_loss}); allowed: a lower lr")
+        loss_sum, loss_n = loss_sum + step_loss / len(paths), loss_n + 1
+        if progress is not None:
+            progress(step, total, step_loss / len(paths))
+        if step % per_epoch == 0 or step == total:
+            history.append(loss_sum / max(loss_n, 1))
+            loss_sum, loss_n = 0.0, 0
+            perm = None
+            saved(step, history, opt)
 
 
 def _report(sn: Supernet, x: Tensor, x_val: Tensor, y_val: Tensor, bn_batches: int,
