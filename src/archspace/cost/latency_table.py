@@ -18,10 +18,12 @@ Two corrections make the sum a network's latency:
   ``latency = a * sum(layers) + b * layers + c``, fitted on whole networks measured at
   calibration.
 
-Prediction reads only the IR: no torch module is built. Chain spaces are predicted block by
-block, each distinct (block, input shape) lowered once; spaces that profile through
-:class:`~archspace.ir.segments.SegmentGraph` reuse their segment templates; every signature is
-looked up once per table.
+Prediction reads only the IR: no torch module is built. A space with ``latency_terms`` (every
+catalog space but mobilenetv2, proxyless, mcunet and nb201) describes its network as pieces, each
+distinct piece lowered once per table, and keeps sums of pieces (a block's, a cell's) in the
+table's memos; chain spaces are predicted block by block, each distinct (block, input shape)
+lowered once; spaces that profile through :class:`~archspace.ir.segments.SegmentGraph` reuse
+their segment templates; every signature is looked up once per table.
 
 Sums are exact: each layer's latency (a double) is held as an integer multiple of 2**-1074,
 these integers are added, and only the total is rounded, once, to a double (Python's integer
@@ -497,8 +499,9 @@ class LatencyTable:
     def predict(self, space: Any, arch: Any, resolution: int | None = None) -> float:
         """Predicted latency (ms) at batch 1 of ``arch`` of ``space`` at ``resolution``.
 
-        A space with ``latency_terms(arch, resolution, part, memo)`` (``darts``, ``nasnet``;
-        ``memo``: :meth:`memo`) is not
+        A space with ``latency_terms(arch, resolution, part, memo)`` (``darts``, ``nasnet``,
+        ``anynet``, ``regnet``, ``mnasnet``, ``nasfpn``, ``trilevel``, ``macro``,
+        ``autodeeplab``; ``memo``: :meth:`memo`) is not
         lowered: that method calls ``part`` (:meth:`part`) for each piece of the network in
         the network (cell preprocessing, each cell node or block, each concatenation),
         passing on the output shapes ``part`` returns, and returns the list of the terms it
