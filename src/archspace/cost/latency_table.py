@@ -507,7 +507,9 @@ class LatencyTable:
         passing on the output shapes ``part`` returns, and returns the list of the terms it
         got; their exact sum is the number of
         lowering the network into a SegmentGraph (``fast_parts = False`` does that, the
-        reference the tests compare with), and a new cell costs a lookup per piece. Otherwise a space
+        reference the tests compare with), and a new cell costs a lookup per piece; not where a
+        subclass overrides a method that builds the network (``lower``, ``_lower``, ``blocks``,
+        ``named_blocks``, ``_cell``) below the class that defines ``latency_terms``. Otherwise a space
         with ``segment_profile`` goes through its segment templates, a chain space (one with
         ``blocks``) block by block, any other through its full IR.
         The space remembers the last :data:`ARCH_CACHE_SIZE` predictions per (table, arch,
@@ -528,7 +530,7 @@ class LatencyTable:
 
     def _predict(self, space: Any, arch: Any, r: int) -> float:
         try:
-            if self.fast_parts and hasattr(space, "latency_terms"):
+            if self.fast_parts and _terms_apply(type(space)):
                 total, count = 0, 0
                 for ms, k in space.latency_terms(arch, r, self.part, self.memo):
                     total += ms
@@ -597,6 +599,24 @@ class LatencyTable:
             raise bad("fingerprint must be a string, machine and meta objects")
         return cls(device, clean, Overhead(float(ov["a"]), float(ov["b"]), float(ov["c"])),
                    fallback, fingerprint, dict(machine), dict(meta))
+
+
+#: Methods that build a space's network: a subclass overriding one of them (below the class
+#: that wrote ``latency_terms``) builds another network than those terms describe.
+_LOWERING = ("lower", "_lower", "blocks", "named_blocks", "_cell")
+_TERMS_APPLY: dict[type, bool] = {}
+
+
+def _terms_apply(cls: type) -> bool:
+    """Whether spaces of ``cls`` are predicted from their ``latency_terms``: they have one and
+    build their network with the methods of the class that defines it."""
+    ok = _TERMS_APPLY.get(cls)
+    if ok is None:
+        owner = next((k for k in cls.__mro__ if "latency_terms" in k.__dict__), None)
+        ok = owner is not None and all(getattr(cls, name, None) is getattr(owner, name, None)
+                                       for name in _LOWERING)
+        _TERMS_APPLY[cls] = ok
+    return ok
 
 
 def _finite(v: Any) -> bool:
