@@ -510,3 +510,29 @@ def test_signature_keys_match_the_generic_format() -> None:
             want = "|".join((op, "+".join(generic(s) for s in ins), generic(out),
                              ",".join(generic(a) for a in attrs)))
             assert signature_key(sig) == want == signature_key(sig, texts)
+
+
+def test_a_subclass_that_builds_another_network_is_not_predicted_from_the_parents_terms() -> None:
+    """A subclass of a space with ``latency_terms`` that overrides how the network is built
+    (here: an extra block before the head) is predicted from its own network, not from the
+    parent's pieces."""
+    from archspace.ir.blocks import ConvBNAct
+    from archspace.spaces.anynet import AnyNetSpace
+
+    class Extra(AnyNetSpace):
+        def named_blocks(self, arch, resolution):  # type: ignore[no-untyped-def]
+            *body, head = super().named_blocks(arch, resolution)
+            return [*body, ("extra", ConvBNAct(64, 1, 1, "relu")), head]
+
+        def blocks(self, arch, resolution):  # type: ignore[no-untyped-def]
+            return [b for _, b in self.named_blocks(arch, resolution)]
+
+    parent, child = AnyNetSpace(num_classes=10), Extra(num_classes=10)
+    arch = parent.sample(3)
+    table = _irregular_table([child.lower(arch, 64)])
+    ref = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
+    ref.fast_parts = False
+    assert table.predict(child, arch, 64) == ref.predict(child, arch, 64)
+    assert not table._calls  # the parent's pieces were not used
+    assert table.predict(parent, arch, 64) != table.predict(child, arch, 64)
+    assert table._calls

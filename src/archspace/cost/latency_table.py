@@ -20,10 +20,12 @@ Two corrections make the sum a network's latency:
   different share of overhead than a MobileNetV2 chain's), and one over all of them for
   the spaces that were not calibrated.
 
-Prediction reads only the IR: no torch module is built. Chain spaces are predicted block by
-block, each distinct (block, input shape) lowered once; spaces that profile through
-:class:`~archspace.ir.segments.SegmentGraph` reuse their segment templates; every signature is
-looked up once per table.
+Prediction reads only the IR: no torch module is built. A space with ``latency_terms`` (every
+catalog space but mobilenetv2, proxyless, mcunet and nb201) describes its network as pieces, each
+distinct piece lowered once per table, and keeps sums of pieces (a block's, a cell's) in the
+table's memos; chain spaces are predicted block by block, each distinct (block, input shape)
+lowered once; spaces that profile through :class:`~archspace.ir.segments.SegmentGraph` reuse
+their segment templates; every signature is looked up once per table.
 
 Sums are exact: each layer's latency (a double) is held as an integer multiple of 2**-1074,
 these integers are added, and only the total is rounded, once, to a double (Python's integer
@@ -547,14 +549,17 @@ class LatencyTable:
     def predict(self, space: Any, arch: Any, resolution: int | None = None) -> float:
         """Predicted latency (ms) at batch 1 of ``arch`` of ``space`` at ``resolution``.
 
-        A space with ``latency_terms(arch, resolution, part, memo)`` (``darts``, ``nasnet``;
-        ``memo``: :meth:`memo`) is not
+        A space with ``latency_terms(arch, resolution, part, memo)`` (``darts``, ``nasnet``,
+        ``anynet``, ``regnet``, ``mnasnet``, ``nasfpn``, ``trilevel``, ``macro``,
+        ``autodeeplab``; ``memo``: :meth:`memo`) is not
         lowered: that method calls ``part`` (:meth:`part`) for each piece of the network in
         the network (cell preprocessing, each cell node or block, each concatenation),
         passing on the output shapes ``part`` returns, and returns the list of the terms it
         got; their exact sum is the number of
         lowering the network into a SegmentGraph (``fast_parts = False`` does that, the
-        reference the tests compare with), and a new cell costs a lookup per piece. Otherwise a space
+        reference the tests compare with), and a new cell costs a lookup per piece; not where a
+        subclass overrides a method that builds the network (``lower``, ``_lower``, ``blocks``,
+        ``named_blocks``, ``_cell``) below the class that defines ``latency_terms``. Otherwise a space
         with ``segment_profile`` goes through its segment templates, a chain space (one with
         ``blocks``) block by block, any other through its full IR.
         The space remembers the last :data:`ARCH_CACHE_SIZE` predictions per (table, arch,
@@ -576,7 +581,7 @@ class LatencyTable:
     def _predict(self, space: Any, arch: Any, r: int) -> float:
         ov = self.overhead_for(space)
         try:
-            if self.fast_parts and hasattr(space, "latency_terms"):
+            if self.fast_parts and _terms_apply(type(space)):
                 total, count = 0, 0
                 for ms, k in space.latency_terms(arch, r, self.part, self.memo):
                     total += ms
@@ -663,6 +668,24 @@ def _is_overhead(v: Any) -> bool:
 
 def _overhead_of(v: Any) -> Overhead:
     return Overhead(float(v["a"]), float(v["b"]), float(v["c"]))
+
+
+#: Methods that build a space's network: a subclass overriding one of them (below the class
+#: that wrote ``latency_terms``) builds another network than those terms describe.
+_LOWERING = ("lower", "_lower", "blocks", "named_blocks", "_cell")
+_TERMS_APPLY: dict[type, bool] = {}
+
+
+def _terms_apply(cls: type) -> bool:
+    """Whether spaces of ``cls`` are predicted from their ``latency_terms``: they have one and
+    build their network with the methods of the class that defines it."""
+    ok = _TERMS_APPLY.get(cls)
+    if ok is None:
+        owner = next((k for k in cls.__mro__ if "latency_terms" in k.__dict__), None)
+        ok = owner is not None and all(getattr(cls, name, None) is getattr(owner, name, None)
+                                       for name in _LOWERING)
+        _TERMS_APPLY[cls] = ok
+    return ok
 
 
 def _finite(v: Any) -> bool:

@@ -131,8 +131,8 @@ def anynetx_terms(stages: Sequence[tuple[int, int, int, int]], num_classes: int,
     terms (see :meth:`~archspace.cost.latency_table.LatencyTable.predict`): the stem, per stage
     its first block and its other (equal) blocks' sum, and the head. A block's sum is kept in
     the table's ``memo`` under its input shape and parameters, built from its pieces (1x1
-    reduce, 3x3 group conv, 1x1 expand, each with its BN and ReLU; the projection shortcut;
-    the sum and its ReLU), each looked up by :meth:`part`."""
+    reduce and 3x3 group conv with BN and ReLU, 1x1 expand with BN, the projection shortcut,
+    the sum and its ReLU), each looked up by ``part``."""
     sums = memo("anynetx-xblock")
     terms, shape = part(_block_part, (in_shape,), ConvBNAct(STEM_WIDTH, 3, 2, act="relu"))
     out = [terms]

@@ -75,13 +75,12 @@ def _quantized(w0: float, wm: float, k: int) -> int:
 def generate_regnet(w0: int, wa: float, wm: float, depth: int) -> tuple[list[int], list[int]]:
     """Per-stage widths and depths of a RegNet (pycls's ``generate_regnet``, q=8)."""
     log_wm = math.log(wm)  # _exponent's divisor, taken once (the same double)
-    quantized: dict[int, int] = {}
     widths = []
+    k_prev, w = None, 0
     for j in range(depth):
         k = round(math.log((j * wa + w0) / w0) / log_wm)
-        w = quantized.get(k)
-        if w is None:
-            w = quantized[k] = _quantized(w0, wm, k)
+        if k != k_prev:  # a run of equal exponents has one width
+            k_prev, w = k, _quantized(w0, wm, k)
         widths.append(w)
     ws = sorted(set(widths))
     return ws, [widths.count(w) for w in ws]
