@@ -184,11 +184,12 @@ class RegNetSpace(ChainSpace):
         return anynetx_named_blocks(self.stage_specs(arch), self.num_classes)
 
     def latency_terms(self, arch: Arch, resolution: int, part: Callable[..., Any],
-                      memo: Callable[[Any], dict[Any, Any]]) -> list[tuple[int, int]]:
+                      memo: Callable[[Any], dict[Any, Any]],
+                      layer: Callable[[Any], int] | None = None) -> list[tuple[int, int]]:
         """:meth:`blocks` as latency-table terms (see
         :func:`~archspace.spaces.anynet.anynetx_terms`)."""
         return anynetx_terms(self.stage_specs(arch), self.num_classes,
-                             (self.in_channels, resolution, resolution), part, memo)
+                             (self.in_channels, resolution, resolution), part, memo, layer)
 
     def diagram(self, arch: Arch) -> Diagram:
         arch = self.validate(arch)
