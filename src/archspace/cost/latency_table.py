@@ -168,13 +168,10 @@ def layer_class(sig: Signature) -> str:
     return "conv_1x1" if kh == kw == 1 else "conv_kxk"
 
 
-def _numel(shape: Sequence[int]) -> int:
-    return math.prod(shape)
-
-
 def layer_features(sig: Signature) -> tuple[float, float, float]:
     """(MACs, input elements, output elements) of a signature, the fallback model's inputs."""
     op, ins, out, attrs = sig
+    prod = math.prod
     macs = 0
     if op == "conv":
         (kh, kw), _, _, _, groups, _ = attrs
@@ -182,9 +179,9 @@ def layer_features(sig: Signature) -> tuple[float, float, float]:
     elif op == "linear":
         macs = ins[0][0] * out[0]
     elif op in ("maxpool", "avgpool"):
-        macs = _numel(out) * attrs[0] * attrs[0]
-    n_in = _numel(ins[0]) if len(ins) == 1 else sum([_numel(s) for s in ins])
-    return float(macs), float(n_in), float(_numel(out))
+        macs = prod(out) * attrs[0] * attrs[0]
+    n_in = prod(ins[0]) if len(ins) == 1 else sum([prod(s) for s in ins])
+    return float(macs), float(n_in), float(prod(out))
 
 
 @dataclass(frozen=True)
@@ -406,7 +403,10 @@ class LatencyTable:
     def _fallback_ms(self, sig: Signature) -> float:
         if sig[0] == "input":
             return 0.0
-        coef = self._class_coef(layer_class(sig))
+        cls = layer_class(sig)
+        coefs = self._coefs
+        coef = (coefs[cls] if self._coef_of is self.fallback and cls in coefs
+                else self._class_coef(cls))
         if coef is None:
             return 0.0
         macs, n_in, n_out = layer_features(sig)

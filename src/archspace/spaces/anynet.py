@@ -381,13 +381,30 @@ class AnyNetSpace(ChainSpace):
     # -- networks --------------------------------------------------------------------------
     def stage_specs(self, arch: Arch) -> list[tuple[int, int, int, int]]:
         """(depth, width, bottleneck ratio, group width) of each stage, as decided."""
-        vals: dict[str, Any] = dict(arch.items())
-        out = []
-        for i in range(1, self.stages + 1):
-            b = vals["b"] if self.variant >= "B" else vals[f"s{i}.b"]
-            g = vals["g"] if self.variant >= "C" else vals[f"s{i}.g"]
-            out.append((int(vals[f"s{i}.d"]), int(vals[f"s{i}.w"]), int(b), int(g)))
-        return out
+        vals = arch.values
+        if arch.names != self.names:  # an arch of other names: by name
+            by_name: dict[str, Any] = dict(arch.items())
+            out = []
+            for i in range(1, self.stages + 1):
+                b = by_name["b"] if self.variant >= "B" else by_name[f"s{i}.b"]
+                g = by_name["g"] if self.variant >= "C" else by_name[f"s{i}.g"]
+                out.append((int(by_name[f"s{i}.d"]), int(by_name[f"s{i}.w"]), int(b), int(g)))
+            return out
+        return [(int(vals[d]), int(vals[w]), int(vals[b]), int(vals[g]))  # type: ignore[arg-type]
+                for d, w, b, g in self._stage_positions()]
+
+    def _stage_positions(self) -> list[tuple[int, int, int, int]]:
+        """Per stage, the positions in :attr:`names` of its depth, width, ratio and group
+        width decisions (the shared ``b`` and ``g`` from variants B and C), for these names."""
+        got = self.__dict__.get("_stage_pos")
+        if got is None or got[0] is not self.names:
+            pos = self._pos
+            got = self.__dict__["_stage_pos"] = (self.names, [
+                (pos[f"s{i}.d"], pos[f"s{i}.w"],
+                 pos["b"] if self.variant >= "B" else pos[f"s{i}.b"],
+                 pos["g"] if self.variant >= "C" else pos[f"s{i}.g"])
+                for i in range(1, self.stages + 1)])
+        return got[1]  # type: ignore[no-any-return]
 
     def blocks(self, arch: Arch, resolution: int) -> list[Block]:
         return anynetx_blocks(self.stage_specs(arch), self.num_classes)
