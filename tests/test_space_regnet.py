@@ -111,3 +111,17 @@ def test_named_archs_and_diagram() -> None:
     d = space.diagram(space.named("RegNetX-400MF"))
     assert d.kind == "strip" and len(d.nodes) == 6
     assert "w=32" in d.nodes[1].label and "12 x X block" in d.nodes[4].label  # adjusted widths
+
+
+def test_generate_regnet_is_the_per_block_rule() -> None:
+    """generate_regnet gives the distinct widths of the per-block rule (exponent and
+    quantized width of every block) in order, and how many blocks have each, over a grid."""
+    from archspace.spaces.regnet import _exponent, _quantized
+
+    for w0 in (8, 24, 56, 200):
+        for wa in (0.0, 8.0, 24.48, 36.44, 64.0):
+            for wm in (1.5, 2.28, 2.49, 3.0):
+                for d in (1, 13, 28):
+                    widths = [_quantized(w0, wm, _exponent(j, w0, wa, wm)) for j in range(d)]
+                    ws = sorted(set(widths))
+                    assert generate_regnet(w0, wa, wm, d) == (ws, [widths.count(w) for w in ws])

@@ -75,15 +75,15 @@ def _quantized(w0: float, wm: float, k: int) -> int:
 def generate_regnet(w0: int, wa: float, wm: float, depth: int) -> tuple[list[int], list[int]]:
     """Per-stage widths and depths of a RegNet (pycls's ``generate_regnet``, q=8)."""
     log_wm = math.log(wm)  # _exponent's divisor, taken once (the same double)
-    widths = []
+    counts: dict[int, int] = {}  # blocks per width
     k_prev, w = None, 0
     for j in range(depth):
         k = round(math.log((j * wa + w0) / w0) / log_wm)
         if k != k_prev:  # a run of equal exponents has one width
             k_prev, w = k, _quantized(w0, wm, k)
-        widths.append(w)
-    ws = sorted(set(widths))
-    return ws, [widths.count(w) for w in ws]
+        counts[w] = counts.get(w, 0) + 1
+    ws = sorted(counts)
+    return ws, [counts[w] for w in ws]
 
 
 @functools.lru_cache(maxsize=1 << 17)
@@ -133,7 +133,11 @@ class RegNetSpace(ChainSpace):
 
     # -- constraint ------------------------------------------------------------------------
     def _stage_check(self, w0: int, wa: float, wm: float, d: int) -> tuple[int, int]:
-        dmax = max(int(x) for x in self.decision("d").choices)
+        got = self.__dict__.get("_dmax")  # the largest depth, per decisions
+        if got is None or got[0] is not self.decisions:
+            got = self.__dict__["_dmax"] = (self.decisions,
+                                            max(int(x) for x in self.decision("d").choices))
+        dmax: int = got[1]
         return _stage_profile(w0, wa, wm, max(dmax, d))[d - 1]
 
     def _violation(self, values: Sequence[Value | None]) -> str | None:
