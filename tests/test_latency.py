@@ -574,11 +574,10 @@ def test_xblocks_from_signatures_equal_the_lowered_network(
 @pytest.mark.parametrize("stride", [1, 2])
 def test_xblock_signatures_are_the_lowered_blocks(shape: tuple[int, int, int],
                                                   stride: int) -> None:
-    """The signatures an X block is predicted from are exactly (as a multiset) the signatures
-    of its lowered layers, for widths, bottlenecks and group widths that need and need not a
-    shortcut; the memo of pieces is shared between the blocks."""
-    from collections import Counter
-
+    """The signatures an X block is predicted from are exactly the signatures of its lowered
+    layers, each counted as often (the sum of a distinct weight per signature), for widths,
+    bottlenecks and group widths that need and need not a shortcut; the memo of pieces is
+    shared between the blocks."""
     from archspace.spaces.anynet import XBlock, _xblock_layers
 
     pieces: dict[object, object] = {}
@@ -595,7 +594,7 @@ def test_xblock_signatures_are_the_lowered_blocks(shape: tuple[int, int, int],
         g = Graph()
         y = XBlock(out_ch, stride, wb, gw).lower(g, g.input(shape))
         want = [node_signature(n, g.nodes) for n in g.nodes if n.op != "input"]
-        assert got is not None and Counter(seen) == Counter(want)
+        assert got is not None and set(seen) == set(want)  # (a repeated BN+ReLU priced once)
         assert got == (sum(zlib.crc32(repr(s).encode()) for s in want), len(want), y.shape)
         assert _xblock_layers(layer, pieces, shape, out_ch, wb, gw, stride) == got
         assert _xblock_layers(layer, pieces, shape, out_ch, wb, gw, stride) == got

@@ -120,11 +120,13 @@ def _xblock_sum(part: Callable[..., Any], shape: Shape, out_ch: int, wb: int,
     return ms + ms4, k + k4, s4
 
 
-def _conv_len(n: int, k: int, stride: int) -> int:
-    """A spatial size after a ``k x k`` conv of ``stride`` with :meth:`Graph.conv`'s default
-    (same) padding, dilation 1 (its ``_out_len``)."""
-    p = (k - 1) // 2
-    return (n + 2 * p - (k - 1) - 1) // stride + 1
+def _bn_relu(layer: Callable[[Any], int], sums: dict[Any, Any], s: Shape) -> int:
+    """Exact ms of a BN and a ReLU on a tensor of shape ``s`` (kept in ``sums``)."""
+    key = (5, s)
+    ms = sums.get(key)
+    if ms is None:
+        ms = sums[key] = layer(("bn", (s,), s, (True,))) + layer(("act", (s,), s, ("relu",)))
+    return ms  # type: ignore[no-any-return]
 
 
 def _xblock_layers(layer: Callable[[Any], int], sums: dict[Any, Any], shape: Shape, out_ch: int,
@@ -137,26 +139,23 @@ def _xblock_layers(layer: Callable[[Any], int], sums: dict[Any, Any], shape: Sha
     divisible into the groups, an empty tensor): the caller lowers it and gets the error."""
     c, h, w = shape
     groups = wb // group_width
-    ho, wo = _conv_len(h, 3, stride), _conv_len(w, 3, stride)
-    if (groups < 1 or wb % groups or c < 1 or wb < 1 or out_ch < 1 or h < 1 or w < 1
-            or ho < 1 or wo < 1):
+    if groups < 1 or wb % groups or c < 1 or wb < 1 or out_ch < 1 or h < 1 or w < 1:
         return None
+    # Graph.conv's output size (n + 2p - (k - 1) - 1) // s + 1 is (n - 1) // s + 1 both for the
+    # 3x3 conv (same padding p = 1) and for the 1x1 shortcut (p = 0); >= 1 as n >= 1
+    ho, wo = (h - 1) // stride + 1, (w - 1) // stride + 1
     mid, mid_out, out = (wb, h, w), (wb, ho, wo), (out_ch, ho, wo)
-    total = 0
     key: tuple[Any, ...] = (0, shape, wb)  # 1x1 conv to wb, BN, ReLU
-    ms = sums.get(key)
-    if ms is None:
-        ms = sums[key] = (layer(("conv", (shape,), mid, ((1, 1), 1, (0, 0), 1, 1, False)))
-                          + layer(("bn", (mid,), mid, (True,)))
-                          + layer(("act", (mid,), mid, ("relu",))))
-    total += ms
+    total = sums.get(key)
+    if total is None:
+        total = sums[key] = (layer(("conv", (shape,), mid, ((1, 1), 1, (0, 0), 1, 1, False)))
+                             + _bn_relu(layer, sums, mid))
     key = (1, mid, stride, groups)  # 3x3 group conv of the stride, BN, ReLU
     ms = sums.get(key)
     if ms is None:
         ms = sums[key] = (layer(("conv", (mid,), mid_out,
                                  ((3, 3), stride, (1, 1), 1, groups, False)))
-                          + layer(("bn", (mid_out,), mid_out, (True,)))
-                          + layer(("act", (mid_out,), mid_out, ("relu",))))
+                          + _bn_relu(layer, sums, mid_out))
     total += ms
     key = (2, mid_out, out_ch)  # 1x1 conv to out_ch, BN
     ms = sums.get(key)
@@ -166,8 +165,6 @@ def _xblock_layers(layer: Callable[[Any], int], sums: dict[Any, Any], shape: Sha
     total += ms
     count = 10
     if c != out_ch or stride != 1:  # projection shortcut: 1x1 conv of the stride, BN
-        if _conv_len(h, 1, stride) != ho or _conv_len(w, 1, stride) != wo:
-            return None  # the sum's shapes would differ
         key = (3, shape, out_ch, stride)
         ms = sums.get(key)
         if ms is None:
