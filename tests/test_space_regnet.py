@@ -87,8 +87,30 @@ def test_cached_stage_profile_agrees_with_generate_regnet() -> None:
     for _ in range(300):
         w0, wa = rng.randrange(8, 257, 8), rng.choice((8.0, 17.5, 36.44, 64.0))
         wm, d = rng.choice((1.5, 2.0, 2.49, 3.0)), rng.randrange(1, 29)
-        num, _ = _stage_profile(w0, wa, wm, 28)[d - 1]
+        num, _, _ = _stage_profile(w0, wa, wm, 28)[d - 1]
         assert num == len(generate_regnet(w0, wa, wm, d)[0])
+        widths = [w for _, _, w in _stage_profile(w0, wa, wm, 28)[:d]]
+        ws = sorted(set(widths))
+        assert generate_regnet(w0, wa, wm, d) == (ws, [widths.count(w) for w in ws])
+
+
+def test_stage_specs_are_generate_regnets_stages() -> None:
+    """stage_specs (from the profile validation computes) gives generate_regnet's stages, on
+    sampled archs of spaces with and without the stage check (and of their decisions in
+    another order) and for an arch deeper than the space's depths."""
+    from archspace.space import Arch
+
+    for space in (get_space("regnet"), get_space("regnet", stages=0, depths=(1, 3, 40))):
+        rng = random.Random(3)
+        for _ in range(200):
+            a = space.sample(rng)
+            ws, ds = generate_regnet(a["w0"], a["wa"], a["wm"], a["d"])
+            want = [(d, w, 1, a["g"]) for w, d in zip(ws, ds, strict=True)]
+            assert space.stage_specs(a) == want
+            assert space.stage_specs(Arch(a.names[::-1], a.values[::-1])) == want  # by name
+    deep = Arch(a.names, (a["w0"], a["wa"], a["wm"], 60, a["g"]))
+    ws, ds = generate_regnet(a["w0"], a["wa"], a["wm"], 60)
+    assert space.stage_specs(deep) == [(d, w, 1, a["g"]) for w, d in zip(ws, ds, strict=True)]
 
 
 def test_stage_constraint_is_enforced() -> None:
