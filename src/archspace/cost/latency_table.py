@@ -20,12 +20,14 @@ Two corrections make the sum a network's latency:
   different share of overhead than a MobileNetV2 chain's), and one over all of them for
   the spaces that were not calibrated.
 
-Prediction reads only the IR: no torch module is built. A space with ``latency_terms`` (every
+Prediction builds no torch module: it reads the IR. A space with ``latency_terms`` (every
 catalog space but mobilenetv2, proxyless, mcunet and nb201) describes its network as pieces, each
-distinct piece lowered once per table, and keeps sums of pieces (a block's, a cell's) in the
-table's memos; chain spaces are predicted block by block, each distinct (block, input shape)
-lowered once; spaces that profile through :class:`~archspace.ir.segments.SegmentGraph` reuse
-their segment templates; every signature is looked up once per table.
+distinct piece lowered once per table (or, for anynet and regnet's X blocks, its layers'
+signatures written directly and priced by :meth:`LatencyTable.layer`), and keeps sums of pieces
+(a block's, a cell's) in the table's memos; chain spaces are predicted block by block, each
+distinct (block, input shape) lowered once; spaces that profile through
+:class:`~archspace.ir.segments.SegmentGraph` reuse their segment templates; every signature is
+looked up once per table.
 
 Sums are exact: each layer's latency (a double) is held as an integer multiple of 2**-1074,
 these integers are added, and only the total is rounded, once, to a double (Python's integer
