@@ -29,6 +29,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # before numpy and torch
 
 import argparse  # noqa: E402
+import gc  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
 import sys  # noqa: E402
@@ -133,10 +134,12 @@ def _speed(table_json: dict[str, Any], n: int, runs: int,
             archs = [space.sample(rng) for _ in range(n)]
             r = space.default_resolution
             table = LatencyTable.from_json(table_json, "bench")
+            gc.collect()  # so the collector's full passes do not move between spaces
             t0 = time.process_time()
             for a in archs:
                 table.predict(space, a, r)
             colds.append(n / max(time.process_time() - t0, 1e-9))
+            gc.collect()
             t0 = time.process_time()
             for a in archs:
                 table.predict(space, a, r)

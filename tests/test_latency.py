@@ -536,3 +536,85 @@ def test_a_subclass_that_builds_another_network_is_not_predicted_from_the_parent
     assert not table._calls  # the parent's pieces were not used
     assert table.predict(parent, arch, 64) != table.predict(child, arch, 64)
     assert table._calls
+
+
+@pytest.mark.parametrize(("name", "params", "resolutions"), [
+    ("anynet", {}, (224, 37)), ("anynet", {"variant": "E", "num_classes": 10}, (32, 65)),
+    ("anynet", {"variant": "C", "max_width": 64, "stages": 6}, (32, 51)),
+    ("regnet", {}, (224, 45)), ("regnet", {"stages": 0, "num_classes": 3}, (33, 96))])
+def test_xblocks_from_signatures_equal_the_lowered_network(
+        name: str, params: dict[str, object], resolutions: tuple[int, int]) -> None:
+    """anynet and regnet write an X block's layer signatures without the IR: on many sampled
+    archs at even and odd resolutions (odd stage sizes, spatial sizes down to 1), with a table
+    that holds some of their layers and falls back for the others, the prediction equals (==)
+    the lowering reference, and no block was lowered (the only pieces are stems and heads)."""
+    from archspace.spaces.anynet import _block_part
+
+    space = get_space(name, **params)
+    rng = random.Random(29)
+    archs = list(dict.fromkeys(space.sample(rng) for _ in range(120)))
+    table = _irregular_table([space.lower(a, r) for a in archs[:3] for r in resolutions])
+    ref = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
+    ref.fast_parts = False
+    for r in resolutions:
+        for a in archs:
+            assert table.predict(space, a, r) == ref.predict(space, a, r)
+    assert table.hits > 0 and table.misses > 0
+    assert table._calls and all(fn is _block_part for fn, _, _ in table._calls)
+    pieces = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
+    for a in archs[:10]:  # without ``layer``: each piece lowered (by ``part``)
+        terms = space.latency_terms(a, resolutions[1], pieces.part, pieces.memo)
+        want = space.latency_terms(a, resolutions[1], table.part, table.memo,
+                                   layer=table.layer)
+        assert terms == want
+    assert any(fn is not _block_part for fn, _, _ in pieces._calls)
+
+
+@pytest.mark.parametrize("shape", [(3, 1, 1), (8, 2, 3), (24, 7, 7), (48, 9, 5), (64, 14, 14)])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_xblock_signatures_are_the_lowered_blocks(shape: tuple[int, int, int],
+                                                  stride: int) -> None:
+    """The signatures an X block is predicted from are exactly the signatures of its lowered
+    layers, each counted as often (the sum of a distinct weight per signature), for widths,
+    bottlenecks and group widths that need and need not a shortcut; the memo of pieces is
+    shared between the blocks."""
+    from archspace.spaces.anynet import XBlock, _xblock_layers
+
+    pieces: dict[object, object] = {}
+    for out_ch, wb, gw in [(shape[0], shape[0], 1), (shape[0], 4, 2), (16, 16, 4), (32, 8, 8),
+                           (24, 12, 3), (shape[0], 6, 6)]:
+        seen: list[tuple[object, ...]] = []
+
+        def layer(sig: tuple[object, ...], seen: list[tuple[object, ...]] = seen) -> int:
+            seen.append(sig)
+            return zlib.crc32(repr(sig).encode())
+
+        fresh: dict[object, object] = {}
+        got = _xblock_layers(layer, fresh, shape, out_ch, wb, gw, stride)
+        g = Graph()
+        y = XBlock(out_ch, stride, wb, gw).lower(g, g.input(shape))
+        want = [node_signature(n, g.nodes) for n in g.nodes if n.op != "input"]
+        assert got is not None and set(seen) == set(want)  # (a repeated BN+ReLU priced once)
+        assert got == (sum(zlib.crc32(repr(s).encode()) for s in want), len(want), y.shape)
+        assert _xblock_layers(layer, pieces, shape, out_ch, wb, gw, stride) == got
+        assert _xblock_layers(layer, pieces, shape, out_ch, wb, gw, stride) == got
+
+
+def test_layer_of_int_signatures_equals_the_keyed_lookup() -> None:
+    """``LatencyTable.layer`` (which skips formatting a key whose op and output shape no table
+    key has) gives each signature of sampled networks of several spaces the latency of the
+    keyed lookup, for signatures in the table and not; every key's (op, output) is in the set
+    it checks, and a key that does not parse is ignored."""
+    graphs = [get_space(n).lower(get_space(n).sample(s)) for n in ("anynet", "mnasnet", "nasnet",
+                                                                   "regnet") for s in (1, 2)]
+    table = _irregular_table(graphs[::2])
+    table.layers["conv|1x2|3xQ|odd"] = 1.0
+    table.layers["no-fields"] = 1.0
+    ref = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
+    sigs = {node_signature(n, g.nodes) for g in graphs for n in g.nodes if n.op != "input"}
+    for sig in sorted(sigs, key=repr):
+        assert table.layer(sig) == ref._layer_exact(sig) == table.layer(sig)
+        if signature_key(sig) in table.layers:
+            assert (sig[0], sig[2]) in table._outs
+    assert 0 < table.hits < len(sigs) and table.hits + table.misses == len(sigs)
+    assert (table.hits, table.misses) == (ref.hits, ref.misses)

@@ -116,3 +116,21 @@ def test_network_layout_and_diagram() -> None:
     d = space.diagram(arch)
     assert d.kind == "strip" and [n.id for n in d.nodes] == ["stem", "s1", "s2", "s3", "s4", "head"]
     assert "w=16" in d.nodes[1].label and "4 x X block" in d.nodes[4].label
+
+
+@pytest.mark.parametrize("variant", ["A", "B", "C", "D", "E"])
+def test_stage_specs_read_each_stages_decisions(variant: str) -> None:
+    """stage_specs reads each stage's depth, width, ratio and group width (the shared ``b``
+    and ``g`` from B and C) by position; an arch whose decisions come in another order gives
+    the same specs (read by name)."""
+    from archspace.space import Arch
+
+    space = AnyNetSpace(variant=variant, stages=3)
+    rng = random.Random(5)
+    for _ in range(20):
+        arch = space.sample(rng)
+        want = [(arch[f"s{i}.d"], arch[f"s{i}.w"],
+                 arch["b"] if variant >= "B" else arch[f"s{i}.b"],
+                 arch["g"] if variant >= "C" else arch[f"s{i}.g"]) for i in range(1, 4)]
+        assert space.stage_specs(arch) == want
+        assert space.stage_specs(Arch(arch.names[::-1], arch.values[::-1])) == want

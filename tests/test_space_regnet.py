@@ -87,8 +87,30 @@ def test_cached_stage_profile_agrees_with_generate_regnet() -> None:
     for _ in range(300):
         w0, wa = rng.randrange(8, 257, 8), rng.choice((8.0, 17.5, 36.44, 64.0))
         wm, d = rng.choice((1.5, 2.0, 2.49, 3.0)), rng.randrange(1, 29)
-        num, _ = _stage_profile(w0, wa, wm, 28)[d - 1]
+        num, _, _ = _stage_profile(w0, wa, wm, 28)[d - 1]
         assert num == len(generate_regnet(w0, wa, wm, d)[0])
+        widths = [w for _, _, w in _stage_profile(w0, wa, wm, 28)[:d]]
+        ws = sorted(set(widths))
+        assert generate_regnet(w0, wa, wm, d) == (ws, [widths.count(w) for w in ws])
+
+
+def test_stage_specs_are_generate_regnets_stages() -> None:
+    """stage_specs (from the profile validation computes) gives generate_regnet's stages, on
+    sampled archs of spaces with and without the stage check (and of their decisions in
+    another order) and for an arch deeper than the space's depths."""
+    from archspace.space import Arch
+
+    for space in (get_space("regnet"), get_space("regnet", stages=0, depths=(1, 3, 40))):
+        rng = random.Random(3)
+        for _ in range(200):
+            a = space.sample(rng)
+            ws, ds = generate_regnet(a["w0"], a["wa"], a["wm"], a["d"])
+            want = [(d, w, 1, a["g"]) for w, d in zip(ws, ds, strict=True)]
+            assert space.stage_specs(a) == want
+            assert space.stage_specs(Arch(a.names[::-1], a.values[::-1])) == want  # by name
+    deep = Arch(a.names, (a["w0"], a["wa"], a["wm"], 60, a["g"]))
+    ws, ds = generate_regnet(a["w0"], a["wa"], a["wm"], 60)
+    assert space.stage_specs(deep) == [(d, w, 1, a["g"]) for w, d in zip(ws, ds, strict=True)]
 
 
 def test_stage_constraint_is_enforced() -> None:
@@ -111,3 +133,17 @@ def test_named_archs_and_diagram() -> None:
     d = space.diagram(space.named("RegNetX-400MF"))
     assert d.kind == "strip" and len(d.nodes) == 6
     assert "w=32" in d.nodes[1].label and "12 x X block" in d.nodes[4].label  # adjusted widths
+
+
+def test_generate_regnet_is_the_per_block_rule() -> None:
+    """generate_regnet gives the distinct widths of the per-block rule (exponent and
+    quantized width of every block) in order, and how many blocks have each, over a grid."""
+    from archspace.spaces.regnet import _exponent, _quantized
+
+    for w0 in (8, 24, 56, 200):
+        for wa in (0.0, 8.0, 24.48, 36.44, 64.0):
+            for wm in (1.5, 2.28, 2.49, 3.0):
+                for d in (1, 13, 28):
+                    widths = [_quantized(w0, wm, _exponent(j, w0, wa, wm)) for j in range(d)]
+                    ws = sorted(set(widths))
+                    assert generate_regnet(w0, wa, wm, d) == (ws, [widths.count(w) for w in ws])

@@ -20,12 +20,14 @@ Two corrections make the sum a network's latency:
   different share of overhead than a MobileNetV2 chain's), and one over all of them for
   the spaces that were not calibrated.
 
-Prediction reads only the IR: no torch module is built. A space with ``latency_terms`` (every
+Prediction builds no torch module: it reads the IR. A space with ``latency_terms`` (every
 catalog space but mobilenetv2, proxyless, mcunet and nb201) describes its network as pieces, each
-distinct piece lowered once per table, and keeps sums of pieces (a block's, a cell's) in the
-table's memos; chain spaces are predicted block by block, each distinct (block, input shape)
-lowered once; spaces that profile through :class:`~archspace.ir.segments.SegmentGraph` reuse
-their segment templates; every signature is looked up once per table.
+distinct piece lowered once per table (or, for anynet and regnet's X blocks, its layers'
+signatures written directly and priced by :meth:`LatencyTable.layer`), and keeps sums of pieces
+(a block's, a cell's) in the table's memos; chain spaces are predicted block by block, each
+distinct (block, input shape) lowered once; spaces that profile through
+:class:`~archspace.ir.segments.SegmentGraph` reuse their segment templates; every signature is
+looked up once per table.
 
 Sums are exact: each layer's latency (a double) is held as an integer multiple of 2**-1074,
 these integers are added, and only the total is rounded, once, to a double (Python's integer
@@ -37,6 +39,7 @@ the space layer.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 from collections import OrderedDict
@@ -167,13 +170,10 @@ def layer_class(sig: Signature) -> str:
     return "conv_1x1" if kh == kw == 1 else "conv_kxk"
 
 
-def _numel(shape: Sequence[int]) -> int:
-    return math.prod(shape)
-
-
 def layer_features(sig: Signature) -> tuple[float, float, float]:
     """(MACs, input elements, output elements) of a signature, the fallback model's inputs."""
     op, ins, out, attrs = sig
+    prod = math.prod
     macs = 0
     if op == "conv":
         (kh, kw), _, _, _, groups, _ = attrs
@@ -181,9 +181,9 @@ def layer_features(sig: Signature) -> tuple[float, float, float]:
     elif op == "linear":
         macs = ins[0][0] * out[0]
     elif op in ("maxpool", "avgpool"):
-        macs = _numel(out) * attrs[0] * attrs[0]
-    n_in = _numel(ins[0]) if len(ins) == 1 else sum([_numel(s) for s in ins])
-    return float(macs), float(n_in), float(_numel(out))
+        macs = prod(out) * attrs[0] * attrs[0]
+    n_in = prod(ins[0]) if len(ins) == 1 else sum([prod(s) for s in ins])
+    return float(macs), float(n_in), float(prod(out))
 
 
 @dataclass(frozen=True)
@@ -335,6 +335,8 @@ class LatencyTable:
         self.fast_parts = True
         self._calls: dict[tuple[Any, ...], tuple[tuple[int, int], tuple[int, ...]]] = {}
         self._memos: dict[Any, dict[Any, Any]] = {}
+        self._outs: frozenset[tuple[str, tuple[int, ...]]] = frozenset()
+        self._outs_of: dict[str, float] | None = None
         self.hits = 0
         self.misses = 0
 
@@ -360,10 +362,53 @@ class LatencyTable:
             hit = self._sig_exact[sig] = exact(self.layer_ms(sig))
         return hit
 
+    def layer(self, sig: Signature) -> int:
+        """:meth:`layer_ms` of ``sig`` as :func:`exact`'s integer, for a signature whose
+        op is an IR op and whose shapes (inputs and output) are tuples of ``int``, as a space
+        that builds signatures without the IR writes them (see :meth:`predict`). Such a
+        signature whose (op, output shape) no key of the table has is not formatted: its key
+        cannot be in the table (:meth:`_key_outs`), so it gets its class's model at once."""
+        hit = self._sig_exact.get(sig)
+        if hit is None:
+            ms = self._sig_ms.get(sig)
+            if ms is None:
+                if self._outs_of is not self.layers:
+                    self._key_outs()
+                if (sig[0], sig[2]) in self._outs:
+                    ms = self.layer_ms(sig)
+                else:
+                    self.misses += 1
+                    ms = self._sig_ms[sig] = self._fallback_ms(sig)
+            hit = self._sig_exact[sig] = exact(ms)
+        return hit
+
+    def _key_outs(self) -> None:
+        """(op, output shape) of each key of :attr:`layers` whose output field reads as a
+        shape of ints: the key of a signature with an IR op (no ``|`` in it) and int shapes
+        is ``op|inputs|output|attrs`` with no ``|`` in its inputs or output field, so if it
+        is in the table, its (op, output shape) is in this set (each field is parsed back
+        only where formatting the parsed ints gives the field again)."""
+        outs = set()
+        for key in self.layers:
+            fields = key.split("|")
+            if len(fields) < 4:
+                continue
+            text = fields[2]
+            try:
+                shape = tuple([int(t) for t in text.split("x")]) if text else ()
+            except ValueError:
+                continue
+            if "x".join(map(str, shape)) == text:
+                outs.add((fields[0], shape))
+        self._outs, self._outs_of = frozenset(outs), self.layers
+
     def _fallback_ms(self, sig: Signature) -> float:
         if sig[0] == "input":
             return 0.0
-        coef = self._class_coef(layer_class(sig))
+        cls = layer_class(sig)
+        coefs = self._coefs
+        coef = (coefs[cls] if self._coef_of is self.fallback and cls in coefs
+                else self._class_coef(cls))
         if coef is None:
             return 0.0
         macs, n_in, n_out = layer_features(sig)
@@ -555,7 +600,9 @@ class LatencyTable:
         lowered: that method calls ``part`` (:meth:`part`) for each piece of the network in
         the network (cell preprocessing, each cell node or block, each concatenation),
         passing on the output shapes ``part`` returns, and returns the list of the terms it
-        got; their exact sum is the number of
+        got (a ``latency_terms`` with a ``layer`` parameter also gets :meth:`layer`, to price
+        layer signatures it writes itself: ``anynet`` and ``regnet``'s X blocks); their exact
+        sum is the number of
         lowering the network into a SegmentGraph (``fast_parts = False`` does that, the
         reference the tests compare with), and a new cell costs a lookup per piece; not where a
         subclass overrides a method that builds the network (``lower``, ``_lower``, ``blocks``,
@@ -581,9 +628,11 @@ class LatencyTable:
     def _predict(self, space: Any, arch: Any, r: int) -> float:
         ov = self.overhead_for(space)
         try:
-            if self.fast_parts and _terms_apply(type(space)):
+            how = _terms_apply(type(space)) if self.fast_parts else 0
+            if how:
                 total, count = 0, 0
-                for ms, k in space.latency_terms(arch, r, self.part, self.memo):
+                for ms, k in (space.latency_terms(arch, r, self.part, self.memo, layer=self.layer)
+                              if how == 2 else space.latency_terms(arch, r, self.part, self.memo)):
                     total += ms
                     count += k
                 return ov(to_ms(total), count)
@@ -673,17 +722,21 @@ def _overhead_of(v: Any) -> Overhead:
 #: Methods that build a space's network: a subclass overriding one of them (below the class
 #: that wrote ``latency_terms``) builds another network than those terms describe.
 _LOWERING = ("lower", "_lower", "blocks", "named_blocks", "_cell")
-_TERMS_APPLY: dict[type, bool] = {}
+_TERMS_APPLY: dict[type, int] = {}
 
 
-def _terms_apply(cls: type) -> bool:
+def _terms_apply(cls: type) -> int:
     """Whether spaces of ``cls`` are predicted from their ``latency_terms``: they have one and
-    build their network with the methods of the class that defines it."""
+    build their network with the methods of the class that defines it (0: no; 1: yes; 2: yes,
+    and it takes the table's :meth:`LatencyTable.layer` as ``layer``)."""
     ok = _TERMS_APPLY.get(cls)
     if ok is None:
         owner = next((k for k in cls.__mro__ if "latency_terms" in k.__dict__), None)
-        ok = owner is not None and all(getattr(cls, name, None) is getattr(owner, name, None)
-                                       for name in _LOWERING)
+        ok = 0
+        if owner is not None and all(getattr(cls, name, None) is getattr(owner, name, None)
+                                     for name in _LOWERING):
+            ok = 2 if "layer" in inspect.signature(owner.__dict__["latency_terms"]).parameters \
+                else 1
         _TERMS_APPLY[cls] = ok
     return ok
 

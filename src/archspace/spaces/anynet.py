@@ -103,50 +103,125 @@ def _block_part(g: Graph, x: Node, block: Block) -> Node:
     return block.lower(g, x)
 
 
-def _xblock_sum(part: Callable[..., Any], sums: dict[Any, Any], shape: Shape, out_ch: int,
-                wb: int, group_width: int, stride: int) -> tuple[int, int, Shape]:
+def _xblock_sum(part: Callable[..., Any], shape: Shape, out_ch: int, wb: int,
+                group_width: int, stride: int) -> tuple[int, int, Shape]:
     """(exact ms, layers, output shape) of ``XBlock(out_ch, stride, wb, group_width)`` on an
-    input of ``shape``, from its pieces (see :meth:`XBlock.lower`); kept in ``sums``
-    under everything it depends on but the table."""
-    key = (shape, out_ch, wb, group_width, stride)
-    hit = sums.get(key)
-    if hit is None:
-        (ms0, k0), s0 = part(_x_reduce, (shape,), wb)
-        (ms1, k1), s1 = part(_x_group, (s0,), wb, stride, wb // group_width)
-        (ms2, k2), s2 = part(_x_expand, (s1,), out_ch)
-        ms, k = ms0 + ms1 + ms2, k0 + k1 + k2
-        x = shape
-        if shape[0] != out_ch or stride != 1:
-            (ms3, k3), x = part(_x_shortcut, (shape,), out_ch, stride)
-            ms, k = ms + ms3, k + k3
-        (ms4, k4), s4 = part(_x_sum, (x, s2))
-        hit = sums[key] = (ms + ms4, k + k4, s4)
-    return hit  # type: ignore[no-any-return]
+    input of ``shape``, from its pieces (see :meth:`XBlock.lower`), each looked up by
+    ``part``."""
+    (ms0, k0), s0 = part(_x_reduce, (shape,), wb)
+    (ms1, k1), s1 = part(_x_group, (s0,), wb, stride, wb // group_width)
+    (ms2, k2), s2 = part(_x_expand, (s1,), out_ch)
+    ms, k = ms0 + ms1 + ms2, k0 + k1 + k2
+    x = shape
+    if shape[0] != out_ch or stride != 1:
+        (ms3, k3), x = part(_x_shortcut, (shape,), out_ch, stride)
+        ms, k = ms + ms3, k + k3
+    (ms4, k4), s4 = part(_x_sum, (x, s2))
+    return ms + ms4, k + k4, s4
+
+
+def _bn_relu(layer: Callable[[Any], int], sums: dict[Any, Any], s: Shape) -> int:
+    """Exact ms of a BN and a ReLU on a tensor of shape ``s`` (kept in ``sums``)."""
+    key = (5, s)
+    ms = sums.get(key)
+    if ms is None:
+        ms = sums[key] = layer(("bn", (s,), s, (True,))) + layer(("act", (s,), s, ("relu",)))
+    return ms  # type: ignore[no-any-return]
+
+
+def _xblock_layers(layer: Callable[[Any], int], sums: dict[Any, Any], shape: Shape, out_ch: int,
+                   wb: int, group_width: int, stride: int) -> tuple[int, int, Shape] | None:
+    """(exact ms, layers, output shape) of ``XBlock(out_ch, stride, wb, group_width)`` on an
+    input of ``shape`` from the signatures its lowering gives its layers (:func:`_x_reduce`,
+    :func:`_x_group`, :func:`_x_expand`, :func:`_x_shortcut`, :func:`_x_sum`), written here
+    without building IR nodes, each layer's latency from ``layer``; each piece's sum kept in
+    ``sums`` under its parameters. None where the IR would refuse the block (channels not
+    divisible into the groups, an empty tensor): the caller lowers it and gets the error."""
+    c, h, w = shape
+    groups = wb // group_width
+    if groups < 1 or wb % groups or c < 1 or wb < 1 or out_ch < 1 or h < 1 or w < 1:
+        return None
+    # Graph.conv's output size (n + 2p - (k - 1) - 1) // s + 1 is (n - 1) // s + 1 both for the
+    # 3x3 conv (same padding p = 1) and for the 1x1 shortcut (p = 0); >= 1 as n >= 1
+    ho, wo = (h - 1) // stride + 1, (w - 1) // stride + 1
+    mid, mid_out, out = (wb, h, w), (wb, ho, wo), (out_ch, ho, wo)
+    key: tuple[Any, ...] = (0, shape, wb)  # 1x1 conv to wb, BN, ReLU
+    total = sums.get(key)
+    if total is None:
+        total = sums[key] = (layer(("conv", (shape,), mid, ((1, 1), 1, (0, 0), 1, 1, False)))
+                             + _bn_relu(layer, sums, mid))
+    key = (1, mid, stride, groups)  # 3x3 group conv of the stride, BN, ReLU
+    ms = sums.get(key)
+    if ms is None:
+        ms = sums[key] = (layer(("conv", (mid,), mid_out,
+                                 ((3, 3), stride, (1, 1), 1, groups, False)))
+                          + _bn_relu(layer, sums, mid_out))
+    total += ms
+    key = (2, mid_out, out_ch)  # 1x1 conv to out_ch, BN
+    ms = sums.get(key)
+    if ms is None:
+        ms = sums[key] = (layer(("conv", (mid_out,), out, ((1, 1), 1, (0, 0), 1, 1, False)))
+                          + layer(("bn", (out,), out, (True,))))
+    total += ms
+    count = 10
+    if c != out_ch or stride != 1:  # projection shortcut: 1x1 conv of the stride, BN
+        key = (3, shape, out_ch, stride)
+        ms = sums.get(key)
+        if ms is None:
+            ms = sums[key] = (layer(("conv", (shape,), out,
+                                     ((1, 1), stride, (0, 0), 1, 1, False)))
+                              + layer(("bn", (out,), out, (True,))))
+        total += ms
+        count = 12
+    key = (4, out)  # the sum and its ReLU
+    ms = sums.get(key)
+    if ms is None:
+        ms = sums[key] = (layer(("add", (out, out), out, ()))
+                          + layer(("act", (out,), out, ("relu",))))
+    return total + ms, count, out
 
 
 def anynetx_terms(stages: Sequence[tuple[int, int, int, int]], num_classes: int,
                   in_shape: Shape, part: Callable[..., Any],
-                  memo: Callable[[Any], dict[Any, Any]]) -> list[tuple[int, int]]:
+                  memo: Callable[[Any], dict[Any, Any]],
+                  layer: Callable[[Any], int] | None = None) -> list[tuple[int, int]]:
     """The network of :func:`anynetx_blocks` on an input of ``in_shape`` as latency-table
     terms (see :meth:`~archspace.cost.latency_table.LatencyTable.predict`): the stem, per stage
     its first block and its other (equal) blocks' sum, and the head. A block's sum is kept in
     the table's ``memo`` under its input shape and parameters, built from its pieces (1x1
     reduce and 3x3 group conv with BN and ReLU, 1x1 expand with BN, the projection shortcut,
-    the sum and its ReLU), each looked up by ``part``."""
+    the sum and its ReLU): with ``layer`` (the table's latency of one signature) from the
+    pieces' layer signatures written directly (:func:`_xblock_layers`, each piece's sum kept
+    under its parameters), else each piece looked up by ``part``."""
     sums = memo("anynetx-xblock")
-    terms, shape = part(_block_part, (in_shape,), ConvBNAct(STEM_WIDTH, 3, 2, act="relu"))
+    key: tuple[Any, ...] = ("stem", in_shape)
+    stem = sums.get(key)
+    if stem is None:
+        stem = sums[key] = part(_block_part, (in_shape,),
+                                ConvBNAct(STEM_WIDTH, 3, 2, act="relu"))
+    terms, shape = stem
     out = [terms]
     for d, w, r, gw in stages:
         if d < 1:
             continue
         w, gw = adjust_compatibility(w, r, gw)
         wb = w // r
-        ms, k, shape = _xblock_sum(part, sums, shape, w, wb, gw, 2)
-        out.append((ms, k))
-        if d > 1:
-            ms, k, shape = _xblock_sum(part, sums, shape, w, wb, gw, 1)
-            out.append((ms * (d - 1), k * (d - 1)))
-    out.append(part(_block_part, (shape,), ClassifierHead(num_classes))[0])
+        for stride in (2, 1) if d > 1 else (2,):
+            key = (shape, w, wb, gw, stride)
+            hit = sums.get(key)
+            if hit is None:
+                if layer is not None:
+                    hit = _xblock_layers(layer, sums, shape, w, wb, gw, stride)
+                if hit is None:
+                    hit = _xblock_sum(part, shape, w, wb, gw, stride)
+                sums[key] = hit
+            ms, k, shape = hit
+            out.append((ms, k) if stride == 2 else (ms * (d - 1), k * (d - 1)))
+    key = ("head", shape, num_classes)
+    head = sums.get(key)
+    if head is None:
+        head = sums[key] = part(_block_part, (shape,), ClassifierHead(num_classes))[0]
+    out.append(head)
     return out
 
 
@@ -303,13 +378,30 @@ class AnyNetSpace(ChainSpace):
     # -- networks --------------------------------------------------------------------------
     def stage_specs(self, arch: Arch) -> list[tuple[int, int, int, int]]:
         """(depth, width, bottleneck ratio, group width) of each stage, as decided."""
-        vals: dict[str, Any] = dict(arch.items())
-        out = []
-        for i in range(1, self.stages + 1):
-            b = vals["b"] if self.variant >= "B" else vals[f"s{i}.b"]
-            g = vals["g"] if self.variant >= "C" else vals[f"s{i}.g"]
-            out.append((int(vals[f"s{i}.d"]), int(vals[f"s{i}.w"]), int(b), int(g)))
-        return out
+        vals = arch.values
+        if arch.names != self.names:  # an arch of other names: by name
+            by_name: dict[str, Any] = dict(arch.items())
+            out = []
+            for i in range(1, self.stages + 1):
+                b = by_name["b"] if self.variant >= "B" else by_name[f"s{i}.b"]
+                g = by_name["g"] if self.variant >= "C" else by_name[f"s{i}.g"]
+                out.append((int(by_name[f"s{i}.d"]), int(by_name[f"s{i}.w"]), int(b), int(g)))
+            return out
+        return [(int(vals[d]), int(vals[w]), int(vals[b]), int(vals[g]))  # type: ignore[arg-type]
+                for d, w, b, g in self._stage_positions()]
+
+    def _stage_positions(self) -> list[tuple[int, int, int, int]]:
+        """Per stage, the positions in :attr:`names` of its depth, width, ratio and group
+        width decisions (the shared ``b`` and ``g`` from variants B and C), for these names."""
+        got = self.__dict__.get("_stage_pos")
+        if got is None or got[0] is not self.names:
+            pos = self._pos
+            got = self.__dict__["_stage_pos"] = (self.names, [
+                (pos[f"s{i}.d"], pos[f"s{i}.w"],
+                 pos["b"] if self.variant >= "B" else pos[f"s{i}.b"],
+                 pos["g"] if self.variant >= "C" else pos[f"s{i}.g"])
+                for i in range(1, self.stages + 1)])
+        return got[1]  # type: ignore[no-any-return]
 
     def blocks(self, arch: Arch, resolution: int) -> list[Block]:
         return anynetx_blocks(self.stage_specs(arch), self.num_classes)
@@ -318,10 +410,11 @@ class AnyNetSpace(ChainSpace):
         return anynetx_named_blocks(self.stage_specs(arch), self.num_classes)
 
     def latency_terms(self, arch: Arch, resolution: int, part: Callable[..., Any],
-                      memo: Callable[[Any], dict[Any, Any]]) -> list[tuple[int, int]]:
+                      memo: Callable[[Any], dict[Any, Any]],
+                      layer: Callable[[Any], int] | None = None) -> list[tuple[int, int]]:
         """:meth:`blocks` as latency-table terms (see :func:`anynetx_terms`)."""
         return anynetx_terms(self.stage_specs(arch), self.num_classes,
-                             (self.in_channels, resolution, resolution), part, memo)
+                             (self.in_channels, resolution, resolution), part, memo, layer)
 
     def diagram(self, arch: Arch) -> Diagram:
         arch = self.validate(arch)

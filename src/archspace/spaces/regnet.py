@@ -75,20 +75,22 @@ def _quantized(w0: float, wm: float, k: int) -> int:
 def generate_regnet(w0: int, wa: float, wm: float, depth: int) -> tuple[list[int], list[int]]:
     """Per-stage widths and depths of a RegNet (pycls's ``generate_regnet``, q=8)."""
     log_wm = math.log(wm)  # _exponent's divisor, taken once (the same double)
-    widths = []
+    counts: dict[int, int] = {}  # blocks per width
     k_prev, w = None, 0
     for j in range(depth):
         k = round(math.log((j * wa + w0) / w0) / log_wm)
         if k != k_prev:  # a run of equal exponents has one width
             k_prev, w = k, _quantized(w0, wm, k)
-        widths.append(w)
-    ws = sorted(set(widths))
-    return ws, [widths.count(w) for w in ws]
+        counts[w] = counts.get(w, 0) + 1
+    ws = sorted(counts)
+    return ws, [counts[w] for w in ws]
 
 
 @functools.lru_cache(maxsize=1 << 17)
-def _stage_profile(w0: int, wa: float, wm: float, dmax: int) -> tuple[tuple[int, int], ...]:
-    """(number of stages, largest exponent + 1) of the RegNets of depth 1..dmax."""
+def _stage_profile(w0: int, wa: float, wm: float, dmax: int
+                   ) -> tuple[tuple[int, int, int], ...]:
+    """(number of stages, largest exponent + 1, width of its last block) of the RegNets of
+    depth 1..dmax (the widths :func:`generate_regnet` gives block by block)."""
     out = []
     stages = 0
     prev = -1
@@ -97,7 +99,7 @@ def _stage_profile(w0: int, wa: float, wm: float, dmax: int) -> tuple[tuple[int,
         w = _quantized(w0, wm, k)
         stages += w != prev  # widths never decrease along j
         prev = w
-        out.append((stages, k + 1))  # exponents never decrease along j
+        out.append((stages, k + 1, w))  # exponents never decrease along j
     return tuple(out)
 
 
@@ -132,9 +134,19 @@ class RegNetSpace(ChainSpace):
         ])
 
     # -- constraint ------------------------------------------------------------------------
+    def _widths_profile(self, w0: int, wa: float, wm: float, d: int
+                        ) -> tuple[tuple[int, int, int], ...]:
+        """:func:`_stage_profile` up to the space's largest depth (or ``d``, if larger)."""
+        got = self.__dict__.get("_dmax")  # the largest depth, per decisions
+        if got is None or got[0] is not self.decisions:
+            got = self.__dict__["_dmax"] = (self.decisions,
+                                            max(int(x) for x in self.decision("d").choices))
+        dmax: int = got[1]
+        return _stage_profile(w0, wa, wm, max(dmax, d))
+
     def _stage_check(self, w0: int, wa: float, wm: float, d: int) -> tuple[int, int]:
-        dmax = max(int(x) for x in self.decision("d").choices)
-        return _stage_profile(w0, wa, wm, max(dmax, d))[d - 1]
+        num, total, _ = self._widths_profile(w0, wa, wm, d)[d - 1]
+        return num, total
 
     def _violation(self, values: Sequence[Value | None]) -> str | None:
         if self.stages == 0:
@@ -158,7 +170,8 @@ class RegNetSpace(ChainSpace):
             for wa in was:
                 for wm in wms:
                     prof = _stage_profile(w0, wa, wm, dmax)  # type: ignore[arg-type]
-                    valid += sum(prof[int(d) - 1] == (self.stages, self.stages) for d in ds)
+                    valid += sum(prof[int(d) - 1][:2] == (self.stages, self.stages)
+                                 for d in ds)
         return valid * len(gs)
 
     # -- networks --------------------------------------------------------------------------
@@ -173,9 +186,23 @@ class RegNetSpace(ChainSpace):
 
     def stage_specs(self, arch: Arch) -> list[tuple[int, int, int, int]]:
         """(depth, width, bottleneck ratio 1, group width) of each stage, before adjustment."""
-        v: dict[str, Any] = dict(arch.items())
-        ws, ds = generate_regnet(v["w0"], v["wa"], v["wm"], v["d"])
-        return [(d, w, 1, int(v["g"])) for w, d in zip(ws, ds, strict=True)]
+        if arch.names == self.names:
+            vals: tuple[Any, ...] = arch.values
+            pos = self._pos
+            w0, wa, wm = vals[pos["w0"]], vals[pos["wa"]], vals[pos["wm"]]
+            depth, g = vals[pos["d"]], vals[pos["g"]]
+        else:
+            v: dict[str, Any] = dict(arch.items())
+            w0, wa, wm, depth, g = v["w0"], v["wa"], v["wm"], v["d"], v["g"]
+        if type(depth) is not int or depth < 1:
+            ws, ds = generate_regnet(w0, wa, wm, depth)
+        else:  # generate_regnet's widths, from the profile validation computed
+            counts: dict[int, int] = {}
+            for _, _, w in self._widths_profile(w0, wa, wm, depth)[:depth]:
+                counts[w] = counts.get(w, 0) + 1
+            ws = sorted(counts)
+            ds = [counts[w] for w in ws]
+        return [(d, w, 1, int(g)) for w, d in zip(ws, ds, strict=True)]
 
     def blocks(self, arch: Arch, resolution: int) -> list[Block]:
         return anynetx_blocks(self.stage_specs(arch), self.num_classes)
@@ -184,11 +211,12 @@ class RegNetSpace(ChainSpace):
         return anynetx_named_blocks(self.stage_specs(arch), self.num_classes)
 
     def latency_terms(self, arch: Arch, resolution: int, part: Callable[..., Any],
-                      memo: Callable[[Any], dict[Any, Any]]) -> list[tuple[int, int]]:
+                      memo: Callable[[Any], dict[Any, Any]],
+                      layer: Callable[[Any], int] | None = None) -> list[tuple[int, int]]:
         """:meth:`blocks` as latency-table terms (see
         :func:`~archspace.spaces.anynet.anynetx_terms`)."""
         return anynetx_terms(self.stage_specs(arch), self.num_classes,
-                             (self.in_channels, resolution, resolution), part, memo)
+                             (self.in_channels, resolution, resolution), part, memo, layer)
 
     def diagram(self, arch: Arch) -> Diagram:
         arch = self.validate(arch)
