@@ -106,15 +106,6 @@ def test_ctrl_c_cancels_in_flight_trials_and_resume_finishes(
         time.sleep(0.005)
     proc.send_signal(signal.SIGINT)
     status = proc.wait(timeout=60)
-    if executor == "ray" and status != 0:
-        # Seen on a loaded machine, about 1 interrupt in 5: the Ray driver exits with status 1
-        # and no Python traceback while Ray tears down after the interrupt (the exit comes
-        # from Ray's native code, not from archspace). What must hold even then: nothing
-        # recorded is lost, and the study resumes to the uninterrupted result.
-        done = _child(path, True, executor)
-        assert done.wait(timeout=120) == 0, done.stderr.read() if done.stderr else b""
-        assert _comparable(path) == reference
-        return
     # the loop caught Ctrl-C, cancelled and returned
     assert status == 0, proc.stderr.read() if proc.stderr else b""
     with StudyStorage.open(path) as s:

@@ -7,6 +7,7 @@ is set (CI starts a local head), else started in this process.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -90,6 +91,14 @@ def wait_for(check: Any, what: str, limit: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up waiting for {what}")
         time.sleep(0.05)
+
+
+def pid_running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return pid_alive(pid) if not Path("/proc").is_dir() else False
 
 
 def pid_alive(pid: int) -> bool:
@@ -346,6 +355,36 @@ def test_ray_cancel_kills_in_flight_work(tmp_path: Path, ray_session: Any) -> No
     pid = int(pid_file.read_text())
     ex.shutdown(cancel=True)
     wait_for(lambda: not pid_alive(pid), "the cancelled worker to exit")
+    assert not done_file.exists()
+
+
+def test_ray_started_here_stops_in_flight_work_on_cancel(tmp_path: Path) -> None:
+    """An executor that started Ray in its own process does not cancel task by task (a cancel
+    racing a finishing task aborts the Ray driver): ``ray.shutdown()`` stops the local cluster,
+    the worker running the trial with it."""
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'archspace[ray]')")
+    pid_file, done_file = tmp_path / "pid", tmp_path / "done"
+    code = ("import sys, time\n"
+            f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+            "from pathlib import Path\n"
+            "from _executor_helpers import SlowEstimator\n"
+            "from archspace.study import Job\n"
+            "from archspace.study.executor import make_executor\n"
+            "from test_study_support import ToySpace\n"
+            "ex = make_executor('ray', workers=1)\n"
+            "assert ex.runs_here\n"
+            "space = ToySpace()\n"
+            f"ex.bind(space, SlowEstimator({str(pid_file)!r}, {str(done_file)!r}))\n"
+            f"ex.submit(Job(0, space.parse_arch({ARCHS[0]!r}), 0))\n"
+            f"while not Path({str(pid_file)!r}).exists():\n"
+            "    time.sleep(0.05)\n"
+            "ex.shutdown(cancel=True)\n")
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("RAY_ADDRESS", None)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr.decode()
+    pid = int(pid_file.read_text())
+    wait_for(lambda: not pid_running(pid), "the trial's worker to exit", limit=30)
     assert not done_file.exists()
 
 

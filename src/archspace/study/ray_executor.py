@@ -298,6 +298,27 @@ class RayExecutor(Executor):
             if done:
                 return done
 
+    def _cancel(self, refs: list[Any]) -> None:
+        """Force-cancel the tasks of ``refs`` that have not finished.
+
+        A task whose result is ready is left alone. Ray (seen with 2.60) stores a finished
+        task's result, which wakes the driver's ``ray.wait`` (the point where Python raises
+        the ``KeyboardInterrupt`` of a Ctrl-C), and only then, on its own thread, checks that
+        the task is still pending; a ``ray.cancel`` in between fails the task, and the check
+        then kills the driver (``Check failed: it != submissible_tasks_.end() Tried to
+        complete task that was not pending``, exit status 1, no Python traceback; the kin of
+        the race fixed in ray-project/ray PR 54798). A Ray this executor started in its own
+        process is not cancelled task by task at all: ``ray.shutdown()`` stops the local
+        cluster, its workers with it."""
+        ray = self._ray
+        with contextlib.suppress(Exception):
+            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+            finished = set(ready)
+            refs = [r for r in refs if r not in finished]
+        for ref in refs:
+            with contextlib.suppress(Exception):  # finished meanwhile or gone
+                ray.cancel(ref, force=True)
+
     def _until_deadline(self) -> float | None:
         """Seconds until the first task in flight runs out of time (None: no limit)."""
         if self.trial_timeout is None or not self._submitted:
@@ -324,12 +345,8 @@ class RayExecutor(Executor):
 
     def shutdown(self, cancel: bool = False) -> None:
         ray = self._ray
-        if ray.is_initialized():
-            for ref in self._refs:
-                try:
-                    ray.cancel(ref, force=True)
-                except Exception:  # already finished or gone
-                    continue
+        if self._refs and ray.is_initialized() and not (self._owns_ray and self.runs_here):
+            self._cancel(list(self._refs))
         self._refs.clear()
         self._submitted.clear()
         self._retries.clear()
