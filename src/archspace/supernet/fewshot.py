@@ -267,7 +267,8 @@ def train_few_shot(space: Space, output: str | os.PathLike[str], options: Mappin
             if progress is not None:
                 progress(step, grand, loss)
 
-        train_supernet(space, out, base_options, seed, fresh=fresh, progress=first, log=log)
+        stage = None if log is None else (lambda line: log(f"one-shot stage: {line}"))
+        train_supernet(space, out, base_options, seed, fresh=fresh, progress=first, log=stage)
         base = read_supernet_file(out)
         start = {k: v for k, v in base.items() if k not in ("optimizer", "generator", "rng")}
         start["options"] = trainer.training_options()
