@@ -72,6 +72,14 @@ def bad(*args: str) -> str:
     return lines[0]
 
 
+def _same_table(table: LatencyTable, fast_parts: bool = True) -> LatencyTable:
+    """A new table with ``table``'s latencies, overhead and fallback (none of its caches);
+    ``fast_parts=False``: the lowering reference the fast paths are compared with."""
+    copy = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
+    copy.fast_parts = fast_parts
+    return copy
+
+
 # -- signatures --------------------------------------------------------------------------
 def _conv_graph(stride: int = 1, groups: int = 1) -> Graph:
     g = Graph()
@@ -142,7 +150,7 @@ def test_fast_paths_equal_the_full_graph(name: str, params: dict[str, int]) -> N
     table.fallback = {"conv_kxk": (0.1, 1e-6, 0.0, 0.0), "conv_1x1": (0.05, 1e-6, 0.0, 0.0)}
     table.overhead = Overhead(1.1, 0.002, 0.3)
     for a in archs:
-        full = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
+        full = _same_table(table)
         assert table.predict(space, a) == full.predict_graph(space.lower(a))
 
 
@@ -167,8 +175,7 @@ def test_nb201_cells_from_parts_equal_the_lowered_cells(params: dict[str, int]) 
     rng = random.Random(7)
     archs = [space.sample(rng) for _ in range(40)]
     table = _irregular_table([space.lower(a) for a in archs[:2]])
-    ref = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
-    ref.fast_parts = False
+    ref = _same_table(table, fast_parts=False)
     for a in archs + archs[:5]:
         assert table.predict(space, a) == ref.predict(space, a)
     assert table._parts and not ref._parts  # the fast path was taken, the reference lowered
@@ -187,8 +194,7 @@ def test_cell_spaces_from_pieces_equal_the_lowered_network(name: str,
     rng = random.Random(11)
     archs = [space.sample(rng) for _ in range(40)]
     table = _irregular_table([space.lower(a) for a in archs[:2]])
-    ref = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
-    ref.fast_parts = False
+    ref = _same_table(table, fast_parts=False)
     for a in archs:
         assert table.predict(space, a) == ref.predict(space, a)
     assert table._calls and not ref._calls
@@ -426,8 +432,7 @@ def test_cell_caches_are_not_reused_across_tables_params_or_shapes() -> None:
     second = _irregular_table(graphs)
     second.layers = {k: v * 1.37 + 0.011 for k, v in second.layers.items()}
     for table in (first, second):
-        ref = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
-        ref.fast_parts = False
+        ref = _same_table(table, fast_parts=False)
         for r in (32, 24):
             for sp, aa in zip(spaces, archs, strict=True):
                 for a in aa:
@@ -456,12 +461,11 @@ def test_stage_spaces_from_pieces_equal_the_lowered_network(name: str,
     rng = random.Random(13)
     archs = [space.sample(rng) for _ in range(30)]
     table = _irregular_table([space.lower(a) for a in archs[:2]])
-    ref = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
-    ref.fast_parts = False
+    ref = _same_table(table, fast_parts=False)
     for a in archs + archs[:3]:
         assert table.predict(space, a) == ref.predict(space, a)
     for a in archs[:4]:
-        full = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
+        full = _same_table(table)
         assert table.predict(space, a) == full.predict_graph(space.lower(a))
     assert table._calls and not ref._calls and table.misses > 0  # both paths taken
 
@@ -480,8 +484,7 @@ def test_stage_caches_are_not_reused_across_tables_spaces_or_shapes() -> None:
     second = _irregular_table(graphs)
     second.layers = {k: v * 1.37 + 0.011 for k, v in second.layers.items()}
     for table in (first, second):
-        ref = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
-        ref.fast_parts = False
+        ref = _same_table(table, fast_parts=False)
         for k in (0, 1):
             for (sp, rs), aa in zip(spaces, archs, strict=True):
                 for a in aa:
@@ -530,8 +533,7 @@ def test_a_subclass_that_builds_another_network_is_not_predicted_from_the_parent
     parent, child = AnyNetSpace(num_classes=10), Extra(num_classes=10)
     arch = parent.sample(3)
     table = _irregular_table([child.lower(arch, 64)])
-    ref = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
-    ref.fast_parts = False
+    ref = _same_table(table, fast_parts=False)
     assert table.predict(child, arch, 64) == ref.predict(child, arch, 64)
     assert not table._calls  # the parent's pieces were not used
     assert table.predict(parent, arch, 64) != table.predict(child, arch, 64)
@@ -554,14 +556,13 @@ def test_xblocks_from_signatures_equal_the_lowered_network(
     rng = random.Random(29)
     archs = list(dict.fromkeys(space.sample(rng) for _ in range(120)))
     table = _irregular_table([space.lower(a, r) for a in archs[:3] for r in resolutions])
-    ref = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
-    ref.fast_parts = False
+    ref = _same_table(table, fast_parts=False)
     for r in resolutions:
         for a in archs:
             assert table.predict(space, a, r) == ref.predict(space, a, r)
     assert table.hits > 0 and table.misses > 0
     assert table._calls and all(fn is _block_part for fn, _, _ in table._calls)
-    pieces = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
+    pieces = _same_table(table)
     for a in archs[:10]:  # without ``layer``: each piece lowered (by ``part``)
         terms = space.latency_terms(a, resolutions[1], pieces.part, pieces.memo)
         want = space.latency_terms(a, resolutions[1], table.part, table.memo,
@@ -610,7 +611,7 @@ def test_layer_of_int_signatures_equals_the_keyed_lookup() -> None:
     table = _irregular_table(graphs[::2])
     table.layers["conv|1x2|3xQ|odd"] = 1.0
     table.layers["no-fields"] = 1.0
-    ref = LatencyTable(table.device, table.layers, table.overhead, table.fallback)
+    ref = _same_table(table)
     sigs = {node_signature(n, g.nodes) for g in graphs for n in g.nodes if n.op != "input"}
     for sig in sorted(sigs, key=repr):
         assert table.layer(sig) == ref._layer_exact(sig) == table.layer(sig)

@@ -29,7 +29,7 @@ reduces to ``int(ratio * block input channels)`` channels, as the MnasNet code d
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,24 +142,29 @@ class MnasNetSpace(ChainSpace):
         except ArchError:  # a restricted sub-space without some of its choices
             return {}
 
+    def _stages(self, arch: Arch) -> Iterator[tuple[str, int, int, tuple[str, int, int, float,
+                                                                          bool]]]:
+        """Each stage with at least one layer: its name prefix (``s2.``), layer count, first
+        stride and its layers' (op, width, kernel, SE ratio, identity skip)."""
+        v = dict(arch.items())
+        for i, (base, n, stride) in enumerate(zip(BASES[self.base], LAYERS, STRIDES, strict=True)):
+            p = f"s{i + 1}."
+            layers = n + int(v[p + "layers"])  # type: ignore[arg-type]
+            if layers:
+                yield p, layers, stride, (str(v[p + "op"]), int(base * float(v[p + "filter"])),  # type: ignore[arg-type]
+                                          int(v[p + "k"]), float(v[p + "se"]),  # type: ignore[arg-type]
+                                          v[p + "skip"] == "identity")
+
     def blocks(self, arch: Arch, resolution: int) -> list[Block]:
         return [b for _, b in self.named_blocks(arch, resolution)]
 
     def named_blocks(self, arch: Arch, resolution: int) -> list[tuple[str, Block]]:
         """Stem ``b0``, layers by position in their stage (``s2.b1``), head ``head0``, ``head1``:
         a layer's name never depends on the depths of earlier stages."""
-        v = dict(arch.items())
         out: list[tuple[str, Block]] = [("b0", _STEM)]
-        for i, (base, n, stride) in enumerate(zip(BASES[self.base], LAYERS, STRIDES, strict=True)):
-            p = f"s{i + 1}."
-            layers = n + int(v[p + "layers"])  # type: ignore[arg-type]
-            if layers == 0:
-                continue
-            width = int(base * float(v[p + "filter"]))  # type: ignore[arg-type]
+        for p, layers, stride, (op, width, k, se, skip) in self._stages(arch):
             for j in range(layers):
-                out.append((f"{p}b{j}", _layer(str(v[p + "op"]), width, int(v[p + "k"]),  # type: ignore[arg-type]
-                                               stride if j == 0 else 1, float(v[p + "se"]),  # type: ignore[arg-type]
-                                               v[p + "skip"] == "identity")))
+                out.append((f"{p}b{j}", _layer(op, width, k, stride if j == 0 else 1, se, skip)))
         out += [("head0", _HEAD),
                 ("head1", ClassifierHead(self.num_classes, 0.2))]
         return out
@@ -171,18 +176,10 @@ class MnasNetSpace(ChainSpace):
         first layer and its other (equal) layers' sum, and the head. A layer's sum is kept in
         the table's ``memo`` under its parameters and input shape (a new one lowered once by
         ``part``)."""
-        v = dict(arch.items())
         sums = memo("mnasnet-layer")
         terms, shape = part(_block_part, ((self.in_channels, resolution, resolution),), _STEM)
         out = [terms]
-        for i, (base, n, stride) in enumerate(zip(BASES[self.base], LAYERS, STRIDES, strict=True)):
-            p = f"s{i + 1}."
-            layers = n + int(v[p + "layers"])  # type: ignore[arg-type]
-            if layers == 0:
-                continue
-            width = int(base * float(v[p + "filter"]))  # type: ignore[arg-type]
-            spec = (str(v[p + "op"]), width, int(v[p + "k"]), float(v[p + "se"]),  # type: ignore[arg-type]
-                    v[p + "skip"] == "identity")
+        for _, layers, stride, spec in self._stages(arch):
             for s, times in ((stride, 1), (1, layers - 1)):
                 if times:
                     key = (spec, s, shape)

@@ -104,7 +104,7 @@ def load_supernet(source: str | os.PathLike[str] | Mapping[str, Any],
     code). The supernet's space is fitted to the file's classes."""
     from archspace.estimators.train import adapt_space
     from archspace.spaces import get_space
-    from archspace.supernet.core import build_supernet
+    from archspace.supernet.core import rebuild_supernet
 
     data = source if isinstance(source, Mapping) else read_supernet_file(source)
     where = "the supernet" if isinstance(source, Mapping) else f"supernet file {source}"
@@ -122,9 +122,7 @@ def load_supernet(source: str | os.PathLike[str] | Mapping[str, Any],
         return load_few_shot(data, fitted, where)
     info = data["supernet"]
     try:
-        sn = build_supernet(fitted, int(data["resolution"]), specs=info["specs"],
-                            kernel_transform=bool(info.get("kernel_transform", True)),
-                            searched_bn_affine=bool(info.get("searched_bn_affine", True)))
+        sn = rebuild_supernet(fitted, int(data["resolution"]), info)
         sn.load_state_dict(data["state"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]

@@ -33,7 +33,7 @@ import itertools
 import random
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +47,7 @@ from archspace.nn.builder import GraphModule, _apply, build_module
 from archspace.space import Arch, Space
 
 __all__ = ["PARAM_OPS", "Supernet", "SupernetError", "SupernetUnsupported", "build_supernet",
-           "check_supported", "layer_specs", "scan_archs"]
+           "check_supported", "layer_specs", "rebuild_supernet", "scan_archs"]
 
 #: IR ops that hold weights; every other op of :data:`archspace.ir.OPS` is weight-free.
 PARAM_OPS = ("conv", "bn", "linear")
@@ -536,3 +536,11 @@ def build_supernet(space: Space, resolution: int | None = None, *,
         raise SupernetUnsupported(f"space {space.label} has no supernet: its networks have no "
                                   "weights (no conv, bn or linear node)")
     return Supernet(space, r, shapes, kernel_transform, searched_bn_affine)
+
+
+def rebuild_supernet(space: Space, resolution: int, described: Mapping[str, Any]) -> Supernet:
+    """The supernet :meth:`Supernet.describe` recorded as ``described``, built for ``space``
+    at ``resolution`` without scanning archs (its weights still to be loaded)."""
+    return build_supernet(space, resolution, specs=described["specs"],
+                          kernel_transform=bool(described.get("kernel_transform", True)),
+                          searched_bn_affine=bool(described.get("searched_bn_affine", True)))

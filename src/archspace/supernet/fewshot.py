@@ -40,7 +40,7 @@ from torch import Tensor, nn
 
 from archspace.estimators.base import EstimatorError
 from archspace.space import Arch, Space
-from archspace.supernet.core import Supernet, SupernetError, build_supernet
+from archspace.supernet.core import Supernet, SupernetError, rebuild_supernet
 
 if TYPE_CHECKING:
     from archspace.nn.builder import GraphModule
@@ -160,10 +160,7 @@ def load_few_shot(data: Mapping[str, Any], fitted: Space, where: str) -> FewShot
     nets = []
     for op, sub in zip(ops, subs[:len(ops)], strict=True):
         try:
-            info = sub["supernet"]
-            sn = build_supernet(_sub_space(fitted, edge, op), r, specs=info["specs"],
-                                kernel_transform=bool(info.get("kernel_transform", True)),
-                                searched_bn_affine=bool(info.get("searched_bn_affine", True)))
+            sn = rebuild_supernet(_sub_space(fitted, edge, op), r, sub["supernet"])
             sn.load_state_dict(sub["state"])
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
@@ -232,6 +229,7 @@ def train_few_shot(space: Space, output: str | os.PathLike[str], options: Mappin
         _comparable,
         _report,
         _to_cpu,
+        continue_run,
         run_steps,
         train_supernet,
     )
@@ -300,26 +298,16 @@ def train_few_shot(space: Space, output: str | os.PathLike[str], options: Mappin
         sub_space = _sub_space(fitted, edge, op)
         with deterministic_mode(trainer.device):
             torch.manual_seed(seed + 1 + j)
-            shape = (prev or payload)["supernet"]
-            sn = build_supernet(sub_space, r, specs=shape["specs"],
-                                kernel_transform=bool(shape.get("kernel_transform", True)),
-                                searched_bn_affine=bool(shape.get("searched_bn_affine", True)))
+            sn = rebuild_supernet(sub_space, r, (prev or payload)["supernet"])
             sn.load_state_dict((prev or payload)["state"])
             sn = sn.to(trainer.device)
             opt = make_optimizer(sn, c["optimizer"], float(lr), c["weight_decay"], c["momentum"])
             bases = [float(g["lr"]) for g in opt.param_groups]
             gen = torch.Generator().manual_seed(seed + 1 + j)
-            step, history = 0, []
+            step = 0
+            history: list[float] = []
             if prev is not None:
-                try:
-                    opt.load_state_dict(prev["optimizer"])
-                    gen.set_state(prev["generator"])
-                    if isinstance(prev.get("rng"), torch.Tensor):
-                        torch.set_rng_state(prev["rng"])
-                except (KeyError, TypeError, ValueError, RuntimeError) as e:
-                    raise SupernetFileError(f"supernet file {out} cannot be continued ({e}); "
-                                            "allowed: --fresh to start over") from None
-                step, history = int(prev["step"]), list(prev.get("history") or [])
+                step, history = continue_run(prev, opt, gen, out)
                 if log is not None:
                     log(f"continuing sub-supernet {edge}={op} from epoch {step // per_epoch}")
             # the sub-supernet's own paths: another seed per op, drawn in its sub-space

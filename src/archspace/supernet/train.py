@@ -226,18 +226,10 @@ def train_supernet(space: Space, output: str | os.PathLike[str], options: Mappin
         opt = make_optimizer(sn, c["optimizer"], lr, c["weight_decay"], c["momentum"])
         bases = [float(g["lr"]) for g in opt.param_groups]  # a loaded state holds decayed ones
         gen = torch.Generator().manual_seed(seed)
-        step, history = 0, []
+        step = 0
+        history: list[float] = []
         if start is not None:
-            try:
-                sn.load_state_dict(start["state"])
-                opt.load_state_dict(start["optimizer"])
-                gen.set_state(start["generator"])
-                if isinstance(start.get("rng"), torch.Tensor):  # dropout draws from it
-                    torch.set_rng_state(start["rng"])
-            except (KeyError, TypeError, ValueError, RuntimeError) as e:
-                raise SupernetFileError(f"supernet file {out} cannot be continued ({e}); "
-                                        "allowed: --fresh to start over") from None
-            step, history = int(start["step"]), list(start.get("history") or [])
+            step, history = continue_run(start, opt, gen, out, sn)
             if log is not None:
                 log(f"continuing {out} from epoch {step // per_epoch} of {epochs:g}")
         draw = path_sampler(sn, str(c["sampler"]), seed)
@@ -263,6 +255,26 @@ def train_supernet(space: Space, output: str | os.PathLike[str], options: Mappin
         run_steps(sn, opt, bases, gen, x, y, c, augment, draw, step, total, per_epoch,
                   history, saved, progress)
     return {k: v for k, v in payload.items() if k not in ("state", "optimizer", "generator", "rng")}
+
+
+def continue_run(state: Mapping[str, Any], opt: Any, gen: Any, out: Any,
+                 sn: Supernet | None = None) -> tuple[int, list[float]]:
+    """Restore a saved run into ``opt``, ``gen``, torch's RNG (and ``sn``'s weights when
+    given); the run's step and loss history. A state that does not fit: one line naming
+    ``out`` and ``--fresh``."""
+    import torch
+
+    try:
+        if sn is not None:
+            sn.load_state_dict(state["state"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        if isinstance(state.get("rng"), torch.Tensor):  # dropout draws from it
+            torch.set_rng_state(state["rng"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise SupernetFileError(f"supernet file {out} cannot be continued ({e}); "
+                                "allowed: --fresh to start over") from None
+    return int(state["step"]), list(state.get("history") or [])
 
 
 def run_steps(sn: Supernet, opt: Any, bases: list[float], gen: Any, x: Tensor, y: Tensor,
